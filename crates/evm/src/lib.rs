@@ -1,1 +1,22 @@
-//! placeholder
+//! The embedded execution client.
+//!
+//! An Ethereum execution client built on revm: it keeps the chain's state in LevelDB, executes
+//! and validates blocks with Ethereum-exact roots and hashes, builds payloads from its
+//! transaction pool, and serves the Engine API (JWT) and the `eth_*` JSON-RPC. The consensus
+//! side talks to it only over HTTP, exactly as it talks to Geth or Reth.
+
+pub mod auth;
+pub mod chain;
+pub mod db;
+pub mod engine_api;
+pub mod eth_api;
+pub mod eth_common;
+pub mod execute;
+pub mod forks;
+pub mod node;
+pub mod rpc_block;
+pub mod state;
+pub mod trie;
+pub mod txpool;
+
+pub use node::{ElConfig, ElError, EmbeddedEl};

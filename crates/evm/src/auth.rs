@@ -1,0 +1,86 @@
+//! JWT authentication of the Engine API port (HS256, `iat` within ±60 s), as a tower layer in
+//! front of the JSON-RPC server: requests without a valid bearer token get HTTP 401.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use alloy::rpc::types::engine::JwtSecret;
+use http::{header::AUTHORIZATION, Response, StatusCode};
+use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
+use tower::{Layer, Service};
+
+/// Layer that checks the `Authorization: Bearer <jwt>` header.
+#[derive(Clone, Debug)]
+pub struct JwtAuthLayer {
+    secret: JwtSecret,
+}
+
+impl JwtAuthLayer {
+    /// A layer validating tokens signed with `secret`.
+    pub fn new(secret: JwtSecret) -> Self {
+        Self { secret }
+    }
+}
+
+impl<S> Layer<S> for JwtAuthLayer {
+    type Service = JwtAuth<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        JwtAuth {
+            inner,
+            secret: self.secret,
+        }
+    }
+}
+
+/// The service produced by [`JwtAuthLayer`].
+#[derive(Clone, Debug)]
+pub struct JwtAuth<S> {
+    inner: S,
+    secret: JwtSecret,
+}
+
+/// Checks a request's bearer token; the error is the reason for a 401.
+pub fn check_token(secret: &JwtSecret, header: Option<&http::HeaderValue>) -> Result<(), String> {
+    let value = header.ok_or("missing Authorization header")?;
+    let value = value
+        .to_str()
+        .map_err(|_| "Authorization header is not ASCII")?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .ok_or("Authorization header is not a bearer token")?;
+    secret.validate(token).map_err(|e| e.to_string())
+}
+
+fn unauthorized(reason: String) -> HttpResponse {
+    let body = format!(
+        "{{\"error\":\"unauthorized: {}\"}}",
+        reason.replace('"', "'")
+    );
+    let mut response = Response::new(HttpBody::from(body));
+    *response.status_mut() = StatusCode::UNAUTHORIZED;
+    response
+}
+
+impl<S, B> Service<HttpRequest<B>> for JwtAuth<S>
+where
+    S: Service<HttpRequest<B>, Response = HttpResponse>,
+    S::Future: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: HttpRequest<B>) -> Self::Future {
+        match check_token(&self.secret, request.headers().get(AUTHORIZATION)) {
+            Ok(()) => Box::pin(self.inner.call(request)),
+            Err(reason) => Box::pin(async move { Ok(unauthorized(reason)) }),
+        }
+    }
+}

@@ -1,0 +1,917 @@
+//! The execution chain: executed blocks, the canonical head and the fork choice pointers.
+//!
+//! [`Chain`] is what the Engine API drives: [`Chain::new_payload`] validates and executes a
+//! block against its parent's state and stores it; [`Chain::forkchoice_updated`] moves the
+//! canonical head (unwinding and re-applying per-block change records across a reorg) and
+//! starts building a payload; [`Chain::get_payload`] hands a built payload out. Each of these
+//! writes one atomic batch, so a crash leaves the chain at a consistent head.
+
+use std::{collections::HashMap, sync::Arc};
+
+use alloy::consensus::{transaction::SignerRecoverable, Block, Header, TxEnvelope};
+use alloy::eips::{eip1559::BaseFeeParams, eip7840::BlobParams};
+use alloy::rpc::types::engine::{
+    BlobsBundleV1, CancunPayloadFields, ExecutionPayload, ExecutionPayloadEnvelopeV3,
+    ExecutionPayloadSidecar, ExecutionPayloadV3, ForkchoiceState, ForkchoiceUpdated,
+    PayloadAttributes, PayloadId, PayloadStatus, PayloadStatusEnum,
+};
+use alloy_genesis::Genesis;
+use alloy_primitives::{keccak256, Bytes, B256, U256};
+use alloy_trie::{TrieAccount, EMPTY_ROOT_HASH};
+use alys_store::{Durability, Store, WriteBatch};
+
+use crate::{
+    db::{AccountChange, BlockChanges, DbError, Direction, ElDb, StorageChange, StoredBody},
+    execute::{execute_block, BlockContext, ExecError, ExecutedBlock, Mode},
+    forks::{ForkError, ForkSchedule},
+    state::{Ancestry, Overlay, StateView},
+    trie::{Trie, TrieError},
+    txpool::TxPool,
+};
+
+/// Upper bound on the gas limit change between a block and its parent (1/1024 of the parent's).
+const GAS_LIMIT_BOUND_DIVISOR: u64 = 1024;
+/// Minimum block gas limit.
+const MIN_GAS_LIMIT: u64 = 5000;
+/// Built payloads kept for `getPayload`.
+const MAX_BUILT_PAYLOADS: usize = 64;
+/// Invalid blocks remembered for `latestValidHash` answers.
+const MAX_INVALID: usize = 1024;
+
+/// Failures of the chain that are not a verdict on a block.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// Store failure.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Trie failure.
+    #[error(transparent)]
+    Trie(#[from] TrieError),
+    /// Unsupported or malformed fork schedule.
+    #[error(transparent)]
+    Fork(#[from] ForkError),
+    /// The genesis in the chain spec differs from the one this database was created with.
+    #[error("database was initialised with genesis {stored}, chain spec gives {expected}")]
+    GenesisMismatch {
+        /// Genesis hash in the database.
+        stored: B256,
+        /// Genesis hash of the spec.
+        expected: B256,
+    },
+    /// A block the chain refers to is missing from the store.
+    #[error("block {0} is missing from the store")]
+    MissingBlock(B256),
+    /// Execution failed for a reason that is not the block's fault.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+}
+
+/// Engine API level errors of `forkchoiceUpdated` (spec codes -38002, -38003, -38005, -32602).
+#[derive(Debug, thiserror::Error)]
+pub enum ForkchoiceError {
+    /// Safe or finalized block is not an ancestor of the head (-38002).
+    #[error("invalid forkchoice state: {0}")]
+    InvalidState(String),
+    /// Payload attributes are invalid (-38003).
+    #[error("invalid payload attributes: {0}")]
+    InvalidAttributes(String),
+    /// Attributes for a fork this method version does not cover (-38005).
+    #[error("unsupported fork: {0}")]
+    UnsupportedFork(String),
+    /// Missing required fields (-32602).
+    #[error("invalid params: {0}")]
+    InvalidParams(String),
+    /// Internal failure.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+}
+
+/// A payload built by `forkchoiceUpdated` with attributes.
+#[derive(Debug, Clone)]
+pub struct BuiltPayload {
+    /// The executed block.
+    pub block: ExecutedBlock,
+    /// Sum of the priority fees paid to the fee recipient.
+    pub fees: U256,
+}
+
+#[derive(Debug, Clone)]
+struct InvalidBlock {
+    latest_valid: Option<B256>,
+    reason: String,
+}
+
+/// The execution chain state machine.
+#[derive(Debug)]
+pub struct Chain {
+    db: ElDb,
+    schedule: ForkSchedule,
+    genesis_hash: B256,
+    head: Header,
+    head_hash: B256,
+    safe: B256,
+    finalized: B256,
+    invalid: HashMap<B256, InvalidBlock>,
+    built: Vec<(PayloadId, BuiltPayload)>,
+    /// Pending transactions.
+    pub pool: TxPool,
+}
+
+fn rlp_bytes<T: alloy_rlp::Encodable>(v: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.length());
+    v.encode(&mut out);
+    out
+}
+
+fn status(status: PayloadStatusEnum, latest_valid: Option<B256>) -> PayloadStatus {
+    PayloadStatus::new(status, latest_valid)
+}
+
+fn invalid(reason: impl Into<String>, latest_valid: Option<B256>) -> PayloadStatus {
+    status(
+        PayloadStatusEnum::Invalid {
+            validation_error: reason.into(),
+        },
+        latest_valid,
+    )
+}
+
+impl Chain {
+    /// Opens the chain in `store`, writing `genesis` on first start.
+    pub fn open(store: Arc<Store>, genesis: &Genesis) -> Result<Self, ChainError> {
+        let db = ElDb::new(store)?;
+        let schedule = ForkSchedule::from_chain_config(&genesis.config)?;
+        let (genesis_header, genesis_batch) = genesis_block(&db, genesis)?;
+        let genesis_hash = genesis_header.hash_slow();
+        match db.canonical_hash(0)? {
+            Some(stored) if stored != genesis_hash => {
+                return Err(ChainError::GenesisMismatch {
+                    stored,
+                    expected: genesis_hash,
+                })
+            }
+            Some(_) => {}
+            None => db.write(genesis_batch, Durability::Synced)?,
+        }
+        let head_hash = db.pointer("head")?.unwrap_or(genesis_hash);
+        let head = db
+            .header(&head_hash)?
+            .ok_or(ChainError::MissingBlock(head_hash))?;
+        let safe = db.pointer("safe")?.unwrap_or(genesis_hash);
+        let finalized = db.pointer("finalized")?.unwrap_or(genesis_hash);
+        Ok(Self {
+            pool: TxPool::new(schedule.chain_id),
+            db,
+            schedule,
+            genesis_hash,
+            head,
+            head_hash,
+            safe,
+            finalized,
+            invalid: HashMap::new(),
+            built: Vec::new(),
+        })
+    }
+
+    /// The database.
+    pub fn db(&self) -> &ElDb {
+        &self.db
+    }
+
+    /// The fork schedule.
+    pub fn schedule(&self) -> &ForkSchedule {
+        &self.schedule
+    }
+
+    /// Genesis block hash.
+    pub fn genesis_hash(&self) -> B256 {
+        self.genesis_hash
+    }
+
+    /// Canonical head header and hash.
+    pub fn head(&self) -> (&Header, B256) {
+        (&self.head, self.head_hash)
+    }
+
+    /// Safe block hash.
+    pub fn safe(&self) -> B256 {
+        self.safe
+    }
+
+    /// Finalized block hash.
+    pub fn finalized(&self) -> B256 {
+        self.finalized
+    }
+
+    /// A view of the state after block `hash` (which must be executed and stored).
+    pub fn state_at(&self, hash: B256) -> Result<StateView, ChainError> {
+        let header = self
+            .db
+            .header(&hash)?
+            .ok_or(ChainError::MissingBlock(hash))?;
+        let overlay = self.overlay_to(hash, header.number)?;
+        Ok(StateView::new(
+            self.db.clone(),
+            overlay,
+            Ancestry {
+                number: header.number,
+                hash,
+            },
+        ))
+    }
+
+    /// Walks from the head and from `target` down to their common ancestor, returning the
+    /// blocks to unwind (head first) and to apply (ancestor first).
+    fn path_to(
+        &self,
+        target: B256,
+        target_number: u64,
+    ) -> Result<(Vec<(u64, B256)>, Vec<(u64, B256)>), ChainError> {
+        let mut unwind = Vec::new();
+        let mut forward = Vec::new();
+        let (mut a, mut an) = (self.head_hash, self.head.number);
+        let (mut b, mut bn) = (target, target_number);
+        let parent = |h: B256| -> Result<B256, ChainError> {
+            Ok(self
+                .db
+                .header(&h)?
+                .ok_or(ChainError::MissingBlock(h))?
+                .parent_hash)
+        };
+        while bn > an {
+            forward.push((bn, b));
+            b = parent(b)?;
+            bn -= 1;
+        }
+        while an > bn {
+            unwind.push((an, a));
+            a = parent(a)?;
+            an -= 1;
+        }
+        while a != b {
+            unwind.push((an, a));
+            forward.push((bn, b));
+            a = parent(a)?;
+            b = parent(b)?;
+            an -= 1;
+            bn -= 1;
+        }
+        forward.reverse();
+        Ok((unwind, forward))
+    }
+
+    fn overlay_to(&self, target: B256, number: u64) -> Result<Overlay, ChainError> {
+        let mut overlay = Overlay::default();
+        if target == self.head_hash {
+            return Ok(overlay);
+        }
+        let (unwind, forward) = self.path_to(target, number)?;
+        for (_, hash) in unwind {
+            let changes = self
+                .db
+                .changes(&hash)?
+                .ok_or(ChainError::MissingBlock(hash))?;
+            overlay.apply(&changes, Direction::Backward);
+        }
+        for (_, hash) in forward {
+            let changes = self
+                .db
+                .changes(&hash)?
+                .ok_or(ChainError::MissingBlock(hash))?;
+            overlay.apply(&changes, Direction::Forward);
+        }
+        Ok(overlay)
+    }
+
+    /// Whether `hash` is executed and stored.
+    pub fn is_known(&self, hash: &B256) -> Result<bool, ChainError> {
+        Ok(self.db.changes(hash)?.is_some())
+    }
+
+    /// `engine_newPayload`: validates, executes and stores a block.
+    pub fn new_payload(
+        &mut self,
+        payload: ExecutionPayload,
+        versioned_hashes: Vec<B256>,
+        parent_beacon_block_root: B256,
+    ) -> Result<PayloadStatus, ChainError> {
+        let block_hash = payload.block_hash();
+        let parent_hash = payload.parent_hash();
+        let sidecar = ExecutionPayloadSidecar::v3(CancunPayloadFields {
+            parent_beacon_block_root,
+            versioned_hashes: versioned_hashes.clone(),
+        });
+        let block: Block<TxEnvelope> = match payload.try_into_block_with_sidecar(&sidecar) {
+            Ok(b) => b,
+            Err(e) => return Ok(invalid(format!("malformed payload: {e}"), None)),
+        };
+        let computed = block.header.hash_slow();
+        if computed != block_hash {
+            return Ok(invalid(
+                format!(
+                    "block hash mismatch: payload says {block_hash}, header hashes to {computed}"
+                ),
+                None,
+            ));
+        }
+        if let Some(bad) = self.invalid.get(&block_hash) {
+            return Ok(invalid(bad.reason.clone(), bad.latest_valid));
+        }
+        if self.is_known(&block_hash)? {
+            return Ok(status(PayloadStatusEnum::Valid, Some(block_hash)));
+        }
+        if let Some(bad) = self.invalid.get(&parent_hash).cloned() {
+            let reason = format!("parent {parent_hash} is invalid: {}", bad.reason);
+            self.remember_invalid(block_hash, bad.latest_valid, reason.clone());
+            return Ok(invalid(reason, bad.latest_valid));
+        }
+        let Some(parent) = self.db.header(&parent_hash)? else {
+            return Ok(status(PayloadStatusEnum::Syncing, None));
+        };
+        if !versioned_hashes.is_empty() {
+            let reason = "blob transactions are not supported: versioned hashes must be empty";
+            self.remember_invalid(block_hash, Some(parent_hash), reason.into());
+            return Ok(invalid(reason, Some(parent_hash)));
+        }
+        match self.import_block(&parent, parent_hash, block) {
+            Ok(executed) => {
+                let mut batch = WriteBatch::new();
+                store_executed(&mut batch, &executed);
+                self.db.write(batch, Durability::Buffered)?;
+                Ok(status(PayloadStatusEnum::Valid, Some(block_hash)))
+            }
+            Err(ImportError::Invalid(reason)) => {
+                self.remember_invalid(block_hash, Some(parent_hash), reason.clone());
+                Ok(invalid(reason, Some(parent_hash)))
+            }
+            Err(ImportError::Chain(e)) => Err(e),
+        }
+    }
+
+    fn remember_invalid(&mut self, hash: B256, latest_valid: Option<B256>, reason: String) {
+        if self.invalid.len() >= MAX_INVALID {
+            self.invalid.clear();
+        }
+        self.invalid.insert(
+            hash,
+            InvalidBlock {
+                latest_valid,
+                reason,
+            },
+        );
+    }
+
+    fn import_block(
+        &self,
+        parent: &Header,
+        parent_hash: B256,
+        block: Block<TxEnvelope>,
+    ) -> Result<ExecutedBlock, ImportError> {
+        let header = &block.header;
+        check_header_against_parent(&self.schedule, header, parent)
+            .map_err(ImportError::Invalid)?;
+        if !block.body.ommers.is_empty() {
+            return Err(ImportError::Invalid("ommers must be empty".into()));
+        }
+        let mut txs = Vec::with_capacity(block.body.transactions.len());
+        for (i, tx) in block.body.transactions.iter().enumerate() {
+            let signer = tx.recover_signer().map_err(|e| {
+                ImportError::Invalid(format!("transaction {i}: bad signature: {e}"))
+            })?;
+            txs.push(alloy::consensus::transaction::Recovered::new_unchecked(
+                tx.clone(),
+                signer,
+            ));
+        }
+        let view = self.state_at(parent_hash).map_err(ImportError::Chain)?;
+        let ctx = BlockContext {
+            parent_hash,
+            number: header.number,
+            timestamp: header.timestamp,
+            beneficiary: header.beneficiary,
+            prev_randao: header.mix_hash,
+            gas_limit: header.gas_limit,
+            base_fee: header.base_fee_per_gas.unwrap_or_default(),
+            extra_data: header.extra_data.clone(),
+            parent_beacon_block_root: header.parent_beacon_block_root.unwrap_or_default(),
+            withdrawals: block
+                .body
+                .withdrawals
+                .clone()
+                .map(|w| w.into_inner())
+                .unwrap_or_default(),
+            excess_blob_gas: header.excess_blob_gas.unwrap_or_default(),
+            parent_state_root: parent.state_root,
+        };
+        let executed = match execute_block(view, &self.schedule, &ctx, txs, Mode::Import) {
+            Ok(e) => e,
+            Err(ExecError::Invalid(reason)) => return Err(ImportError::Invalid(reason)),
+            Err(e) => return Err(ImportError::Chain(e.into())),
+        };
+        let got = &executed.header;
+        let checks = [
+            (
+                "gas used",
+                got.gas_used == header.gas_used,
+                format!("{} vs {}", got.gas_used, header.gas_used),
+            ),
+            (
+                "state root",
+                got.state_root == header.state_root,
+                format!("{} vs {}", got.state_root, header.state_root),
+            ),
+            (
+                "receipts root",
+                got.receipts_root == header.receipts_root,
+                format!("{} vs {}", got.receipts_root, header.receipts_root),
+            ),
+            (
+                "logs bloom",
+                got.logs_bloom == header.logs_bloom,
+                String::new(),
+            ),
+            (
+                "transactions root",
+                got.transactions_root == header.transactions_root,
+                String::new(),
+            ),
+            (
+                "withdrawals root",
+                got.withdrawals_root == header.withdrawals_root,
+                String::new(),
+            ),
+            (
+                "blob gas used",
+                got.blob_gas_used == header.blob_gas_used,
+                String::new(),
+            ),
+        ];
+        for (what, ok, detail) in checks {
+            if !ok {
+                return Err(ImportError::Invalid(format!(
+                    "{what} mismatch (computed vs header) {detail}"
+                )));
+            }
+        }
+        if executed.hash != block.header.hash_slow() {
+            return Err(ImportError::Invalid(
+                "sealed header differs from the payload header".into(),
+            ));
+        }
+        Ok(executed)
+    }
+
+    /// Moves the canonical head to `target`, unwinding and re-applying change records.
+    fn set_head(&mut self, target: B256) -> Result<(), ChainError> {
+        if target == self.head_hash {
+            return Ok(());
+        }
+        let header = self
+            .db
+            .header(&target)?
+            .ok_or(ChainError::MissingBlock(target))?;
+        let (unwind, forward) = self.path_to(target, header.number)?;
+        let mut batch = WriteBatch::new();
+        let mut reinject = Vec::new();
+        for (number, hash) in &unwind {
+            let changes = self
+                .db
+                .changes(hash)?
+                .ok_or(ChainError::MissingBlock(*hash))?;
+            ElDb::apply_changes(&mut batch, &changes, Direction::Backward);
+            let body = self.db.body(hash)?.ok_or(ChainError::MissingBlock(*hash))?;
+            let hashes: Vec<B256> = body.transactions.iter().map(|t| *t.tx_hash()).collect();
+            ElDb::delete_canonical(&mut batch, *number, &hashes);
+            reinject.extend(body.transactions);
+        }
+        let mut mined = Vec::new();
+        for (number, hash) in &forward {
+            let changes = self
+                .db
+                .changes(hash)?
+                .ok_or(ChainError::MissingBlock(*hash))?;
+            ElDb::apply_changes(&mut batch, &changes, Direction::Forward);
+            let body = self.db.body(hash)?.ok_or(ChainError::MissingBlock(*hash))?;
+            let hashes: Vec<B256> = body.transactions.iter().map(|t| *t.tx_hash()).collect();
+            ElDb::put_canonical(&mut batch, *number, *hash, &hashes);
+            mined.extend(body.transactions);
+        }
+        ElDb::put_pointer(&mut batch, "head", target);
+        self.db.write(batch, Durability::Buffered)?;
+        self.head = header;
+        self.head_hash = target;
+        self.pool.on_reorg(reinject, &mined);
+        Ok(())
+    }
+
+    fn is_canonical_ancestor(
+        &self,
+        hash: B256,
+        head: &Header,
+        head_hash: B256,
+    ) -> Result<bool, ChainError> {
+        if hash.is_zero() || hash == head_hash {
+            return Ok(true);
+        }
+        let Some(h) = self.db.header(&hash)? else {
+            return Ok(false);
+        };
+        if h.number > head.number {
+            return Ok(false);
+        }
+        let mut cursor = head_hash;
+        let mut number = head.number;
+        while number > h.number {
+            cursor = self
+                .db
+                .header(&cursor)?
+                .ok_or(ChainError::MissingBlock(cursor))?
+                .parent_hash;
+            number -= 1;
+        }
+        Ok(cursor == hash)
+    }
+
+    /// `engine_forkchoiceUpdated`: sets head/safe/finalized and optionally starts a payload.
+    pub fn forkchoice_updated(
+        &mut self,
+        state: ForkchoiceState,
+        attributes: Option<PayloadAttributes>,
+    ) -> Result<ForkchoiceUpdated, ForkchoiceError> {
+        if let Some(bad) = self.invalid.get(&state.head_block_hash) {
+            return Ok(ForkchoiceUpdated::new(invalid(
+                bad.reason.clone(),
+                bad.latest_valid,
+            )));
+        }
+        let Some(head) = self
+            .db
+            .header(&state.head_block_hash)
+            .map_err(ChainError::from)?
+        else {
+            return Ok(ForkchoiceUpdated::new(status(
+                PayloadStatusEnum::Syncing,
+                None,
+            )));
+        };
+        if !self.is_known(&state.head_block_hash)? {
+            return Ok(ForkchoiceUpdated::new(status(
+                PayloadStatusEnum::Syncing,
+                None,
+            )));
+        }
+        for (name, hash) in [
+            ("safe", state.safe_block_hash),
+            ("finalized", state.finalized_block_hash),
+        ] {
+            if !self.is_canonical_ancestor(hash, &head, state.head_block_hash)? {
+                return Err(ForkchoiceError::InvalidState(format!(
+                    "{name} block {hash} is not an ancestor of head {}",
+                    state.head_block_hash
+                )));
+            }
+        }
+        self.set_head(state.head_block_hash)?;
+        let mut batch = WriteBatch::new();
+        if !state.safe_block_hash.is_zero() {
+            self.safe = state.safe_block_hash;
+            ElDb::put_pointer(&mut batch, "safe", self.safe);
+        }
+        if !state.finalized_block_hash.is_zero() {
+            self.finalized = state.finalized_block_hash;
+            ElDb::put_pointer(&mut batch, "finalized", self.finalized);
+        }
+        if !batch.is_empty() {
+            self.db
+                .write(batch, Durability::Buffered)
+                .map_err(ChainError::from)?;
+        }
+        let valid = status(PayloadStatusEnum::Valid, Some(state.head_block_hash));
+        let Some(attrs) = attributes else {
+            return Ok(ForkchoiceUpdated::new(valid));
+        };
+        let id = self.start_payload(attrs)?;
+        Ok(ForkchoiceUpdated::new(valid).with_payload_id(id))
+    }
+
+    fn start_payload(&mut self, attrs: PayloadAttributes) -> Result<PayloadId, ForkchoiceError> {
+        let parent = self.head.clone();
+        let parent_hash = self.head_hash;
+        if attrs.timestamp <= parent.timestamp {
+            return Err(ForkchoiceError::InvalidAttributes(format!(
+                "timestamp {} is not after the head's {}",
+                attrs.timestamp, parent.timestamp
+            )));
+        }
+        if !self.schedule.is_cancun(attrs.timestamp) {
+            return Err(ForkchoiceError::UnsupportedFork(
+                "payload timestamp is before Cancun; use forkchoiceUpdatedV2".into(),
+            ));
+        }
+        let withdrawals = attrs.withdrawals.clone().ok_or_else(|| {
+            ForkchoiceError::InvalidParams("withdrawals are required (V3)".into())
+        })?;
+        let beacon_root = attrs.parent_beacon_block_root.ok_or_else(|| {
+            ForkchoiceError::InvalidParams("parentBeaconBlockRoot is required (V3)".into())
+        })?;
+        let id = payload_id(parent_hash, &attrs);
+        if self.built.iter().any(|(i, _)| *i == id) {
+            return Ok(id);
+        }
+        let ctx = BlockContext {
+            parent_hash,
+            number: parent.number + 1,
+            timestamp: attrs.timestamp,
+            beneficiary: attrs.suggested_fee_recipient,
+            prev_randao: attrs.prev_randao,
+            gas_limit: parent.gas_limit,
+            base_fee: parent
+                .next_block_base_fee(BaseFeeParams::ethereum())
+                .unwrap_or_default(),
+            extra_data: Bytes::new(),
+            parent_beacon_block_root: beacon_root,
+            withdrawals,
+            excess_blob_gas: parent
+                .next_block_excess_blob_gas(BlobParams::cancun())
+                .unwrap_or_default(),
+            parent_state_root: parent.state_root,
+        };
+        let view = self.state_at(parent_hash)?;
+        let txs = self.pool.best_transactions(&view, ctx.base_fee);
+        let executed = execute_block(view, &self.schedule, &ctx, txs, Mode::Build)
+            .map_err(|e| ForkchoiceError::Chain(e.into()))?;
+        let fees = executed
+            .receipts
+            .iter()
+            .zip(&executed.body.transactions)
+            .fold((U256::ZERO, 0u64), |(acc, prev_cum), (r, tx)| {
+                use alloy::consensus::Transaction;
+                let cum = r.cumulative_gas_used();
+                let used = cum - prev_cum;
+                let tip = tx.effective_tip_per_gas(ctx.base_fee).unwrap_or_default();
+                (acc + U256::from(tip) * U256::from(used), cum)
+            })
+            .0;
+        for (hash, reason) in &executed.skipped {
+            tracing::debug!(%hash, %reason, "transaction left out of payload");
+        }
+        let mut batch = WriteBatch::new();
+        store_executed(&mut batch, &executed);
+        self.db
+            .write(batch, Durability::Buffered)
+            .map_err(ChainError::from)?;
+        if self.built.len() >= MAX_BUILT_PAYLOADS {
+            self.built.remove(0);
+        }
+        self.built.push((
+            id,
+            BuiltPayload {
+                block: executed,
+                fees,
+            },
+        ));
+        Ok(id)
+    }
+
+    /// `engine_getPayload`: a payload built earlier, or `None` if the id is unknown.
+    pub fn get_payload(&self, id: PayloadId) -> Option<ExecutionPayloadEnvelopeV3> {
+        let (_, built) = self.built.iter().find(|(i, _)| *i == id)?;
+        let block = Block {
+            header: built.block.header.clone(),
+            body: alloy::consensus::BlockBody {
+                transactions: built.block.body.transactions.clone(),
+                ommers: vec![],
+                withdrawals: Some(built.block.body.withdrawals.clone().into()),
+            },
+        };
+        Some(ExecutionPayloadEnvelopeV3 {
+            execution_payload: ExecutionPayloadV3::from_block_unchecked(built.block.hash, &block),
+            block_value: built.fees,
+            blobs_bundle: BlobsBundleV1::new(vec![]),
+            should_override_builder: false,
+        })
+    }
+
+    /// A stored block (header and body) by hash.
+    pub fn block(&self, hash: &B256) -> Result<Option<(Header, StoredBody)>, ChainError> {
+        let Some(header) = self.db.header(hash)? else {
+            return Ok(None);
+        };
+        let Some(body) = self.db.body(hash)? else {
+            return Ok(None);
+        };
+        Ok(Some((header, body)))
+    }
+}
+
+enum ImportError {
+    Invalid(String),
+    Chain(ChainError),
+}
+
+fn store_executed(batch: &mut WriteBatch, executed: &ExecutedBlock) {
+    ElDb::put_nodes_and_code(batch, &executed.trie_nodes, &executed.code);
+    ElDb::put_block(
+        batch,
+        executed.hash,
+        &executed.header,
+        &executed.body,
+        &executed.receipts,
+        &executed.changes,
+    );
+}
+
+/// Deterministic payload id: the first 8 bytes of keccak(parent ‖ attributes).
+fn payload_id(parent: B256, attrs: &PayloadAttributes) -> PayloadId {
+    let mut buf = parent.to_vec();
+    buf.extend_from_slice(&attrs.timestamp.to_be_bytes());
+    buf.extend_from_slice(attrs.prev_randao.as_slice());
+    buf.extend_from_slice(attrs.suggested_fee_recipient.as_slice());
+    if let Some(w) = &attrs.withdrawals {
+        buf.extend_from_slice(&rlp_bytes(w));
+    }
+    if let Some(r) = &attrs.parent_beacon_block_root {
+        buf.extend_from_slice(r.as_slice());
+    }
+    let hash = keccak256(&buf);
+    PayloadId::new(hash[..8].try_into().unwrap_or_default())
+}
+
+/// Post-merge header rules relative to the parent (Yellow Paper + EIP-1559/4844/4895).
+pub fn check_header_against_parent(
+    schedule: &ForkSchedule,
+    header: &Header,
+    parent: &Header,
+) -> Result<(), String> {
+    if header.number != parent.number + 1 {
+        return Err(format!(
+            "block number {} does not follow parent {}",
+            header.number, parent.number
+        ));
+    }
+    if header.timestamp <= parent.timestamp {
+        return Err(format!(
+            "timestamp {} is not after parent's {}",
+            header.timestamp, parent.timestamp
+        ));
+    }
+    let bound = parent.gas_limit / GAS_LIMIT_BOUND_DIVISOR;
+    if header.gas_limit.abs_diff(parent.gas_limit) >= bound || header.gas_limit < MIN_GAS_LIMIT {
+        return Err(format!(
+            "gas limit {} out of bounds for parent gas limit {}",
+            header.gas_limit, parent.gas_limit
+        ));
+    }
+    if header.gas_used > header.gas_limit {
+        return Err(format!(
+            "gas used {} exceeds gas limit {}",
+            header.gas_used, header.gas_limit
+        ));
+    }
+    if header.extra_data.len() > 32 {
+        return Err(format!(
+            "extra data is {} bytes, at most 32 allowed",
+            header.extra_data.len()
+        ));
+    }
+    let expected_base_fee = parent.next_block_base_fee(BaseFeeParams::ethereum());
+    if header.base_fee_per_gas != expected_base_fee {
+        return Err(format!(
+            "base fee {:?} differs from expected {:?}",
+            header.base_fee_per_gas, expected_base_fee
+        ));
+    }
+    if !header.difficulty.is_zero() || !header.nonce.is_zero() {
+        return Err("difficulty and nonce must be zero after the merge".into());
+    }
+    if header.ommers_hash != alloy::consensus::EMPTY_OMMER_ROOT_HASH {
+        return Err("ommers hash must be the empty list hash".into());
+    }
+    let shanghai = schedule.is_shanghai(header.timestamp);
+    if shanghai != header.withdrawals_root.is_some() {
+        return Err("withdrawals root presence does not match the fork".into());
+    }
+    let cancun = schedule.is_cancun(header.timestamp);
+    if cancun {
+        let expected_excess = if schedule.is_cancun(parent.timestamp) {
+            parent.next_block_excess_blob_gas(BlobParams::cancun())
+        } else {
+            Some(0)
+        };
+        if header.excess_blob_gas != expected_excess {
+            return Err(format!(
+                "excess blob gas {:?} differs from expected {:?}",
+                header.excess_blob_gas, expected_excess
+            ));
+        }
+        if header.blob_gas_used.is_none() || header.parent_beacon_block_root.is_none() {
+            return Err("Cancun header fields missing".into());
+        }
+    } else if header.blob_gas_used.is_some()
+        || header.excess_blob_gas.is_some()
+        || header.parent_beacon_block_root.is_some()
+    {
+        return Err("Cancun header fields present before Cancun".into());
+    }
+    Ok(())
+}
+
+/// Builds the genesis header and the batch that writes genesis state.
+pub fn genesis_block(db: &ElDb, genesis: &Genesis) -> Result<(Header, WriteBatch), ChainError> {
+    let schedule = ForkSchedule::from_chain_config(&genesis.config)?;
+    let mut batch = WriteBatch::new();
+    let mut changes = BlockChanges::default();
+    let mut nodes = Vec::new();
+    let mut code = Vec::new();
+    let mut account_trie = Trie::new(EMPTY_ROOT_HASH);
+    for (address, account) in &genesis.alloc {
+        let mut storage_trie = Trie::new(EMPTY_ROOT_HASH);
+        for (slot, value) in account.storage_slots() {
+            if value.is_zero() {
+                continue;
+            }
+            storage_trie.insert(db, keccak256(slot), rlp_bytes(&value))?;
+            changes.storage.push(StorageChange {
+                address: *address,
+                slot,
+                old: U256::ZERO,
+                new: value,
+            });
+        }
+        let storage = storage_trie.commit();
+        nodes.extend(storage.new_nodes);
+        let code_hash = match account.code.as_ref().filter(|c| !c.is_empty()) {
+            Some(c) => {
+                let h = keccak256(c);
+                code.push((h, c.clone()));
+                h
+            }
+            None => alloy::consensus::constants::KECCAK_EMPTY,
+        };
+        let trie_account = TrieAccount {
+            nonce: account.nonce.unwrap_or_default(),
+            balance: account.balance,
+            storage_root: storage.root,
+            code_hash,
+        };
+        account_trie.insert(db, keccak256(address), rlp_bytes(&trie_account))?;
+        changes.accounts.push(AccountChange {
+            address: *address,
+            old: vec![],
+            new: vec![trie_account],
+        });
+    }
+    let state = account_trie.commit();
+    nodes.extend(state.new_nodes);
+    let cancun = schedule.is_cancun(genesis.timestamp);
+    let header = Header {
+        parent_hash: B256::ZERO,
+        ommers_hash: alloy::consensus::EMPTY_OMMER_ROOT_HASH,
+        beneficiary: genesis.coinbase,
+        state_root: state.root,
+        transactions_root: EMPTY_ROOT_HASH,
+        receipts_root: EMPTY_ROOT_HASH,
+        logs_bloom: Default::default(),
+        difficulty: genesis.difficulty,
+        number: 0,
+        gas_limit: genesis.gas_limit,
+        gas_used: 0,
+        timestamp: genesis.timestamp,
+        extra_data: genesis.extra_data.clone(),
+        mix_hash: genesis.mix_hash,
+        nonce: genesis.nonce.into(),
+        base_fee_per_gas: Some(
+            genesis
+                .base_fee_per_gas
+                .map(|f| f as u64)
+                .unwrap_or(1_000_000_000),
+        ),
+        withdrawals_root: schedule
+            .is_shanghai(genesis.timestamp)
+            .then_some(EMPTY_ROOT_HASH),
+        blob_gas_used: cancun.then(|| genesis.blob_gas_used.unwrap_or_default()),
+        excess_blob_gas: cancun.then(|| genesis.excess_blob_gas.unwrap_or_default()),
+        parent_beacon_block_root: cancun.then_some(B256::ZERO),
+        requests_hash: None,
+        ..Default::default()
+    };
+    let hash = header.hash_slow();
+    ElDb::put_nodes_and_code(&mut batch, &nodes, &code);
+    ElDb::put_block(
+        &mut batch,
+        hash,
+        &header,
+        &StoredBody {
+            transactions: vec![],
+            withdrawals: vec![],
+        },
+        &[],
+        &changes,
+    );
+    ElDb::apply_changes(&mut batch, &changes, Direction::Forward);
+    ElDb::put_canonical(&mut batch, 0, hash, &[]);
+    ElDb::put_pointer(&mut batch, "head", hash);
+    ElDb::put_pointer(&mut batch, "safe", hash);
+    ElDb::put_pointer(&mut batch, "finalized", hash);
+    Ok((header, batch))
+}

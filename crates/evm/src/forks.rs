@@ -1,0 +1,105 @@
+//! Which Ethereum hard forks are active when: the fork schedule of a chain, read from the
+//! geth-style genesis `config`.
+//!
+//! The embedded execution client supports post-merge chains only: every fork up to and including
+//! Paris is active at genesis; Shanghai and Cancun activate by timestamp. Prague and later are not
+//! supported yet and are rejected when a genesis schedules them.
+
+use alloy_evm::eth::spec::EthExecutorSpec;
+use alloy_genesis::ChainConfig;
+use alloy_hardforks::{EthereumHardfork, EthereumHardforks, ForkCondition};
+use alloy_primitives::{Address, U256};
+
+/// Errors in a fork schedule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ForkError {
+    /// A fork this client does not implement is scheduled.
+    #[error("hard fork {0} is not supported by the embedded execution client")]
+    Unsupported(&'static str),
+    /// A required fork is missing or scheduled in the wrong order.
+    #[error("invalid fork schedule: {0}")]
+    Invalid(String),
+}
+
+/// The fork schedule of a post-merge chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForkSchedule {
+    /// EVM chain id.
+    pub chain_id: u64,
+    /// Shanghai activation timestamp.
+    pub shanghai_time: u64,
+    /// Cancun activation timestamp.
+    pub cancun_time: u64,
+}
+
+impl ForkSchedule {
+    /// Every supported fork active from genesis.
+    pub fn all_active(chain_id: u64) -> Self {
+        Self {
+            chain_id,
+            shanghai_time: 0,
+            cancun_time: 0,
+        }
+    }
+
+    /// Reads the schedule from a geth genesis `config`.
+    pub fn from_chain_config(config: &ChainConfig) -> Result<Self, ForkError> {
+        if config.prague_time.is_some() {
+            return Err(ForkError::Unsupported("Prague"));
+        }
+        if config.osaka_time.is_some() {
+            return Err(ForkError::Unsupported("Osaka"));
+        }
+        let shanghai_time = config
+            .shanghai_time
+            .ok_or_else(|| ForkError::Invalid("`shanghaiTime` is required".into()))?;
+        let cancun_time = config
+            .cancun_time
+            .ok_or_else(|| ForkError::Invalid("`cancunTime` is required".into()))?;
+        if cancun_time < shanghai_time {
+            return Err(ForkError::Invalid(
+                "`cancunTime` is before `shanghaiTime`".into(),
+            ));
+        }
+        Ok(Self {
+            chain_id: config.chain_id,
+            shanghai_time,
+            cancun_time,
+        })
+    }
+
+    /// Whether Cancun rules apply at `timestamp`.
+    pub fn is_cancun(&self, timestamp: u64) -> bool {
+        timestamp >= self.cancun_time
+    }
+
+    /// Whether Shanghai rules apply at `timestamp`.
+    pub fn is_shanghai(&self, timestamp: u64) -> bool {
+        timestamp >= self.shanghai_time
+    }
+}
+
+impl EthereumHardforks for ForkSchedule {
+    fn ethereum_fork_activation(&self, fork: EthereumHardfork) -> ForkCondition {
+        use EthereumHardfork::*;
+        match fork {
+            Paris => ForkCondition::TTD {
+                activation_block_number: 0,
+                fork_block: None,
+                total_difficulty: U256::ZERO,
+            },
+            Shanghai => ForkCondition::Timestamp(self.shanghai_time),
+            Cancun => ForkCondition::Timestamp(self.cancun_time),
+            Frontier | Homestead | Dao | Tangerine | SpuriousDragon | Byzantium
+            | Constantinople | Petersburg | Istanbul | MuirGlacier | Berlin | London
+            | ArrowGlacier | GrayGlacier => ForkCondition::Block(0),
+            _ => ForkCondition::Never,
+        }
+    }
+}
+
+impl EthExecutorSpec for ForkSchedule {
+    fn deposit_contract_address(&self) -> Option<Address> {
+        None
+    }
+}

@@ -1,0 +1,126 @@
+//! Starting the embedded execution client: open the store and the chain, serve the Engine API
+//! (JWT) and the public `eth_*` JSON-RPC. Used by `alys el` (own process) and in-process by
+//! `alys dev`; both run exactly this code.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+
+use alloy::rpc::types::engine::JwtSecret;
+use alloy_genesis::Genesis;
+use alys_store::Store;
+use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
+use parking_lot::Mutex;
+
+use crate::{
+    auth::JwtAuthLayer,
+    chain::{Chain, ChainError},
+    engine_api::{engine_module, SharedChain},
+};
+
+/// Configuration of an embedded execution client.
+#[derive(Debug, Clone)]
+pub struct ElConfig {
+    /// Data directory (the LevelDB store lives in `<datadir>/el`).
+    pub datadir: PathBuf,
+    /// Genesis (geth genesis JSON).
+    pub genesis: Genesis,
+    /// Address of the Engine API (port 0 picks a free port).
+    pub authrpc_addr: SocketAddr,
+    /// Address of the public JSON-RPC, if served.
+    pub http_addr: Option<SocketAddr>,
+    /// Shared secret of the Engine API.
+    pub jwt_secret: JwtSecret,
+}
+
+/// Errors starting the execution client.
+#[derive(Debug, thiserror::Error)]
+pub enum ElError {
+    /// The store could not be opened.
+    #[error("opening the execution store: {0}")]
+    Store(#[from] alys_store::StoreError),
+    /// The chain could not be opened.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// A server could not bind.
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// A running embedded execution client.
+#[derive(Debug)]
+pub struct EmbeddedEl {
+    chain: SharedChain,
+    engine_addr: SocketAddr,
+    engine_handle: ServerHandle,
+    http: Option<(SocketAddr, ServerHandle)>,
+}
+
+impl EmbeddedEl {
+    /// Opens the chain and starts the servers.
+    pub async fn start(config: ElConfig) -> Result<Self, ElError> {
+        let store = Arc::new(Store::open(&config.datadir.join("el"))?);
+        let chain = Chain::open(store, &config.genesis)?;
+        let chain: SharedChain = Arc::new(Mutex::new(chain));
+        let server_config = ServerConfig::builder()
+            .max_request_body_size(64 << 20)
+            .max_response_body_size(256 << 20)
+            .http_only()
+            .build();
+        let server = Server::builder()
+            .set_config(server_config)
+            .set_http_middleware(
+                tower::ServiceBuilder::new().layer(JwtAuthLayer::new(config.jwt_secret)),
+            )
+            .build(config.authrpc_addr)
+            .await
+            .map_err(|source| ElError::Bind {
+                addr: config.authrpc_addr,
+                source,
+            })?;
+        let engine_addr = server.local_addr().map_err(|source| ElError::Bind {
+            addr: config.authrpc_addr,
+            source,
+        })?;
+        let engine_handle = server.start(engine_module(chain.clone()));
+        let http = match config.http_addr {
+            Some(addr) => Some(crate::eth_api::serve(chain.clone(), addr).await?),
+            None => None,
+        };
+        tracing::info!(%engine_addr, "execution client Engine API listening");
+        Ok(Self {
+            chain,
+            engine_addr,
+            engine_handle,
+            http,
+        })
+    }
+
+    /// The Engine API URL (`http://ip:port`).
+    pub fn engine_url(&self) -> String {
+        format!("http://{}", self.engine_addr)
+    }
+
+    /// The public JSON-RPC URL, if served.
+    pub fn http_url(&self) -> Option<String> {
+        self.http.as_ref().map(|(a, _)| format!("http://{a}"))
+    }
+
+    /// The chain (for in-process inspection).
+    pub fn chain(&self) -> &SharedChain {
+        &self.chain
+    }
+
+    /// Stops the servers and waits for them to finish.
+    pub async fn stop(self) {
+        let _ = self.engine_handle.stop();
+        self.engine_handle.stopped().await;
+        if let Some((_, h)) = self.http {
+            let _ = h.stop();
+            h.stopped().await;
+        }
+    }
+}
