@@ -11,9 +11,9 @@ use std::{collections::HashMap, sync::Arc};
 use alloy::consensus::{transaction::SignerRecoverable, Block, Header, TxEnvelope};
 use alloy::eips::{eip1559::BaseFeeParams, eip7840::BlobParams};
 use alloy::rpc::types::engine::{
-    BlobsBundleV1, CancunPayloadFields, ExecutionPayload, ExecutionPayloadEnvelopeV3,
-    ExecutionPayloadSidecar, ExecutionPayloadV3, ForkchoiceState, ForkchoiceUpdated,
-    PayloadAttributes, PayloadId, PayloadStatus, PayloadStatusEnum,
+    BlobsBundleV1, ExecutionPayload, ExecutionPayloadEnvelopeV3, ExecutionPayloadSidecar,
+    ExecutionPayloadV3, ForkchoiceState, ForkchoiceUpdated, PayloadAttributes, PayloadId,
+    PayloadStatus, PayloadStatusEnum,
 };
 use alloy_genesis::Genesis;
 use alloy_primitives::{keccak256, Bytes, B256, U256};
@@ -289,18 +289,17 @@ impl Chain {
     }
 
     /// `engine_newPayload`: validates, executes and stores a block.
+    ///
+    /// `sidecar` carries the fields outside the payload (Cancun: parent beacon block root and
+    /// blob versioned hashes); the Engine API server builds it from the method's params.
     pub fn new_payload(
         &mut self,
         payload: ExecutionPayload,
-        versioned_hashes: Vec<B256>,
-        parent_beacon_block_root: B256,
+        sidecar: ExecutionPayloadSidecar,
     ) -> Result<PayloadStatus, ChainError> {
         let block_hash = payload.block_hash();
         let parent_hash = payload.parent_hash();
-        let sidecar = ExecutionPayloadSidecar::v3(CancunPayloadFields {
-            parent_beacon_block_root,
-            versioned_hashes: versioned_hashes.clone(),
-        });
+        let versioned_hashes = sidecar.versioned_hashes().cloned().unwrap_or_default();
         let block: Block<TxEnvelope> = match payload.try_into_block_with_sidecar(&sidecar) {
             Ok(b) => b,
             Err(e) => return Ok(invalid(format!("malformed payload: {e}"), None)),

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use alloy::rpc::types::engine::{
-    ClientCode, ClientVersionV1, ExecutionPayload, ExecutionPayloadBodyV1, ExecutionPayloadV3,
-    ForkchoiceState, PayloadAttributes, PayloadId,
+    CancunPayloadFields, ClientCode, ClientVersionV1, ExecutionPayload, ExecutionPayloadBodyV1,
+    ExecutionPayloadSidecar, ExecutionPayloadV3, ForkchoiceState, PayloadAttributes, PayloadId,
 };
 use alloy_primitives::{B256, U64};
 use jsonrpsee::{
@@ -122,8 +122,12 @@ pub fn engine_module(chain: SharedChain) -> RpcModule<SharedChain> {
             {
                 return Err(err(UNSUPPORTED_FORK, "payload timestamp is before Cancun"));
             }
+            let sidecar = ExecutionPayloadSidecar::v3(CancunPayloadFields {
+                parent_beacon_block_root: root,
+                versioned_hashes: hashes,
+            });
             chain
-                .new_payload(ExecutionPayload::V3(payload), hashes, root)
+                .new_payload(ExecutionPayload::V3(payload), sidecar)
                 .map_err(internal)
         })
         .map(|_| ()));
