@@ -1,1 +1,58 @@
-//! placeholder
+//! The consensus layer's only interface to an execution client.
+//!
+//! This crate owns:
+//! - [`ExecutionEngine`], the seam between consensus and any execution client (Geth, Reth or
+//!   the embedded EL, which all serve the Engine API over HTTP);
+//! - [`HttpEngineClient`], the Engine API (Cancun, `V3` methods) JSON-RPC client, which sends a
+//!   freshly minted JWT (`iat = now`) with every request and retries transport failures;
+//! - [`EngineError`], with one typed variant per Engine API error code;
+//! - JWT secret file handling ([`load_jwt_secret`], [`load_or_create_jwt_secret`]).
+//!
+//! `PayloadStatus` values `INVALID`, `SYNCING` and `ACCEPTED` are successful responses, not
+//! errors: the caller decides what they mean.
+
+mod client;
+mod error;
+mod jwt;
+
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+
+pub use alloy::rpc::types::engine::{
+    ClientVersionV1, ExecutionPayloadBodyV1, ExecutionPayloadEnvelopeV3, ExecutionPayloadV3,
+    ForkchoiceState, ForkchoiceUpdated, JwtSecret, PayloadAttributes, PayloadId, PayloadStatus,
+    PayloadStatusEnum,
+};
+pub use alloy_primitives::B256;
+pub use client::{methods, ClientVersion, EngineClientConfig, HttpEngineClient, CAPABILITIES};
+pub use error::{codes, EngineError};
+pub use jwt::{load_jwt_secret, load_or_create_jwt_secret, JWT_SECRET_LEN};
+
+/// The seam between consensus and any execution client.
+///
+/// Implementations return `Ok` for every well-formed Engine API response, including
+/// `INVALID`/`SYNCING`/`ACCEPTED` payload statuses; `Err` means the call itself failed.
+pub trait ExecutionEngine: Send + Sync + 'static {
+    /// Updates the fork choice and, with `attributes`, starts building a payload on the new head.
+    fn forkchoice_updated(
+        &self,
+        state: ForkchoiceState,
+        attributes: Option<PayloadAttributes>,
+    ) -> impl Future<Output = Result<ForkchoiceUpdated, EngineError>> + Send;
+
+    /// Fetches the payload being built under `id`.
+    fn get_payload(
+        &self,
+        id: PayloadId,
+    ) -> impl Future<Output = Result<ExecutionPayloadEnvelopeV3, EngineError>> + Send;
+
+    /// Submits a payload for validation and execution.
+    fn new_payload(
+        &self,
+        payload: ExecutionPayloadV3,
+        versioned_hashes: Vec<B256>,
+        parent_beacon_block_root: B256,
+    ) -> impl Future<Output = Result<PayloadStatus, EngineError>> + Send;
+}

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use alloy::rpc::types::engine::{
-    CancunPayloadFields, ClientCode, ClientVersionV1, ExecutionPayload, ExecutionPayloadBodyV1,
-    ExecutionPayloadSidecar, ExecutionPayloadV3, ForkchoiceState, PayloadAttributes, PayloadId,
+    CancunPayloadFields, ExecutionPayload, ExecutionPayloadBodyV1, ExecutionPayloadSidecar,
+    ExecutionPayloadV3, ForkchoiceState, PayloadAttributes, PayloadId,
 };
 use alloy_primitives::{B256, U64};
 use jsonrpsee::{
@@ -59,15 +59,14 @@ fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
     err(INTERNAL_ERROR, e.to_string())
 }
 
-/// This client's version.
-pub fn client_version() -> ClientVersionV1 {
-    let version = env!("CARGO_PKG_VERSION");
-    ClientVersionV1 {
-        code: ClientCode::RH,
-        name: "alys-el".into(),
-        version: version.into(),
-        commit: "00000000".into(),
-    }
+/// This client's version (`engine_getClientVersionV1`); `AL` is this client's two-letter code.
+pub fn client_version() -> serde_json::Value {
+    serde_json::json!({
+        "code": "AL",
+        "name": "alys-el",
+        "version": env!("CARGO_PKG_VERSION"),
+        "commit": "0x00000000",
+    })
 }
 
 fn body_of(chain: &Chain, hash: &B256) -> Result<Option<ExecutionPayloadBodyV1>, ErrorObjectOwned> {
@@ -108,7 +107,7 @@ pub fn engine_module(chain: SharedChain) -> RpcModule<SharedChain> {
         .map(|_| ()));
     reg(module
         .register_method("engine_getClientVersionV1", |params: Params, _, _| {
-            let _theirs: ClientVersionV1 = params.one()?;
+            let _theirs: serde_json::Value = params.one()?;
             Ok::<_, ErrorObjectOwned>(vec![client_version()])
         })
         .map(|_| ()));
