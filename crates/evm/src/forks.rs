@@ -2,7 +2,7 @@
 //! geth-style genesis `config`.
 //!
 //! The embedded execution client supports post-merge chains only: every fork up to and including
-//! Paris is active at genesis; Shanghai and Cancun activate by timestamp. Prague and later are not
+//! Paris is active at genesis; Shanghai and Cancun activate by timestamp (or not at all). Prague and later are not
 //! supported yet and are rejected when a genesis schedules them.
 
 use alloy_evm::eth::spec::EthExecutorSpec;
@@ -26,10 +26,10 @@ pub enum ForkError {
 pub struct ForkSchedule {
     /// EVM chain id.
     pub chain_id: u64,
-    /// Shanghai activation timestamp.
-    pub shanghai_time: u64,
-    /// Cancun activation timestamp.
-    pub cancun_time: u64,
+    /// Shanghai activation timestamp (`None`: not scheduled).
+    pub shanghai_time: Option<u64>,
+    /// Cancun activation timestamp (`None`: not scheduled).
+    pub cancun_time: Option<u64>,
 }
 
 impl ForkSchedule {
@@ -37,8 +37,8 @@ impl ForkSchedule {
     pub fn all_active(chain_id: u64) -> Self {
         Self {
             chain_id,
-            shanghai_time: 0,
-            cancun_time: 0,
+            shanghai_time: Some(0),
+            cancun_time: Some(0),
         }
     }
 
@@ -50,16 +50,19 @@ impl ForkSchedule {
         if config.osaka_time.is_some() {
             return Err(ForkError::Unsupported("Osaka"));
         }
-        let shanghai_time = config
-            .shanghai_time
-            .ok_or_else(|| ForkError::Invalid("`shanghaiTime` is required".into()))?;
-        let cancun_time = config
-            .cancun_time
-            .ok_or_else(|| ForkError::Invalid("`cancunTime` is required".into()))?;
-        if cancun_time < shanghai_time {
-            return Err(ForkError::Invalid(
-                "`cancunTime` is before `shanghaiTime`".into(),
-            ));
+        let (shanghai_time, cancun_time) = (config.shanghai_time, config.cancun_time);
+        match (shanghai_time, cancun_time) {
+            (None, Some(_)) => {
+                return Err(ForkError::Invalid(
+                    "`cancunTime` is set without `shanghaiTime`".into(),
+                ))
+            }
+            (Some(s), Some(c)) if c < s => {
+                return Err(ForkError::Invalid(
+                    "`cancunTime` is before `shanghaiTime`".into(),
+                ))
+            }
+            _ => {}
         }
         Ok(Self {
             chain_id: config.chain_id,
@@ -70,12 +73,12 @@ impl ForkSchedule {
 
     /// Whether Cancun rules apply at `timestamp`.
     pub fn is_cancun(&self, timestamp: u64) -> bool {
-        timestamp >= self.cancun_time
+        self.cancun_time.is_some_and(|t| timestamp >= t)
     }
 
     /// Whether Shanghai rules apply at `timestamp`.
     pub fn is_shanghai(&self, timestamp: u64) -> bool {
-        timestamp >= self.shanghai_time
+        self.shanghai_time.is_some_and(|t| timestamp >= t)
     }
 }
 
@@ -88,8 +91,12 @@ impl EthereumHardforks for ForkSchedule {
                 fork_block: None,
                 total_difficulty: U256::ZERO,
             },
-            Shanghai => ForkCondition::Timestamp(self.shanghai_time),
-            Cancun => ForkCondition::Timestamp(self.cancun_time),
+            Shanghai => self
+                .shanghai_time
+                .map_or(ForkCondition::Never, ForkCondition::Timestamp),
+            Cancun => self
+                .cancun_time
+                .map_or(ForkCondition::Never, ForkCondition::Timestamp),
             Frontier | Homestead | Dao | Tangerine | SpuriousDragon | Byzantium
             | Constantinople | Petersburg | Istanbul | MuirGlacier | Berlin | London
             | ArrowGlacier | GrayGlacier => ForkCondition::Block(0),
