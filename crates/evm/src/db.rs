@@ -147,6 +147,11 @@ impl ElDb {
         Ok(Self { store })
     }
 
+    /// The underlying store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Applies `batch` atomically.
     pub fn write(&self, batch: WriteBatch, durability: Durability) -> Result<(), DbError> {
         Ok(self.store.write(batch, durability)?)

@@ -1,34 +1,43 @@
 //! The public `eth_*` JSON-RPC server (HTTP and WebSocket on one port).
+//!
+//! The methods live in [`crate::eth`]; this module keeps the entry points used by the node.
 
 use std::net::SocketAddr;
 
-use jsonrpsee::{
-    server::{Server, ServerConfig, ServerHandle},
-    RpcModule,
+use jsonrpsee::{server::ServerHandle, RpcModule};
+
+use crate::{
+    engine_api::SharedChain,
+    eth::{server::RpcServerConfig, EthApi, EthConfig},
+    node::ElError,
 };
 
-use crate::{engine_api::SharedChain, node::ElError};
-
-/// Builds the public RPC module.
+/// Builds the public RPC module with default limits.
 pub fn eth_module(chain: SharedChain) -> RpcModule<SharedChain> {
-    RpcModule::new(chain)
+    eth_module_with(chain, EthConfig::default())
 }
 
-/// Serves the public RPC on `addr`.
+/// Builds the public RPC module with `config`.
+pub fn eth_module_with(chain: SharedChain, config: EthConfig) -> RpcModule<SharedChain> {
+    let api = EthApi::new(chain.clone(), config);
+    let mut module = RpcModule::new(chain);
+    crate::eth::register(&mut module, &api);
+    module
+}
+
+/// Serves the public RPC on `addr` with default limits (HTTP and WebSocket, CORS for any
+/// origin).
 pub async fn serve(
     chain: SharedChain,
     addr: SocketAddr,
 ) -> Result<(SocketAddr, ServerHandle), ElError> {
-    let config = ServerConfig::builder()
-        .max_request_body_size(16 << 20)
-        .build();
-    let server = Server::builder()
-        .set_config(config)
-        .build(addr)
-        .await
-        .map_err(|source| ElError::Bind { addr, source })?;
-    let local = server
-        .local_addr()
-        .map_err(|source| ElError::Bind { addr, source })?;
-    Ok((local, server.start(eth_module(chain))))
+    serve_with(chain, RpcServerConfig::new(addr)).await
+}
+
+/// Serves the public RPC with `config`.
+pub async fn serve_with(
+    chain: SharedChain,
+    config: RpcServerConfig,
+) -> Result<(SocketAddr, ServerHandle), ElError> {
+    crate::eth::server::start(chain, config).await
 }

@@ -8,7 +8,9 @@
 pub mod auth;
 pub mod chain;
 pub mod db;
+pub mod ef_tests;
 pub mod engine_api;
+pub mod eth;
 pub mod eth_api;
 pub mod eth_common;
 pub mod execute;
@@ -18,5 +20,6 @@ pub mod rpc_block;
 pub mod state;
 pub mod trie;
 pub mod txpool;
+pub mod verify;
 
 pub use node::{ElConfig, ElError, EmbeddedEl};

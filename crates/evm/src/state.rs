@@ -137,10 +137,12 @@ impl DatabaseRef for StateView {
     type Error = StateError;
 
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        // `code: None` makes revm load the code by hash (the default would be empty code).
         Ok(self.account(&address)?.map(|a| AccountInfo {
             balance: a.balance,
             nonce: a.nonce,
             code_hash: a.code_hash,
+            code: None,
             ..Default::default()
         }))
     }

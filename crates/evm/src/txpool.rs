@@ -1,22 +1,74 @@
-//! Pending transactions waiting for a block: per-sender nonce queues, replacement by fee bump,
-//! and the best-first selection the payload builder consumes.
+//! Pending transactions waiting for a block.
+//!
+//! The pool keeps one nonce-ordered queue per sender. Transactions whose nonce continues the
+//! sender's account nonce without a gap are *pending* (executable); the rest are *queued* until
+//! the gap closes. Admission follows Geth's rules and error strings so wallets and tools
+//! recognise them: signature, chain id, size, intrinsic gas, block gas limit, minimum tip, nonce,
+//! balance, replacement by a fee bump of at least [`PoolConfig::price_bump_percent`], and
+//! per-sender and global limits. A full pool evicts its cheapest transaction (the last nonce of
+//! the sender whose tail pays the least) when the newcomer pays more, otherwise it refuses with
+//! `txpool is full`.
+//!
+//! The payload builder takes [`TxPool::best_transactions`]: executable transactions, highest
+//! effective tip first, each sender's in nonce order. When the canonical head moves,
+//! [`TxPool::on_reorg`] drops what was mined and re-adds what was reorged out; it also signals
+//! [`TxPool::head_changes`], which the RPC layer uses to notify subscribers of new heads.
 
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
 use alloy::consensus::{
     transaction::{Recovered, SignerRecoverable},
-    Transaction, TxEnvelope,
+    Header, Transaction, TxEnvelope,
 };
-use alloy_primitives::{Address, B256};
+use alloy::eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, B256, U256};
+use tokio::sync::{broadcast, watch};
 
 use crate::state::StateView;
 
-/// Maximum transactions held in total.
+/// Default maximum transactions held in total.
 pub const MAX_POOL_SIZE: usize = 20_000;
-/// Maximum transactions held per sender.
+/// Default maximum transactions held per sender.
 pub const MAX_PER_SENDER: usize = 1_000;
-/// Minimum fee bump, in percent, for a replacement.
+/// Default minimum fee bump, in percent, for a replacement.
 pub const REPLACEMENT_BUMP_PERCENT: u128 = 10;
+/// Largest accepted transaction, encoded (Geth's `txMaxSize`, 4 slots of 32 KiB).
+pub const MAX_TX_SIZE: usize = 128 * 1024;
+/// EIP-3860 limit on init code.
+pub const MAX_INITCODE_SIZE: usize = 2 * 24_576;
+/// Capacity of the new-transaction notification channel.
+const PENDING_CHANNEL_CAPACITY: usize = 4096;
+
+/// Admission limits and prices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// Maximum transactions held in total.
+    pub max_size: usize,
+    /// Maximum transactions held per sender.
+    pub max_per_sender: usize,
+    /// Minimum fee bump, in percent, for a replacement (applies to fee cap and tip).
+    pub price_bump_percent: u128,
+    /// Minimum priority fee (tip) per gas, in wei.
+    pub min_tip: u128,
+    /// Largest accepted encoded transaction, in bytes.
+    pub max_tx_size: usize,
+    /// Accept legacy transactions without EIP-155 replay protection (Geth refuses them over
+    /// RPC unless `--rpc.allow-unprotected-txs`).
+    pub allow_unprotected: bool,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            max_size: MAX_POOL_SIZE,
+            max_per_sender: MAX_PER_SENDER,
+            price_bump_percent: REPLACEMENT_BUMP_PERCENT,
+            min_tip: 1,
+            max_tx_size: MAX_TX_SIZE,
+            allow_unprotected: false,
+        }
+    }
+}
 
 /// Why a transaction was refused (messages as Geth words them, so tools recognise them).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,12 +76,48 @@ pub enum PoolError {
     /// Signature does not recover.
     #[error("invalid sender: {0}")]
     InvalidSender(String),
-    /// Wrong or missing chain id.
+    /// Wrong chain id.
     #[error("invalid chain id")]
     WrongChainId,
+    /// Legacy transaction without EIP-155 chain id.
+    #[error("only replay-protected (EIP-155) transactions allowed over RPC")]
+    Unprotected,
     /// Blob transactions are not accepted on this chain.
     #[error("transaction type not supported: blob transactions are not accepted on this chain")]
     BlobNotSupported,
+    /// A transaction type of a fork that is not active.
+    #[error("transaction type not supported")]
+    TypeNotSupported,
+    /// Encoded transaction too large.
+    #[error("oversized data: transaction size {size}, limit {limit}")]
+    Oversized {
+        /// Encoded size.
+        size: usize,
+        /// Limit.
+        limit: usize,
+    },
+    /// Init code above the EIP-3860 limit.
+    #[error("max initcode size exceeded: code size {size}, limit {limit}")]
+    InitCodeTooLarge {
+        /// Init code size.
+        size: usize,
+        /// Limit.
+        limit: usize,
+    },
+    /// Gas limit above the block gas limit.
+    #[error("exceeds block gas limit")]
+    GasLimit,
+    /// Gas limit below the intrinsic cost.
+    #[error("intrinsic gas too low: gas {gas}, minimum needed {needed}")]
+    IntrinsicGas {
+        /// Transaction gas limit.
+        gas: u64,
+        /// Intrinsic gas.
+        needed: u64,
+    },
+    /// Priority fee above the fee cap.
+    #[error("max priority fee per gas higher than max fee per gas")]
+    TipAboveFeeCap,
     /// Nonce below the account's.
     #[error("nonce too low: next nonce {expected}, tx nonce {got}")]
     NonceTooLow {
@@ -47,41 +135,112 @@ pub enum PoolError {
     /// Pool full and the transaction does not pay more than the cheapest held.
     #[error("txpool is full")]
     PoolFull,
+    /// The sender holds the maximum number of transactions.
+    #[error("account limit exceeded: {limit} transactions per sender")]
+    AccountLimit {
+        /// Limit.
+        limit: usize,
+    },
     /// Sender balance cannot cover gas × max fee + value.
     #[error("insufficient funds for gas * price + value: balance {balance}, tx cost {cost}")]
     InsufficientFunds {
         /// Balance.
-        balance: alloy_primitives::U256,
+        balance: U256,
         /// Cost.
-        cost: alloy_primitives::U256,
+        cost: U256,
     },
     /// Gas limit below the intrinsic cost or above the block gas limit.
     #[error("{0}")]
     Gas(String),
-    /// Fee cap below the minimum.
-    #[error("transaction underpriced")]
-    Underpriced,
+    /// Tip below the pool minimum.
+    #[error("transaction underpriced: gas tip cap {tip}, minimum needed {min}")]
+    Underpriced {
+        /// Offered tip.
+        tip: u128,
+        /// Minimum tip.
+        min: u128,
+    },
     /// State could not be read.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Counts of pending (executable) and queued (behind a nonce gap) transactions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Executable now.
+    pub pending: usize,
+    /// Waiting for a lower nonce.
+    pub queued: usize,
 }
 
 /// The pool.
 #[derive(Debug)]
 pub struct TxPool {
     chain_id: u64,
+    config: PoolConfig,
     by_sender: HashMap<Address, BTreeMap<u64, Recovered<TxEnvelope>>>,
     by_hash: HashMap<B256, (Address, u64)>,
+    pending_tx: broadcast::Sender<Recovered<TxEnvelope>>,
+    head_changes: watch::Sender<u64>,
+}
+
+/// Intrinsic gas of `tx` under Shanghai/Cancun rules (EIP-2028 calldata, EIP-2930 access list,
+/// EIP-3860 init code words).
+pub fn intrinsic_gas(tx: &impl Transaction) -> u64 {
+    let input = tx.input();
+    let zeros = input.iter().filter(|b| **b == 0).count() as u64;
+    let nonzeros = input.len() as u64 - zeros;
+    let mut gas = 21_000u64 + zeros * 4 + nonzeros * 16;
+    if tx.kind().is_create() {
+        gas += 32_000 + (input.len() as u64).div_ceil(32) * 2;
+    }
+    if let Some(list) = tx.access_list() {
+        for item in list.iter() {
+            gas += 2_400 + item.storage_keys.len() as u64 * 1_900;
+        }
+    }
+    if let Some(auths) = tx.authorization_list() {
+        gas += auths.len() as u64 * 25_000;
+    }
+    gas
+}
+
+/// Priority fee a transaction offers (the gas price for legacy and EIP-2930 transactions).
+fn tip_cap(tx: &impl Transaction) -> u128 {
+    tx.max_priority_fee_per_gas()
+        .unwrap_or_else(|| tx.max_fee_per_gas())
+}
+
+/// Price used to rank transactions for eviction: effective tip at `base_fee`, then fee cap.
+fn rank(tx: &impl Transaction, base_fee: u64) -> (u128, u128) {
+    (
+        tx.effective_tip_per_gas(base_fee).unwrap_or_default(),
+        tx.max_fee_per_gas(),
+    )
 }
 
 impl TxPool {
-    /// An empty pool for `chain_id`.
+    /// An empty pool for `chain_id` with the default [`PoolConfig`].
     pub fn new(chain_id: u64) -> Self {
         Self {
             chain_id,
+            config: PoolConfig::default(),
             by_sender: HashMap::new(),
             by_hash: HashMap::new(),
+            pending_tx: broadcast::channel(PENDING_CHANNEL_CAPACITY).0,
+            head_changes: watch::channel(0).0,
         }
+    }
+
+    /// The admission configuration.
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
+    /// Replaces the admission configuration (held transactions stay).
+    pub fn set_config(&mut self, config: PoolConfig) {
+        self.config = config;
     }
 
     /// Number of transactions held.
@@ -100,6 +259,11 @@ impl TxPool {
         self.by_sender.get(sender)?.get(nonce)
     }
 
+    /// Whether `hash` is held.
+    pub fn contains(&self, hash: &B256) -> bool {
+        self.by_hash.contains_key(hash)
+    }
+
     /// All held transactions of `sender`, by nonce.
     pub fn sender_transactions(&self, sender: &Address) -> Vec<&Recovered<TxEnvelope>> {
         self.by_sender
@@ -108,38 +272,160 @@ impl TxPool {
             .unwrap_or_default()
     }
 
+    /// Senders with held transactions.
+    pub fn senders(&self) -> impl Iterator<Item = &Address> {
+        self.by_sender.keys()
+    }
+
     /// Every held transaction, grouped by sender and ordered by nonce.
     pub fn all(&self) -> impl Iterator<Item = &Recovered<TxEnvelope>> {
         self.by_sender.values().flat_map(|q| q.values())
+    }
+
+    /// Notifications of every transaction admitted from now on.
+    pub fn subscribe_pending(&self) -> broadcast::Receiver<Recovered<TxEnvelope>> {
+        self.pending_tx.subscribe()
+    }
+
+    /// A counter bumped every time the canonical head moves ([`TxPool::on_reorg`]).
+    pub fn head_changes(&self) -> watch::Receiver<u64> {
+        self.head_changes.subscribe()
     }
 
     /// The next nonce of `sender` counting contiguous pooled transactions after `state_nonce`.
     pub fn pending_nonce(&self, sender: &Address, state_nonce: u64) -> u64 {
         let mut next = state_nonce;
         if let Some(queue) = self.by_sender.get(sender) {
-            while queue.contains_key(&next) {
+            for nonce in queue.range(state_nonce..).map(|(n, _)| *n) {
+                if nonce != next {
+                    break;
+                }
                 next += 1;
             }
         }
         next
     }
 
-    /// Validates and adds a transaction against `view` (the head state).
-    pub fn add(&mut self, tx: TxEnvelope, view: &StateView) -> Result<B256, PoolError> {
+    /// Splits `sender`'s transactions into pending (contiguous from `state_nonce`) and queued.
+    pub fn split_sender(
+        &self,
+        sender: &Address,
+        state_nonce: u64,
+    ) -> (Vec<&Recovered<TxEnvelope>>, Vec<&Recovered<TxEnvelope>>) {
+        let next = self.pending_nonce(sender, state_nonce);
+        let mut pending = Vec::new();
+        let mut queued = Vec::new();
+        if let Some(queue) = self.by_sender.get(sender) {
+            for (nonce, tx) in queue {
+                if (state_nonce..next).contains(nonce) {
+                    pending.push(tx);
+                } else {
+                    queued.push(tx);
+                }
+            }
+        }
+        (pending, queued)
+    }
+
+    /// Pending and queued counts against the state in `view`.
+    pub fn status(&self, view: &StateView) -> PoolStatus {
+        let mut status = PoolStatus::default();
+        for sender in self.by_sender.keys() {
+            let nonce = view
+                .account(sender)
+                .ok()
+                .flatten()
+                .map(|a| a.nonce)
+                .unwrap_or_default();
+            let (p, q) = self.split_sender(sender, nonce);
+            status.pending += p.len();
+            status.queued += q.len();
+        }
+        status
+    }
+
+    /// Recovers the sender and adds the transaction; see [`TxPool::add_recovered`].
+    pub fn add(
+        &mut self,
+        tx: TxEnvelope,
+        view: &StateView,
+        head: &Header,
+    ) -> Result<B256, PoolError> {
+        if self.by_hash.contains_key(tx.tx_hash()) {
+            return Err(PoolError::AlreadyKnown);
+        }
+        self.validate_stateless(&tx, head)?;
+        let sender = tx
+            .recover_signer()
+            .map_err(|e| PoolError::InvalidSender(e.to_string()))?;
+        self.add_recovered(Recovered::new_unchecked(tx, sender), view, head)
+    }
+
+    /// Checks that need no state: type, chain id, size, gas and fee sanity.
+    pub fn validate_stateless(&self, tx: &TxEnvelope, head: &Header) -> Result<(), PoolError> {
+        if tx.is_eip4844() {
+            return Err(PoolError::BlobNotSupported);
+        }
+        if tx.is_eip7702() {
+            return Err(PoolError::TypeNotSupported);
+        }
+        match tx.chain_id() {
+            Some(id) if id != self.chain_id => return Err(PoolError::WrongChainId),
+            None if !self.config.allow_unprotected => return Err(PoolError::Unprotected),
+            _ => {}
+        }
+        let size = tx.encode_2718_len();
+        if size > self.config.max_tx_size {
+            return Err(PoolError::Oversized {
+                size,
+                limit: self.config.max_tx_size,
+            });
+        }
+        if tx.kind().is_create() && tx.input().len() > MAX_INITCODE_SIZE {
+            return Err(PoolError::InitCodeTooLarge {
+                size: tx.input().len(),
+                limit: MAX_INITCODE_SIZE,
+            });
+        }
+        if tx.gas_limit() > head.gas_limit {
+            return Err(PoolError::GasLimit);
+        }
+        if let Some(tip) = tx.max_priority_fee_per_gas() {
+            if tip > tx.max_fee_per_gas() {
+                return Err(PoolError::TipAboveFeeCap);
+            }
+        }
+        let needed = intrinsic_gas(tx);
+        if tx.gas_limit() < needed {
+            return Err(PoolError::IntrinsicGas {
+                gas: tx.gas_limit(),
+                needed,
+            });
+        }
+        let tip = tip_cap(tx);
+        if tip < self.config.min_tip {
+            return Err(PoolError::Underpriced {
+                tip,
+                min: self.config.min_tip,
+            });
+        }
+        Ok(())
+    }
+
+    /// Validates a transaction whose sender is already recovered against `view` (the head
+    /// state) and `head`, and adds it. Returns its hash.
+    pub fn add_recovered(
+        &mut self,
+        tx: Recovered<TxEnvelope>,
+        view: &StateView,
+        head: &Header,
+    ) -> Result<B256, PoolError> {
         let hash = *tx.tx_hash();
         if self.by_hash.contains_key(&hash) {
             return Err(PoolError::AlreadyKnown);
         }
-        if tx.is_eip4844() {
-            return Err(PoolError::BlobNotSupported);
-        }
-        match tx.chain_id() {
-            Some(id) if id != self.chain_id => return Err(PoolError::WrongChainId),
-            _ => {}
-        }
-        let sender = tx
-            .recover_signer()
-            .map_err(|e| PoolError::InvalidSender(e.to_string()))?;
+        self.validate_stateless(tx.inner(), head)?;
+        let sender = tx.signer();
         let account = view
             .account(&sender)
             .map_err(|e| PoolError::Internal(e.to_string()))?;
@@ -150,62 +436,135 @@ impl TxPool {
                 got: tx.nonce(),
             });
         }
-        let cost = alloy_primitives::U256::from(tx.gas_limit())
-            * alloy_primitives::U256::from(tx.max_fee_per_gas())
-            + tx.value();
+        let cost = U256::from(tx.gas_limit())
+            .saturating_mul(U256::from(tx.max_fee_per_gas()))
+            .saturating_add(tx.value());
         if cost > balance {
             return Err(PoolError::InsufficientFunds { balance, cost });
         }
-        let queue = self.by_sender.entry(sender).or_default();
-        if let Some(existing) = queue.get(&tx.nonce()) {
-            let bump = |v: u128| v + v * REPLACEMENT_BUMP_PERCENT / 100;
-            let old_fee = existing.max_fee_per_gas();
-            let old_tip = existing.max_priority_fee_per_gas().unwrap_or(old_fee);
-            let new_tip = tx
-                .max_priority_fee_per_gas()
-                .unwrap_or(tx.max_fee_per_gas());
-            if tx.max_fee_per_gas() < bump(old_fee) || new_tip < bump(old_tip) {
+        let base_fee = head.base_fee_per_gas.unwrap_or_default();
+        let nonce = tx.nonce();
+        let existing = self
+            .by_sender
+            .get(&sender)
+            .and_then(|q| q.get(&nonce))
+            .map(|old| (*old.tx_hash(), old.max_fee_per_gas(), tip_cap(old.inner())));
+        let mut evict = None;
+        if let Some((old_hash, old_fee, old_tip)) = existing {
+            let pct = self.config.price_bump_percent;
+            let bump = |v: u128| v.saturating_add(v.saturating_mul(pct) / 100);
+            if tx.max_fee_per_gas() < bump(old_fee) || tip_cap(tx.inner()) < bump(old_tip) {
                 return Err(PoolError::ReplacementUnderpriced);
             }
-            let old_hash = *existing.tx_hash();
             self.by_hash.remove(&old_hash);
-        } else if queue.len() >= MAX_PER_SENDER || self.by_hash.len() >= MAX_POOL_SIZE {
-            return Err(PoolError::PoolFull);
+        } else {
+            let held = self.by_sender.get(&sender).map_or(0, |q| q.len());
+            if held >= self.config.max_per_sender {
+                return Err(PoolError::AccountLimit {
+                    limit: self.config.max_per_sender,
+                });
+            }
+            if self.by_hash.len() >= self.config.max_size {
+                match self.cheapest_tail(base_fee, &sender) {
+                    Some((victim, victim_nonce, victim_rank))
+                        if rank(tx.inner(), base_fee) > victim_rank =>
+                    {
+                        evict = Some((victim, victim_nonce));
+                    }
+                    _ => return Err(PoolError::PoolFull),
+                }
+            }
         }
-        let nonce = tx.nonce();
-        queue.insert(nonce, Recovered::new_unchecked(tx, sender));
+        if let Some((victim, victim_nonce)) = evict {
+            tracing::debug!(%victim, victim_nonce, "evicting transaction from full pool");
+            self.remove(&victim, victim_nonce);
+        }
+        if self.pending_tx.receiver_count() > 0 {
+            let _ = self.pending_tx.send(tx.clone());
+        }
+        self.by_sender.entry(sender).or_default().insert(nonce, tx);
         self.by_hash.insert(hash, (sender, nonce));
         Ok(hash)
     }
 
-    fn remove(&mut self, sender: &Address, nonce: u64) {
-        if let Some(queue) = self.by_sender.get_mut(sender) {
-            if let Some(tx) = queue.remove(&nonce) {
-                self.by_hash.remove(tx.tx_hash());
-            }
-            if queue.is_empty() {
-                self.by_sender.remove(sender);
+    /// The cheapest evictable transaction: the highest-nonce transaction of the sender (other
+    /// than `exclude`) whose last transaction pays the least.
+    fn cheapest_tail(
+        &self,
+        base_fee: u64,
+        exclude: &Address,
+    ) -> Option<(Address, u64, (u128, u128))> {
+        self.by_sender
+            .iter()
+            .filter(|(s, _)| *s != exclude)
+            .filter_map(|(s, q)| {
+                let (nonce, tx) = q.last_key_value()?;
+                Some((*s, *nonce, rank(tx.inner(), base_fee)))
+            })
+            .min_by_key(|(_, _, r)| *r)
+    }
+
+    /// Removes one transaction.
+    pub fn remove(&mut self, sender: &Address, nonce: u64) -> Option<Recovered<TxEnvelope>> {
+        let queue = self.by_sender.get_mut(sender)?;
+        let tx = queue.remove(&nonce);
+        if let Some(tx) = &tx {
+            self.by_hash.remove(tx.tx_hash());
+        }
+        if queue.is_empty() {
+            self.by_sender.remove(sender);
+        }
+        tx
+    }
+
+    /// Drops transactions whose nonce is below their sender's nonce in `view`.
+    pub fn prune_stale(&mut self, view: &StateView) {
+        let senders: Vec<Address> = self.by_sender.keys().copied().collect();
+        for sender in senders {
+            let Ok(account) = view.account(&sender) else {
+                continue;
+            };
+            let nonce = account.map(|a| a.nonce).unwrap_or_default();
+            let stale: Vec<u64> = self
+                .by_sender
+                .get(&sender)
+                .map(|q| q.range(..nonce).map(|(n, _)| *n).collect())
+                .unwrap_or_default();
+            for n in stale {
+                self.remove(&sender, n);
             }
         }
     }
 
     /// Drops mined transactions (and anything they made stale) and re-adds transactions of
-    /// blocks that were reorged out.
+    /// blocks that were reorged out. Called on every canonical head change.
     pub fn on_reorg(&mut self, reinject: Vec<TxEnvelope>, mined: &[TxEnvelope]) {
+        let mut last_mined: HashMap<Address, u64> = HashMap::new();
         for tx in mined {
-            if let Ok(sender) = tx.recover_signer() {
-                let stale: Vec<u64> = self
-                    .by_sender
-                    .get(&sender)
-                    .map(|q| q.range(..=tx.nonce()).map(|(n, _)| *n).collect())
-                    .unwrap_or_default();
-                for n in stale {
-                    self.remove(&sender, n);
-                }
+            // The pool knows the sender of its own transactions; recover only strangers, and
+            // only when the pool could hold something they make stale.
+            let sender = match self.by_hash.get(tx.tx_hash()) {
+                Some((sender, _)) => *sender,
+                None if self.by_hash.is_empty() => continue,
+                None => match tx.recover_signer() {
+                    Ok(s) => s,
+                    Err(_) => continue,
+                },
+            };
+            let entry = last_mined.entry(sender).or_insert(tx.nonce());
+            *entry = (*entry).max(tx.nonce());
+        }
+        for (sender, nonce) in last_mined {
+            let stale: Vec<u64> = self
+                .by_sender
+                .get(&sender)
+                .map(|q| q.range(..=nonce).map(|(n, _)| *n).collect())
+                .unwrap_or_default();
+            for n in stale {
+                self.remove(&sender, n);
             }
         }
-        let mined_hashes: std::collections::HashSet<B256> =
-            mined.iter().map(|t| *t.tx_hash()).collect();
+        let mined_hashes: HashSet<B256> = mined.iter().map(|t| *t.tx_hash()).collect();
         for tx in reinject {
             if mined_hashes.contains(tx.tx_hash()) {
                 continue;
@@ -220,6 +579,7 @@ impl TxPool {
                 }
             }
         }
+        self.head_changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Executable transactions, best effective tip first, each sender's in nonce order.
@@ -266,8 +626,13 @@ impl TxPool {
         }
         let mut out = Vec::new();
         while let Some(c) = heap.pop() {
-            let queue = &self.by_sender[&c.sender];
-            out.push(queue[&c.nonce].clone());
+            let Some(queue) = self.by_sender.get(&c.sender) else {
+                continue;
+            };
+            let Some(tx) = queue.get(&c.nonce) else {
+                continue;
+            };
+            out.push(tx.clone());
             if let Some(next) = queue.get(&(c.nonce + 1)) {
                 if let Some(tip) = tip_of(next) {
                     heap.push(Candidate {
@@ -279,5 +644,91 @@ impl TxPool {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::consensus::{SignableTransaction, TxEip1559, TxLegacy};
+    use alloy::network::TxSignerSync;
+    use alloy::signers::local::PrivateKeySigner;
+    use alloy_primitives::{Bytes, TxKind};
+
+    fn sign_1559(key: &PrivateKeySigner, nonce: u64, fee: u128, tip: u128) -> TxEnvelope {
+        let mut tx = TxEip1559 {
+            chain_id: 7,
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: fee,
+            max_priority_fee_per_gas: tip,
+            to: TxKind::Call(Address::repeat_byte(1)),
+            value: U256::from(1),
+            access_list: Default::default(),
+            input: Bytes::new(),
+        };
+        let sig = key.sign_transaction_sync(&mut tx).expect("sign");
+        tx.into_signed(sig).into()
+    }
+
+    #[test]
+    fn intrinsic_gas_counts_calldata_and_create() {
+        let tx = TxLegacy {
+            input: Bytes::from(vec![0, 1, 0, 2]),
+            to: TxKind::Create,
+            ..Default::default()
+        };
+        assert_eq!(intrinsic_gas(&tx), 21_000 + 2 * 4 + 2 * 16 + 32_000 + 2);
+    }
+
+    #[test]
+    fn stateless_checks_use_geth_strings() {
+        let pool = TxPool::new(7);
+        let head = Header {
+            gas_limit: 30_000_000,
+            base_fee_per_gas: Some(7),
+            ..Default::default()
+        };
+        let key = PrivateKeySigner::random();
+        let tx = sign_1559(&key, 0, 10, 0);
+        assert_eq!(
+            pool.validate_stateless(&tx, &head)
+                .map_err(|e| e.to_string())
+                .unwrap_err(),
+            "transaction underpriced: gas tip cap 0, minimum needed 1"
+        );
+        let tx = sign_1559(&key, 0, 10, 11);
+        assert_eq!(
+            pool.validate_stateless(&tx, &head),
+            Err(PoolError::TipAboveFeeCap)
+        );
+        let other = TxPool::new(8);
+        let tx = sign_1559(&key, 0, 10, 1);
+        assert_eq!(
+            other.validate_stateless(&tx, &head),
+            Err(PoolError::WrongChainId)
+        );
+        assert!(pool.validate_stateless(&tx, &head).is_ok());
+    }
+
+    #[test]
+    fn pending_nonce_stops_at_gap() {
+        let mut pool = TxPool::new(7);
+        let key = PrivateKeySigner::random();
+        for nonce in [0u64, 1, 3] {
+            let tx = sign_1559(&key, nonce, 10, 1);
+            let sender = key.address();
+            pool.by_hash.insert(*tx.tx_hash(), (sender, nonce));
+            pool.by_sender
+                .entry(sender)
+                .or_default()
+                .insert(nonce, Recovered::new_unchecked(tx, sender));
+        }
+        assert_eq!(pool.pending_nonce(&key.address(), 0), 2);
+        let (p, q) = pool.split_sender(&key.address(), 0);
+        assert_eq!((p.len(), q.len()), (2, 1));
+        pool.on_reorg(vec![], &[sign_1559(&key, 1, 10, 1)]);
+        assert_eq!(pool.len(), 1);
+        assert_eq!(pool.pending_nonce(&key.address(), 2), 2);
     }
 }

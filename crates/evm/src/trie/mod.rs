@@ -45,7 +45,7 @@ use node::{fetch, load, resolve, Node};
 use std::mem;
 
 /// Errors raised by trie operations.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TrieError {
     /// A node referenced by the trie is not in the store.
     #[error("missing trie node {0}")]

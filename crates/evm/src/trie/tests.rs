@@ -92,6 +92,14 @@ fn commit_and_check(trie: &mut Trie, db: &mut MemoryNodes, model: &Model) -> B25
 }
 
 #[test]
+fn trie_is_thread_safe() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Trie>();
+    assert_send_sync::<MemoryNodes>();
+    assert_send_sync::<TrieError>();
+}
+
+#[test]
 fn empty_trie() {
     let db = MemoryNodes::new();
     let mut trie = Trie::default();

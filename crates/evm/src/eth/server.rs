@@ -1,0 +1,126 @@
+//! The public JSON-RPC server: HTTP and WebSocket on one port, CORS, request/response size and
+//! batch limits, Geth-style (`0x…`) subscription ids.
+
+use std::net::SocketAddr;
+
+use http::{HeaderValue, Method};
+use jsonrpsee::{
+    server::{BatchRequestConfig, IdProvider, Server, ServerConfig, ServerHandle},
+    types::SubscriptionId,
+};
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+use super::EthConfig;
+use crate::{engine_api::SharedChain, node::ElError};
+
+/// Which browser origins may call the RPC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cors {
+    /// Any origin (`*`), like `--http.corsdomain '*'`.
+    Any,
+    /// Only these origins.
+    Origins(Vec<String>),
+    /// No CORS headers (browsers refuse cross-origin calls).
+    Disabled,
+}
+
+/// Configuration of the public RPC server.
+#[derive(Debug, Clone)]
+pub struct RpcServerConfig {
+    /// Listen address (port 0 picks a free port).
+    pub addr: SocketAddr,
+    /// Allowed browser origins.
+    pub cors: Cors,
+    /// Largest request body, in bytes.
+    pub max_request_body_size: u32,
+    /// Largest response body, in bytes.
+    pub max_response_body_size: u32,
+    /// Most calls in one batch.
+    pub max_batch_len: u32,
+    /// Most concurrent connections.
+    pub max_connections: u32,
+    /// Most subscriptions per WebSocket connection.
+    pub max_subscriptions_per_connection: u32,
+    /// Limits of the `eth` API itself.
+    pub eth: EthConfig,
+}
+
+impl RpcServerConfig {
+    /// Defaults on `addr`: CORS for any origin, 5 MiB requests (Geth), 160 MiB responses,
+    /// batches of at most 1000 calls (Geth's `BatchRequestLimit`).
+    pub fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            cors: Cors::Any,
+            max_request_body_size: 5 * 1024 * 1024,
+            max_response_body_size: 160 * 1024 * 1024,
+            max_batch_len: 1000,
+            max_connections: 1000,
+            max_subscriptions_per_connection: 1024,
+            eth: EthConfig::default(),
+        }
+    }
+}
+
+/// Subscription ids as Geth prints them: `0x` and 32 hex digits.
+#[derive(Debug, Default)]
+struct HexIdProvider {
+    counter: std::sync::atomic::AtomicU64,
+}
+
+impl IdProvider for HexIdProvider {
+    fn next_id(&self) -> SubscriptionId<'static> {
+        let n = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let mut seed = n.to_be_bytes().to_vec();
+        seed.extend_from_slice(&nanos.to_be_bytes());
+        let hash = alloy_primitives::keccak256(seed);
+        SubscriptionId::Str(format!("0x{}", hex::encode(&hash[..16])).into())
+    }
+}
+
+fn cors_layer(cors: &Cors) -> CorsLayer {
+    let base = CorsLayer::new()
+        .allow_methods([Method::POST, Method::GET, Method::OPTIONS])
+        .allow_headers(Any);
+    match cors {
+        Cors::Any => base.allow_origin(Any),
+        Cors::Origins(list) => base.allow_origin(AllowOrigin::list(
+            list.iter().filter_map(|o| HeaderValue::from_str(o).ok()),
+        )),
+        Cors::Disabled => CorsLayer::new(),
+    }
+}
+
+/// Starts the server with `chain`'s `eth` module.
+pub async fn start(
+    chain: SharedChain,
+    config: RpcServerConfig,
+) -> Result<(SocketAddr, ServerHandle), ElError> {
+    let addr = config.addr;
+    let server_config = ServerConfig::builder()
+        .max_request_body_size(config.max_request_body_size)
+        .max_response_body_size(config.max_response_body_size)
+        .max_connections(config.max_connections)
+        .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
+        .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
+        .set_id_provider(HexIdProvider::default())
+        .build();
+    let server = Server::builder()
+        .set_config(server_config)
+        .set_http_middleware(tower::ServiceBuilder::new().layer(cors_layer(&config.cors)))
+        .build(addr)
+        .await
+        .map_err(|source| ElError::Bind { addr, source })?;
+    let local = server
+        .local_addr()
+        .map_err(|source| ElError::Bind { addr, source })?;
+    let module = crate::eth_api::eth_module_with(chain, config.eth);
+    tracing::info!(%local, "eth JSON-RPC listening (HTTP and WebSocket)");
+    Ok((local, server.start(module)))
+}

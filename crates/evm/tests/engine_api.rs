@@ -1,0 +1,607 @@
+//! Engine API conformance of the embedded execution client, over real HTTP with JWT, driven
+//! by the node's own Engine API client (`alys-engine`).
+
+use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+
+use alloy::consensus::{Block, SignableTransaction, TxEip1559, TxEnvelope};
+use alloy::eips::{eip4788, eip4895::Withdrawal};
+use alloy::network::TxSignerSync;
+use alloy::rpc::types::engine::{
+    ExecutionPayloadV3, ForkchoiceState, JwtSecret, PayloadAttributes, PayloadStatusEnum,
+};
+use alloy::signers::local::PrivateKeySigner;
+use alloy_engine::{EngineClientConfig, EngineError, ExecutionEngine, HttpEngineClient};
+use alloy_genesis::{ChainConfig, Genesis, GenesisAccount};
+use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
+use alys_engine as alloy_engine;
+use alys_evm::{ElConfig, EmbeddedEl};
+
+const CHAIN_ID: u64 = 263634;
+const GENESIS_TIME: u64 = 1_700_000_000;
+
+fn genesis(signers: &[PrivateKeySigner]) -> Genesis {
+    let config = ChainConfig {
+        chain_id: CHAIN_ID,
+        homestead_block: Some(0),
+        eip150_block: Some(0),
+        eip155_block: Some(0),
+        eip158_block: Some(0),
+        byzantium_block: Some(0),
+        constantinople_block: Some(0),
+        petersburg_block: Some(0),
+        istanbul_block: Some(0),
+        berlin_block: Some(0),
+        london_block: Some(0),
+        terminal_total_difficulty: Some(U256::ZERO),
+        terminal_total_difficulty_passed: true,
+        shanghai_time: Some(0),
+        cancun_time: Some(0),
+        ..Default::default()
+    };
+    let mut alloc = BTreeMap::new();
+    for s in signers {
+        alloc.insert(
+            s.address(),
+            GenesisAccount::default().with_balance(U256::from(10u128.pow(24))),
+        );
+    }
+    alloc.insert(
+        eip4788::BEACON_ROOTS_ADDRESS,
+        GenesisAccount::default()
+            .with_code(Some(eip4788::BEACON_ROOTS_CODE.clone()))
+            .with_nonce(Some(1)),
+    );
+    Genesis {
+        config,
+        timestamp: GENESIS_TIME,
+        gas_limit: 30_000_000,
+        base_fee_per_gas: Some(1_000_000_000),
+        alloc,
+        ..Default::default()
+    }
+}
+
+fn signers() -> Vec<PrivateKeySigner> {
+    (1u8..=3)
+        .map(|i| PrivateKeySigner::from_bytes(&B256::repeat_byte(i)).unwrap())
+        .collect()
+}
+
+fn transfer(signer: &PrivateKeySigner, nonce: u64, to: Address, value: u64) -> TxEnvelope {
+    let mut tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 20_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(to),
+        value: U256::from(value),
+        access_list: Default::default(),
+        input: Bytes::new(),
+    };
+    let sig = signer.sign_transaction_sync(&mut tx).unwrap();
+    TxEnvelope::Eip1559(tx.into_signed(sig))
+}
+
+struct Harness {
+    el: EmbeddedEl,
+    client: HttpEngineClient,
+    secret: JwtSecret,
+    _dir: tempfile::TempDir,
+    datadir: PathBuf,
+}
+
+async fn start() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = JwtSecret::random();
+    let datadir = dir.path().to_path_buf();
+    let el = EmbeddedEl::start(ElConfig {
+        datadir: datadir.clone(),
+        genesis: genesis(&signers()),
+        authrpc_addr: "127.0.0.1:0".parse().unwrap(),
+        http_addr: None,
+        jwt_secret: secret,
+    })
+    .await
+    .unwrap();
+    let client =
+        HttpEngineClient::new(&el.engine_url(), secret, EngineClientConfig::default()).unwrap();
+    Harness {
+        el,
+        client,
+        secret,
+        _dir: dir,
+        datadir,
+    }
+}
+
+fn attrs(timestamp: u64, withdrawals: Vec<Withdrawal>, salt: u8) -> PayloadAttributes {
+    PayloadAttributes {
+        timestamp,
+        prev_randao: B256::repeat_byte(salt),
+        suggested_fee_recipient: Address::repeat_byte(0xde),
+        withdrawals: Some(withdrawals),
+        parent_beacon_block_root: Some(B256::repeat_byte(salt.wrapping_add(1))),
+        slot_number: None,
+        target_gas_limit: None,
+    }
+}
+
+fn fcs(head: B256) -> ForkchoiceState {
+    ForkchoiceState {
+        head_block_hash: head,
+        safe_block_hash: B256::ZERO,
+        finalized_block_hash: B256::ZERO,
+    }
+}
+
+/// Builds a payload on `parent` with `attributes` (fcU → getPayload).
+async fn build(
+    client: &HttpEngineClient,
+    parent: B256,
+    attributes: PayloadAttributes,
+) -> ExecutionPayloadV3 {
+    let updated = client
+        .forkchoice_updated(fcs(parent), Some(attributes))
+        .await
+        .unwrap();
+    assert_eq!(updated.payload_status.status, PayloadStatusEnum::Valid);
+    let id = updated.payload_id.expect("payload id");
+    client.get_payload(id).await.unwrap().execution_payload
+}
+
+/// Imports a payload (newPayload → fcU) and returns its hash.
+async fn import(client: &HttpEngineClient, payload: ExecutionPayloadV3, beacon_root: B256) -> B256 {
+    let hash = payload.payload_inner.payload_inner.block_hash;
+    let status = client
+        .new_payload(payload, vec![], beacon_root)
+        .await
+        .unwrap();
+    assert_eq!(status.status, PayloadStatusEnum::Valid, "{status:?}");
+    let updated = client.forkchoice_updated(fcs(hash), None).await.unwrap();
+    assert_eq!(updated.payload_status.status, PayloadStatusEnum::Valid);
+    hash
+}
+
+fn balance(el: &EmbeddedEl, address: &Address) -> U256 {
+    let chain = el.chain().lock();
+    let head = chain.head().1;
+    chain
+        .state_at(head)
+        .unwrap()
+        .account(address)
+        .unwrap()
+        .map(|a| a.balance)
+        .unwrap_or_default()
+}
+
+/// Flat state, recomputed from scratch, hashes to the head's state root.
+fn assert_flat_state_matches_head(el: &EmbeddedEl) {
+    let chain = el.chain().lock();
+    let root = alys_evm::verify::flat_state_root(chain.db()).unwrap();
+    assert_eq!(root, chain.head().0.state_root);
+}
+
+fn pool_add(el: &EmbeddedEl, tx: TxEnvelope) {
+    let mut chain = el.chain().lock();
+    let view = chain.state_at(chain.head().1).unwrap();
+    chain.pool.add(tx, &view).unwrap();
+}
+
+fn reseal(payload: &mut ExecutionPayloadV3, beacon_root: B256) {
+    let block: Block<TxEnvelope> = payload.clone().try_into_block().unwrap();
+    let mut header = block.header;
+    header.parent_beacon_block_root = Some(beacon_root);
+    payload.payload_inner.payload_inner.block_hash = header.hash_slow();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_blocks_with_transfers_and_withdrawals() {
+    let h = start().await;
+    let signers = signers();
+    let genesis_hash = h.el.chain().lock().genesis_hash();
+    let mut head = genesis_hash;
+    let recipient = Address::repeat_byte(0x77);
+    let mut expected_withdrawn = U256::ZERO;
+    for i in 1..=50u64 {
+        for (k, s) in signers.iter().enumerate() {
+            pool_add(&h.el, transfer(s, i - 1, recipient, 1_000 + k as u64));
+        }
+        let withdrawal = Withdrawal {
+            index: i,
+            validator_index: 0,
+            address: Address::with_last_byte(i as u8),
+            amount: 1_000 * i,
+        };
+        expected_withdrawn += U256::from(1_000 * i) * U256::from(1_000_000_000u64);
+        let root = B256::with_last_byte(i as u8);
+        let mut a = attrs(GENESIS_TIME + 2 * i, vec![withdrawal], i as u8);
+        a.parent_beacon_block_root = Some(root);
+        let payload = build(&h.client, head, a).await;
+        assert_eq!(
+            payload.payload_inner.payload_inner.transactions.len(),
+            3,
+            "block {i}"
+        );
+        assert_eq!(payload.payload_inner.payload_inner.block_number, i);
+        head = import(&h.client, payload, root).await;
+        assert!(h.el.chain().lock().pool.is_empty());
+    }
+    assert_eq!(
+        balance(&h.el, &recipient),
+        U256::from(50 * (1_000 + 1_001 + 1_002))
+    );
+    assert_flat_state_matches_head(&h.el);
+    let withdrawn: U256 = (1..=50u8)
+        .map(|i| balance(&h.el, &Address::with_last_byte(i)))
+        .sum();
+    assert_eq!(withdrawn, expected_withdrawn);
+    // EIP-4788: the beacon roots contract holds the root of block 50 keyed by its timestamp.
+    {
+        let chain = h.el.chain().lock();
+        let view = chain.state_at(head).unwrap();
+        let ts = U256::from(GENESIS_TIME + 100);
+        let slot = B256::from(ts % U256::from(8191) + U256::from(8191));
+        assert_eq!(
+            view.storage(&eip4788::BEACON_ROOTS_ADDRESS, &slot).unwrap(),
+            U256::from_be_bytes(B256::with_last_byte(50).0)
+        );
+    }
+    let bodies = h.client.payload_bodies_by_range(1, 50).await.unwrap();
+    assert_eq!(bodies.len(), 50);
+    assert!(bodies
+        .iter()
+        .all(|b| b.as_ref().is_some_and(|b| b.transactions.len() == 3)));
+    h.el.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reorg_to_sibling_and_back_restores_state() {
+    let h = start().await;
+    let signers = signers();
+    let mut head = h.el.chain().lock().genesis_hash();
+    let mut hashes = vec![head];
+    for i in 1..=5u64 {
+        pool_add(
+            &h.el,
+            transfer(&signers[0], i - 1, Address::repeat_byte(0x11), 5),
+        );
+        let a = attrs(GENESIS_TIME + 2 * i, vec![], 1);
+        let root = a.parent_beacon_block_root.unwrap();
+        head = import(&h.client, build(&h.client, head, a).await, root).await;
+        hashes.push(head);
+    }
+    let balance_before = balance(&h.el, &signers[0].address());
+    assert_flat_state_matches_head(&h.el);
+
+    // Sibling branch from block 3: two blocks with different content.
+    let mut side = hashes[3];
+    for i in 4..=5u64 {
+        pool_add(
+            &h.el,
+            transfer(&signers[1], i - 4, Address::repeat_byte(0x22), 9),
+        );
+        let a = attrs(GENESIS_TIME + 2 * i + 1, vec![], 2);
+        let root = a.parent_beacon_block_root.unwrap();
+        side = import(&h.client, build(&h.client, side, a).await, root).await;
+    }
+    assert_eq!(h.el.chain().lock().head().1, side);
+    assert_eq!(balance(&h.el, &Address::repeat_byte(0x22)), U256::from(18));
+    // Transactions of the reorged-out blocks 4 and 5 went back to the pool and were mined again.
+    assert_eq!(balance(&h.el, &Address::repeat_byte(0x11)), U256::from(25));
+    assert_flat_state_matches_head(&h.el);
+
+    // Back to the original head.
+    let back = h.client.forkchoice_updated(fcs(head), None).await.unwrap();
+    assert_eq!(back.payload_status.status, PayloadStatusEnum::Valid);
+    assert_eq!(balance(&h.el, &Address::repeat_byte(0x22)), U256::ZERO);
+    assert_eq!(balance(&h.el, &Address::repeat_byte(0x11)), U256::from(25));
+    assert_eq!(balance(&h.el, &signers[0].address()), balance_before);
+    assert_flat_state_matches_head(&h.el);
+    // The side branch's transactions are pending again.
+    assert_eq!(h.el.chain().lock().pool.len(), 2);
+    h.el.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_payloads_are_rejected() {
+    let h = start().await;
+    let signers = signers();
+    let genesis_hash = h.el.chain().lock().genesis_hash();
+    let a = attrs(GENESIS_TIME + 2, vec![], 1);
+    let root = a.parent_beacon_block_root.unwrap();
+    let b1 = import(&h.client, build(&h.client, genesis_hash, a).await, root).await;
+    pool_add(
+        &h.el,
+        transfer(&signers[0], 0, Address::repeat_byte(0x33), 1),
+    );
+    let a = attrs(GENESIS_TIME + 4, vec![], 2);
+    let root = a.parent_beacon_block_root.unwrap();
+    let good = build(&h.client, b1, a).await;
+
+    // Bad state root (block hash recomputed so only the state root is wrong).
+    let mut bad = good.clone();
+    bad.payload_inner.payload_inner.state_root = B256::repeat_byte(0xaa);
+    reseal(&mut bad, root);
+    let status = h.client.new_payload(bad, vec![], root).await.unwrap();
+    assert!(
+        matches!(status.status, PayloadStatusEnum::Invalid { ref validation_error } if validation_error.contains("state root")),
+        "{status:?}"
+    );
+    assert_eq!(status.latest_valid_hash, Some(b1));
+
+    // Bad block hash.
+    let mut bad = good.clone();
+    bad.payload_inner.payload_inner.block_hash = B256::repeat_byte(0xbb);
+    let status = h.client.new_payload(bad, vec![], root).await.unwrap();
+    assert!(
+        matches!(status.status, PayloadStatusEnum::Invalid { ref validation_error } if validation_error.contains("block hash")),
+        "{status:?}"
+    );
+
+    // Bad parent: a known block that is not the parent (genesis for a block numbered 2).
+    let mut bad = good.clone();
+    bad.payload_inner.payload_inner.parent_hash = genesis_hash;
+    reseal(&mut bad, root);
+    let status = h.client.new_payload(bad, vec![], root).await.unwrap();
+    assert!(
+        matches!(status.status, PayloadStatusEnum::Invalid { ref validation_error } if validation_error.contains("block number")),
+        "{status:?}"
+    );
+
+    // Unknown parent: SYNCING per spec.
+    let mut bad = good.clone();
+    bad.payload_inner.payload_inner.parent_hash = B256::repeat_byte(0xcc);
+    reseal(&mut bad, root);
+    let status = h.client.new_payload(bad, vec![], root).await.unwrap();
+    assert_eq!(status.status, PayloadStatusEnum::Syncing);
+
+    // Wrong beacon root (the header commits to it): block hash mismatch.
+    let status = h
+        .client
+        .new_payload(good.clone(), vec![], B256::repeat_byte(0xdd))
+        .await
+        .unwrap();
+    assert!(matches!(status.status, PayloadStatusEnum::Invalid { .. }));
+
+    // Forkchoice to an invalid-marked or unknown head.
+    let updated = h
+        .client
+        .forkchoice_updated(fcs(B256::repeat_byte(0xee)), None)
+        .await
+        .unwrap();
+    assert_eq!(updated.payload_status.status, PayloadStatusEnum::Syncing);
+    // Finalized not an ancestor of head → -38002.
+    let err = h
+        .client
+        .forkchoice_updated(
+            ForkchoiceState {
+                head_block_hash: genesis_hash,
+                safe_block_hash: B256::ZERO,
+                finalized_block_hash: b1,
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::InvalidForkchoiceState(_)),
+        "{err:?}"
+    );
+    // Attributes with a timestamp not after the head → -38003.
+    let err = h
+        .client
+        .forkchoice_updated(fcs(b1), Some(attrs(GENESIS_TIME + 2, vec![], 3)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::InvalidPayloadAttributes(_)),
+        "{err:?}"
+    );
+    // Unknown payload id → -38001.
+    let err = h
+        .client
+        .get_payload(alloy::rpc::types::engine::PayloadId::new([7; 8]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::UnknownPayload(_)), "{err:?}");
+    // Too many bodies → -38004.
+    let err = h.client.payload_bodies_by_range(1, 1025).await.unwrap_err();
+    assert!(matches!(err, EngineError::TooLargeRequest(_)), "{err:?}");
+    // The good payload still imports.
+    import(&h.client, good, root).await;
+    h.el.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_or_expired_jwt_is_rejected() {
+    let h = start().await;
+    let wrong = HttpEngineClient::new(
+        &h.el.engine_url(),
+        JwtSecret::random(),
+        EngineClientConfig::default(),
+    )
+    .unwrap();
+    let err = wrong.exchange_capabilities(vec![]).await.unwrap_err();
+    assert!(matches!(err, EngineError::Unauthorized), "{err:?}");
+
+    // A token issued two minutes ago, a token with no iat, and no token at all: HTTP 401.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let stale = h
+        .secret
+        .encode(&alloy::rpc::types::engine::Claims {
+            iat: now - 120,
+            exp: None,
+        })
+        .unwrap();
+    let future = h
+        .secret
+        .encode(&alloy::rpc::types::engine::Claims {
+            iat: now + 120,
+            exp: None,
+        })
+        .unwrap();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"engine_exchangeCapabilities","params":[[]]}"#;
+    for auth in [
+        Some(format!("Bearer {stale}")),
+        Some(format!("Bearer {future}")),
+        Some("Bearer junk".into()),
+        None,
+    ] {
+        let status = raw_post(&h.el.engine_url(), auth.as_deref(), body).await;
+        assert_eq!(status, 401, "{auth:?}");
+    }
+    let fresh = h
+        .secret
+        .encode(&alloy::rpc::types::engine::Claims {
+            iat: now,
+            exp: None,
+        })
+        .unwrap();
+    assert_eq!(
+        raw_post(&h.el.engine_url(), Some(&format!("Bearer {fresh}")), body).await,
+        200
+    );
+    h.el.stop().await;
+}
+
+/// POSTs `body` with an optional Authorization header over a plain TCP connection; returns the
+/// HTTP status code.
+async fn raw_post(url: &str, auth: Option<&str>, body: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        stream.read_to_string(&mut response),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn vectors_dir() -> Option<PathBuf> {
+    let dir = std::env::var("ALYS_VECTORS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/vectors"
+            ))
+        });
+    dir.join("engine_api").exists().then_some(dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn served_methods_match_the_openrpc_spec() {
+    let Some(dir) = vectors_dir() else {
+        eprintln!("SKIPPED: engine API vectors not found (set ALYS_VECTORS_DIR)");
+        return;
+    };
+    let index: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("engine_api/engine_openrpc_index.json")).unwrap(),
+    )
+    .unwrap();
+    let examples: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("engine_api/engine_openrpc_examples.json")).unwrap(),
+    )
+    .unwrap();
+    let h = start().await;
+    let served = h.client.exchange_capabilities(vec![]).await.unwrap();
+    let http = jsonrpsee::http_client::HttpClientBuilder::default()
+        .set_headers({
+            let mut headers = http::HeaderMap::new();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let token = h
+                .secret
+                .encode(&alloy::rpc::types::engine::Claims {
+                    iat: now,
+                    exp: None,
+                })
+                .unwrap();
+            headers.insert("Authorization", format!("Bearer {token}").parse().unwrap());
+            headers
+        })
+        .build(h.el.engine_url())
+        .unwrap();
+    for method in &served {
+        if method == "engine_getClientVersionV1" {
+            // Specified in identification.md, outside the OpenRPC method files.
+            continue;
+        }
+        let spec = index["methods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == *method)
+            .unwrap_or_else(|| panic!("{method} is not in the spec"));
+        let spec_errors: Vec<i64> = spec["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e.as_i64())
+            .collect();
+        for example in examples[method.as_str()].as_array().into_iter().flatten() {
+            let params: Vec<serde_json::Value> = example["params"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["value"].clone())
+                .collect();
+            assert_eq!(
+                params.len(),
+                spec["params"].as_array().unwrap().len().min(params.len())
+            );
+            use jsonrpsee::core::client::ClientT;
+            let mut rpc_params = jsonrpsee::core::params::ArrayParams::new();
+            for p in params {
+                rpc_params.insert(p).unwrap();
+            }
+            let result: Result<serde_json::Value, _> = http.request(method, rpc_params).await;
+            match result {
+                Ok(value) => {
+                    let expected = &example["result"]["value"];
+                    if let (Some(e), Some(v)) = (expected.as_object(), value.as_object()) {
+                        for key in e.keys() {
+                            assert!(
+                                v.contains_key(key),
+                                "{method}: result lacks `{key}`: {value}"
+                            );
+                        }
+                    }
+                }
+                Err(jsonrpsee::core::ClientError::Call(e)) => {
+                    assert!(
+                        spec_errors.contains(&(e.code() as i64)),
+                        "{method}: error {} ({}) is not one the spec lists: {spec_errors:?}",
+                        e.code(),
+                        e.message()
+                    );
+                }
+                Err(e) => panic!("{method}: {e}"),
+            }
+        }
+    }
+    h.el.stop().await;
+    let _ = h.datadir;
+}

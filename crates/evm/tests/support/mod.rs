@@ -1,0 +1,457 @@
+//! Test harness for the public RPC: an embedded execution client on free ports, a block
+//! producer that drives it through the Engine API exactly as the consensus client does
+//! (`forkchoiceUpdatedV3` with attributes → `getPayloadV3` → `newPayloadV3` →
+//! `forkchoiceUpdatedV3`), JSON-RPC clients, signing helpers and a test ERC-20.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
+use alloy::eips::eip2718::Encodable2718;
+use alloy::network::TxSignerSync;
+use alloy::rpc::types::engine::JwtSecret;
+use alloy::signers::local::PrivateKeySigner;
+use alloy_genesis::{ChainConfig, Genesis, GenesisAccount};
+use alloy_primitives::{address, b256, hex, Address, Bytes, TxKind, B256, U256};
+use alys_engine::{
+    EngineClientConfig, ExecutionEngine, ForkchoiceState, HttpEngineClient, PayloadAttributes,
+    PayloadStatusEnum,
+};
+use alys_evm::{ElConfig, EmbeddedEl};
+use jsonrpsee::core::client::{ClientT, Error as ClientError};
+use jsonrpsee::core::params::ArrayParams;
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::types::ErrorObjectOwned;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// Chain id of the test chain (the Alys dev chain's).
+pub const CHAIN_ID: u64 = 263_634;
+/// Genesis base fee.
+pub const BASE_FEE: u64 = 1_000_000_000;
+/// Block gas limit.
+pub const GAS_LIMIT: u64 = 30_000_000;
+/// Genesis timestamp.
+pub const GENESIS_TIME: u64 = 1_700_000_000;
+/// Fee recipient of produced blocks.
+pub const COINBASE: Address = address!("0x00000000000000000000000000000000000c01b5");
+/// EIP-4788 beacon roots contract.
+pub const BEACON_ROOTS: Address = address!("0x000F3df6D732807Ef1319fB7B8bB8522d0Beac02");
+const BEACON_ROOTS_CODE: &str = "0x3373fffffffffffffffffffffffffffffffffffffffe14604d57602036146024575f5ffd5b5f35801560495762001fff810690815414603c575f5ffd5b62001fff01545f5260205ff35b5f5ffd5b62001fff42064281555f359062001fff015500";
+
+/// The first accounts of the `test test … junk` mnemonic (Foundry/anvil/Hardhat).
+pub const KEYS: [B256; 4] = [
+    b256!("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"),
+    b256!("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"),
+    b256!("0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"),
+    b256!("0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6"),
+];
+
+/// Signer of `KEYS[i]`.
+pub fn signer(i: usize) -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&KEYS[i]).expect("valid key")
+}
+
+/// The test genesis: Shanghai and Cancun at genesis, four funded accounts (10,000 ether each,
+/// plus any `extra` accounts), the beacon roots contract.
+pub fn genesis(extra: &[(Address, U256)]) -> Genesis {
+    let mut alloc = BTreeMap::new();
+    for i in 0..KEYS.len() {
+        alloc.insert(
+            signer(i).address(),
+            GenesisAccount {
+                balance: U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18)),
+                ..Default::default()
+            },
+        );
+    }
+    for (a, b) in extra {
+        alloc.insert(
+            *a,
+            GenesisAccount {
+                balance: *b,
+                ..Default::default()
+            },
+        );
+    }
+    alloc.insert(
+        BEACON_ROOTS,
+        GenesisAccount {
+            balance: U256::ZERO,
+            nonce: Some(1),
+            code: Some(Bytes::from(hex::decode(BEACON_ROOTS_CODE).expect("hex"))),
+            ..Default::default()
+        },
+    );
+    Genesis {
+        config: ChainConfig {
+            chain_id: CHAIN_ID,
+            homestead_block: Some(0),
+            eip150_block: Some(0),
+            eip155_block: Some(0),
+            eip158_block: Some(0),
+            byzantium_block: Some(0),
+            constantinople_block: Some(0),
+            petersburg_block: Some(0),
+            istanbul_block: Some(0),
+            berlin_block: Some(0),
+            london_block: Some(0),
+            terminal_total_difficulty: Some(U256::ZERO),
+            terminal_total_difficulty_passed: true,
+            shanghai_time: Some(0),
+            cancun_time: Some(0),
+            ..Default::default()
+        },
+        timestamp: GENESIS_TIME,
+        gas_limit: GAS_LIMIT,
+        base_fee_per_gas: Some(u128::from(BASE_FEE)),
+        difficulty: U256::ZERO,
+        alloc,
+        ..Default::default()
+    }
+}
+
+/// A JSON-RPC error as the client saw it.
+#[derive(Debug, Clone)]
+pub struct RpcError {
+    /// Code.
+    pub code: i32,
+    /// Message.
+    pub message: String,
+    /// Data, if any.
+    pub data: Option<Value>,
+}
+
+impl From<ErrorObjectOwned> for RpcError {
+    fn from(e: ErrorObjectOwned) -> Self {
+        Self {
+            code: e.code(),
+            message: e.message().to_string(),
+            data: e.data().and_then(|d| serde_json::from_str(d.get()).ok()),
+        }
+    }
+}
+
+/// A running execution client with a block producer.
+pub struct TestNode {
+    /// The execution client.
+    pub el: Option<EmbeddedEl>,
+    /// Engine API client.
+    pub engine: HttpEngineClient,
+    /// Public RPC URL (`http://…`).
+    pub url: String,
+    /// Public RPC address.
+    pub addr: SocketAddr,
+    /// HTTP JSON-RPC client.
+    pub client: HttpClient,
+    /// Canonical head as driven by this producer.
+    pub head: B256,
+    /// Head timestamp.
+    pub timestamp: u64,
+    /// Blocks produced.
+    pub produced: u64,
+    dir: tempfile::TempDir,
+}
+
+impl TestNode {
+    /// Starts a node on the test genesis.
+    pub async fn start() -> Self {
+        Self::start_with(genesis(&[])).await
+    }
+
+    /// Starts a node on `genesis`.
+    pub async fn start_with(genesis: Genesis) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secret = JwtSecret::random();
+        let el = EmbeddedEl::start(ElConfig {
+            datadir: dir.path().to_path_buf(),
+            genesis: genesis.clone(),
+            authrpc_addr: "127.0.0.1:0".parse().expect("addr"),
+            http_addr: Some("127.0.0.1:0".parse().expect("addr")),
+            jwt_secret: secret,
+        })
+        .await
+        .expect("start execution client");
+        let url = el.http_url().expect("http served");
+        let addr: SocketAddr = url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("socket addr");
+        let engine = HttpEngineClient::new(
+            &el.engine_url(),
+            secret,
+            EngineClientConfig {
+                request_timeout: Duration::from_secs(30),
+                retries: 0,
+                retry_backoff: Duration::from_millis(10),
+            },
+        )
+        .expect("engine client");
+        let client = HttpClientBuilder::default()
+            .request_timeout(Duration::from_secs(60))
+            .build(&url)
+            .expect("http client");
+        let head = el.chain().lock().genesis_hash();
+        Self {
+            el: Some(el),
+            engine,
+            url,
+            addr,
+            client,
+            head,
+            timestamp: genesis.timestamp,
+            produced: 0,
+            dir,
+        }
+    }
+
+    /// The WebSocket URL of the public RPC.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// The running client.
+    pub fn el(&self) -> &EmbeddedEl {
+        self.el.as_ref().expect("running")
+    }
+
+    /// Builds a block on `parent` with the pool's transactions, imports it and makes it the
+    /// head. Returns its hash.
+    pub async fn produce_on(&mut self, parent: B256, parent_timestamp: u64) -> B256 {
+        self.produced += 1;
+        let beacon_root = B256::from(U256::from(self.produced));
+        let attrs = PayloadAttributes {
+            timestamp: parent_timestamp + 2,
+            prev_randao: B256::from(U256::from(self.produced * 7)),
+            suggested_fee_recipient: COINBASE,
+            withdrawals: Some(vec![]),
+            parent_beacon_block_root: Some(beacon_root),
+            slot_number: None,
+            target_gas_limit: None,
+        };
+        let state = ForkchoiceState {
+            head_block_hash: parent,
+            safe_block_hash: parent,
+            finalized_block_hash: B256::ZERO,
+        };
+        let fcu = self
+            .engine
+            .forkchoice_updated(state, Some(attrs))
+            .await
+            .expect("forkchoiceUpdated with attributes");
+        let id = fcu.payload_id.expect("payload id");
+        let envelope = self.engine.get_payload(id).await.expect("getPayload");
+        let payload = envelope.execution_payload;
+        let hash = payload.payload_inner.payload_inner.block_hash;
+        let timestamp = payload.payload_inner.payload_inner.timestamp;
+        let status = self
+            .engine
+            .new_payload(payload, vec![], beacon_root)
+            .await
+            .expect("newPayload");
+        assert_eq!(status.status, PayloadStatusEnum::Valid, "newPayload status");
+        let fcu = self
+            .engine
+            .forkchoice_updated(
+                ForkchoiceState {
+                    head_block_hash: hash,
+                    safe_block_hash: parent,
+                    finalized_block_hash: B256::ZERO,
+                },
+                None,
+            )
+            .await
+            .expect("forkchoiceUpdated");
+        assert_eq!(fcu.payload_status.status, PayloadStatusEnum::Valid);
+        self.head = hash;
+        self.timestamp = timestamp;
+        hash
+    }
+
+    /// Builds one block on the current head.
+    pub async fn produce_block(&mut self) -> B256 {
+        self.produce_on(self.head, self.timestamp).await
+    }
+
+    /// Calls `method` and deserializes the result.
+    pub async fn rpc<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> Result<T, RpcError> {
+        let mut p = ArrayParams::new();
+        if let Value::Array(items) = params {
+            for item in items {
+                p.insert(item).expect("param");
+            }
+        }
+        match self.client.request::<T, _>(method, p).await {
+            Ok(v) => Ok(v),
+            Err(ClientError::Call(e)) => Err(e.into()),
+            Err(e) => panic!("transport error calling {method}: {e}"),
+        }
+    }
+
+    /// Calls `method`, panicking on error.
+    pub async fn ok<T: DeserializeOwned>(&self, method: &str, params: Value) -> T {
+        match self.rpc(method, params.clone()).await {
+            Ok(v) => v,
+            Err(e) => panic!("{method}({params}) failed: {e:?}"),
+        }
+    }
+
+    /// Sends a signed transaction; returns its hash.
+    pub async fn send(&self, tx: &TxEnvelope) -> Result<B256, RpcError> {
+        self.rpc(
+            "eth_sendRawTransaction",
+            serde_json::json!([Bytes::from(tx.encoded_2718())]),
+        )
+        .await
+    }
+
+    /// Raw HTTP POST of `body`; returns status and body.
+    pub async fn post_raw(&self, body: &[u8]) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("connect");
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            self.addr,
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.expect("write");
+        // The server may answer (e.g. 413) before reading everything.
+        let _ = stream.write_all(body).await;
+        let mut out = Vec::new();
+        let _ = stream.read_to_end(&mut out).await;
+        let text = String::from_utf8_lossy(&out).to_string();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    /// Stops the client.
+    pub async fn stop(mut self) {
+        if let Some(el) = self.el.take() {
+            el.stop().await;
+        }
+    }
+}
+
+/// A signed EIP-1559 transaction.
+#[allow(clippy::too_many_arguments)]
+pub fn eip1559(
+    key: usize,
+    nonce: u64,
+    to: Option<Address>,
+    value: U256,
+    input: Bytes,
+    gas_limit: u64,
+    max_fee: u128,
+    tip: u128,
+) -> TxEnvelope {
+    let mut tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit,
+        max_fee_per_gas: max_fee,
+        max_priority_fee_per_gas: tip,
+        to: to.map_or(TxKind::Create, TxKind::Call),
+        value,
+        access_list: Default::default(),
+        input,
+    };
+    let sig = signer(key).sign_transaction_sync(&mut tx).expect("sign");
+    tx.into_signed(sig).into()
+}
+
+/// A signed legacy (EIP-155) transaction.
+pub fn legacy(key: usize, nonce: u64, to: Address, value: U256, gas_price: u128) -> TxEnvelope {
+    let mut tx = TxLegacy {
+        chain_id: Some(CHAIN_ID),
+        nonce,
+        gas_price,
+        gas_limit: 21_000,
+        to: TxKind::Call(to),
+        value,
+        input: Bytes::new(),
+    };
+    let sig = signer(key).sign_transaction_sync(&mut tx).expect("sign");
+    tx.into_signed(sig).into()
+}
+
+/// A plain transfer of `value` wei with 2 gwei fee cap and 1 gwei tip.
+pub fn transfer(key: usize, nonce: u64, to: Address, value: u64) -> TxEnvelope {
+    eip1559(
+        key,
+        nonce,
+        Some(to),
+        U256::from(value),
+        Bytes::new(),
+        21_000,
+        2_000_000_000,
+        1_000_000_000,
+    )
+}
+
+alloy::sol! {
+    /// The test token's interface (source: `tests/e2e/contracts/TestToken.sol`).
+    contract TestToken {
+        event Transfer(address indexed from, address indexed to, uint256 value);
+        error InsufficientBalance(uint256 available, uint256 required);
+        function balanceOf(address) external view returns (uint256);
+        function totalSupply() external view returns (uint256);
+        function transfer(address to, uint256 value) external returns (bool);
+        function failRequire() external pure;
+        function divide(uint256 n, uint256 d) external pure returns (uint256);
+        function needsGas(uint256 minimum) external;
+        function setAndClear(uint256 n) external;
+        function env() external view returns (uint256 baseFee, uint256 number, uint256 chainId);
+        function scratch() external view returns (uint256);
+    }
+}
+
+/// Creation code of the test token with `supply` as constructor argument.
+pub fn token_creation_code(supply: U256) -> Bytes {
+    let artifact: Value =
+        serde_json::from_str(include_str!("TestToken.json")).expect("artifact json");
+    let code = artifact["bytecode"].as_str().expect("bytecode");
+    let mut bytes = hex::decode(code).expect("hex");
+    bytes.extend_from_slice(&supply.to_be_bytes::<32>());
+    Bytes::from(bytes)
+}
+
+/// Deploys the test token from `KEYS[key]` (nonce `nonce`) and mines it; returns its address.
+pub async fn deploy_token(node: &mut TestNode, key: usize, nonce: u64, supply: U256) -> Address {
+    let tx = eip1559(
+        key,
+        nonce,
+        None,
+        U256::ZERO,
+        token_creation_code(supply),
+        3_000_000,
+        10_000_000_000,
+        1_000_000_000,
+    );
+    let hash = node.send(&tx).await.expect("deploy tx accepted");
+    node.produce_block().await;
+    let receipt: Value = node
+        .ok("eth_getTransactionReceipt", serde_json::json!([hash]))
+        .await;
+    assert_eq!(receipt["status"], "0x1", "deployment succeeded: {receipt}");
+    receipt["contractAddress"]
+        .as_str()
+        .expect("contract address")
+        .parse()
+        .expect("address")
+}
