@@ -21,6 +21,16 @@ pub struct ElCommand {
 
 #[derive(Debug, clap::Subcommand)]
 enum ElSub {
+    /// Check a data directory: flat state, recomputed from scratch, must hash to the head's
+    /// state root. Prints the head and exits non-zero on any inconsistency.
+    CheckDb {
+        /// Chain spec or geth genesis file the database was created with.
+        #[arg(long)]
+        chain: PathBuf,
+        /// Data directory.
+        #[arg(long)]
+        datadir: PathBuf,
+    },
     /// Run ethereum/tests fixtures (state and blockchain tests) found under a directory.
     EfTests {
         /// Directory searched recursively for fixture JSON files.
@@ -68,9 +78,24 @@ impl ElCommand {
                     eyre::bail!("{} ethereum/tests cases failed", report.failed.len())
                 }
             }
+            Some(ElSub::CheckDb { chain, datadir }) => check_db(&chain, &datadir),
             None => self.run.run().await,
         }
     }
+}
+
+fn check_db(chain: &std::path::Path, datadir: &std::path::Path) -> eyre::Result<()> {
+    let genesis = load_genesis(chain)?;
+    let store = std::sync::Arc::new(alys_store::Store::open(&datadir.join("el"))?);
+    let chain = alys_evm::chain::Chain::open(store, &genesis)?;
+    let (head, hash) = chain.head();
+    let root = alys_evm::verify::flat_state_root(chain.db())?;
+    println!("head {} {hash} state root {}", head.number, head.state_root);
+    if root != head.state_root {
+        eyre::bail!("flat state hashes to {root}, head state root is {}", head.state_root);
+    }
+    println!("ok: flat state matches the head state root");
+    Ok(())
 }
 
 /// Reads a genesis from an Alys chain spec (its `genesis` field) or a geth genesis file.
