@@ -1,0 +1,315 @@
+//! Execution throughput of the embedded execution client.
+//!
+//! Blocks of plain transfers and of ERC-20 transfers are built once, then imported into a fresh
+//! client over HTTP through `engine_newPayloadV3` + `engine_forkchoiceUpdatedV3` (execution,
+//! state root, persistence): the end-to-end figure. The same transactions are then executed by
+//! revm alone on an in-memory database with no state root and no persistence: the physical
+//! limit of this machine. A second part imports the same block into clients whose state holds
+//! 10k and 1M accounts, to show that the cost of a block follows the accounts it changes, not
+//! the size of the state.
+//!
+//! Run: `cargo bench -p alys-evm --bench execution` (env `ALYS_BENCH_BIG_STATE=0` skips the 1M
+//! account part).
+
+use std::{collections::BTreeMap, time::Instant};
+
+use alloy::consensus::{transaction::SignerRecoverable, SignableTransaction, TxEip1559, TxEnvelope};
+use alloy::network::TxSignerSync;
+use alloy::rpc::types::engine::{
+    ExecutionPayloadV3, ForkchoiceState, JwtSecret, PayloadAttributes, PayloadStatusEnum,
+};
+use alloy::signers::local::PrivateKeySigner;
+use alloy_evm::{EthEvmFactory, Evm, EvmEnv, EvmFactory, FromRecoveredTx};
+use alloy_genesis::{ChainConfig, Genesis, GenesisAccount};
+use alloy_primitives::{keccak256, Address, Bytes, TxKind, B256, U256};
+use alys_engine::{EngineClientConfig, ExecutionEngine, HttpEngineClient};
+use alys_evm::{ElConfig, EmbeddedEl};
+use revm::{
+    context::{BlockEnv, CfgEnv, TxEnv},
+    database::{CacheDB, EmptyDB},
+    primitives::hardfork::SpecId,
+    state::{AccountInfo, Bytecode},
+    DatabaseCommit,
+};
+
+const CHAIN_ID: u64 = 263634;
+const GENESIS_TIME: u64 = 1_700_000_000;
+const SENDERS: usize = 100;
+const BLOCKS: u64 = 10;
+const TOKEN: Address = Address::new([0x70; 20]);
+
+fn token_runtime() -> Bytes {
+    let artifact: serde_json::Value =
+        serde_json::from_str(include_str!("../../../contracts/artifacts/TestToken.json")).expect("artifact");
+    artifact["deployedBytecode"].as_str().expect("deployedBytecode").parse().expect("hex")
+}
+
+/// Storage slot of `balanceOf[holder]` (mapping at slot 1).
+fn balance_slot(holder: Address) -> B256 {
+    let mut buf = [0u8; 64];
+    buf[12..32].copy_from_slice(holder.as_slice());
+    buf[63] = 1;
+    keccak256(buf)
+}
+
+fn genesis(senders: &[PrivateKeySigner], filler_accounts: usize) -> Genesis {
+    let config = ChainConfig {
+        chain_id: CHAIN_ID,
+        homestead_block: Some(0),
+        eip150_block: Some(0),
+        eip155_block: Some(0),
+        eip158_block: Some(0),
+        byzantium_block: Some(0),
+        constantinople_block: Some(0),
+        petersburg_block: Some(0),
+        istanbul_block: Some(0),
+        berlin_block: Some(0),
+        london_block: Some(0),
+        terminal_total_difficulty: Some(U256::ZERO),
+        terminal_total_difficulty_passed: true,
+        shanghai_time: Some(0),
+        cancun_time: Some(0),
+        ..Default::default()
+    };
+    let mut alloc = BTreeMap::new();
+    let mut token_storage = BTreeMap::new();
+    for s in senders {
+        alloc.insert(s.address(), GenesisAccount::default().with_balance(U256::from(10u128.pow(24))));
+        token_storage.insert(balance_slot(s.address()), B256::from(U256::from(10u128.pow(24))));
+    }
+    alloc.insert(
+        TOKEN,
+        GenesisAccount::default().with_code(Some(token_runtime())).with_storage(Some(token_storage)),
+    );
+    for i in 0..filler_accounts {
+        let mut a = [0u8; 20];
+        a[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+        a[19] = 0xf1;
+        alloc.insert(Address::new(a), GenesisAccount::default().with_balance(U256::from(1 + i)));
+    }
+    Genesis {
+        config,
+        timestamp: GENESIS_TIME,
+        gas_limit: 30_000_000,
+        base_fee_per_gas: Some(1_000_000_000),
+        alloc,
+        ..Default::default()
+    }
+}
+
+fn sign(signer: &PrivateKeySigner, nonce: u64, to: Address, value: U256, input: Bytes, gas: u64) -> TxEnvelope {
+    let mut tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: gas,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(to),
+        value,
+        access_list: Default::default(),
+        input,
+    };
+    let sig = signer.sign_transaction_sync(&mut tx).expect("sign");
+    TxEnvelope::Eip1559(tx.into_signed(sig))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Workload {
+    Transfers,
+    Erc20,
+}
+
+/// Transactions of one block: `per_sender` from every sender, to fresh recipients.
+fn block_txs(senders: &[PrivateKeySigner], block: u64, per_sender: u64, workload: Workload) -> Vec<TxEnvelope> {
+    let mut txs = Vec::new();
+    for k in 0..per_sender {
+        for (i, s) in senders.iter().enumerate() {
+            let nonce = block * per_sender + k;
+            let mut to = [0u8; 20];
+            to[..8].copy_from_slice(&(block * 1_000_000 + k * 1000 + i as u64).to_be_bytes());
+            to[19] = 0xee;
+            let to = Address::new(to);
+            txs.push(match workload {
+                Workload::Transfers => sign(s, nonce, to, U256::from(1), Bytes::new(), 21_000),
+                Workload::Erc20 => {
+                    let mut data = vec![0xa9, 0x05, 0x9c, 0xbb];
+                    data.extend_from_slice(&[0u8; 12]);
+                    data.extend_from_slice(to.as_slice());
+                    data.extend_from_slice(&U256::from(1).to_be_bytes::<32>());
+                    sign(s, nonce, TOKEN, U256::ZERO, data.into(), 60_000)
+                }
+            });
+        }
+    }
+    txs
+}
+
+fn fcs(head: B256) -> ForkchoiceState {
+    ForkchoiceState { head_block_hash: head, safe_block_hash: B256::ZERO, finalized_block_hash: B256::ZERO }
+}
+
+fn attrs(number: u64) -> PayloadAttributes {
+    PayloadAttributes {
+        timestamp: GENESIS_TIME + 2 * number,
+        prev_randao: B256::with_last_byte(number as u8),
+        suggested_fee_recipient: Address::repeat_byte(0xde),
+        withdrawals: Some(vec![]),
+        parent_beacon_block_root: Some(B256::ZERO),
+        slot_number: None,
+        target_gas_limit: None,
+    }
+}
+
+async fn start(genesis: Genesis) -> (EmbeddedEl, HttpEngineClient, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = JwtSecret::random();
+    let el = EmbeddedEl::start(ElConfig {
+        datadir: dir.path().to_path_buf(),
+        genesis,
+        authrpc_addr: "127.0.0.1:0".parse().expect("addr"),
+        http_addr: None,
+        jwt_secret: secret,
+    })
+    .await
+    .expect("start");
+    let client = HttpEngineClient::new(&el.engine_url(), secret, EngineClientConfig::default()).expect("client");
+    (el, client, dir)
+}
+
+/// Builds `blocks` on a producer client; returns the payloads and their transactions.
+async fn build_chain(genesis: Genesis, blocks: Vec<Vec<TxEnvelope>>) -> Vec<ExecutionPayloadV3> {
+    let (el, client, _dir) = start(genesis).await;
+    let mut head = el.chain().lock().genesis_hash();
+    let mut payloads = Vec::new();
+    for (i, txs) in blocks.into_iter().enumerate() {
+        let expected = txs.len();
+        {
+            let mut chain = el.chain().lock();
+            let view = chain.state_at(head).expect("state");
+            for tx in txs {
+                chain.pool.add(tx, &view).expect("pool");
+            }
+        }
+        let number = i as u64 + 1;
+        let id = client.forkchoice_updated(fcs(head), Some(attrs(number))).await.expect("fcu").payload_id.expect("id");
+        let payload = client.get_payload(id).await.expect("get").execution_payload;
+        assert_eq!(payload.payload_inner.payload_inner.transactions.len(), expected, "block {number} not full");
+        head = payload.payload_inner.payload_inner.block_hash;
+        client.new_payload(payload.clone(), vec![], B256::ZERO).await.expect("new");
+        client.forkchoice_updated(fcs(head), None).await.expect("fcu");
+        payloads.push(payload);
+    }
+    el.stop().await;
+    payloads
+}
+
+/// Imports `payloads` into a fresh client; returns seconds spent in the Engine API calls.
+async fn import(genesis: Genesis, payloads: &[ExecutionPayloadV3]) -> f64 {
+    let (el, client, _dir) = start(genesis).await;
+    let started = Instant::now();
+    for p in payloads {
+        let hash = p.payload_inner.payload_inner.block_hash;
+        let status = client.new_payload(p.clone(), vec![], B256::ZERO).await.expect("new");
+        assert_eq!(status.status, PayloadStatusEnum::Valid, "{status:?}");
+        client.forkchoice_updated(fcs(hash), None).await.expect("fcu");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    el.stop().await;
+    secs
+}
+
+/// Executes the payloads' transactions with revm alone on an in-memory database.
+fn raw_revm(genesis: &Genesis, payloads: &[ExecutionPayloadV3]) -> f64 {
+    let mut db = CacheDB::new(EmptyDB::default());
+    for (address, account) in &genesis.alloc {
+        let code = account.code.clone().map(Bytecode::new_raw);
+        let info = AccountInfo {
+            balance: account.balance,
+            nonce: account.nonce.unwrap_or_default(),
+            code_hash: code.as_ref().map(|c| c.hash_slow()).unwrap_or(alloy::consensus::constants::KECCAK_EMPTY),
+            code,
+            ..Default::default()
+        };
+        db.insert_account_info(*address, info);
+        for (slot, value) in account.storage_slots() {
+            db.insert_account_storage(*address, U256::from_be_bytes(slot.0), value).expect("storage");
+        }
+    }
+    let txs: Vec<Vec<(TxEnv, u64)>> = payloads
+        .iter()
+        .map(|p| {
+            p.payload_inner
+                .payload_inner
+                .transactions
+                .iter()
+                .map(|raw| {
+                    let tx: TxEnvelope = alloy::eips::Decodable2718::decode_2718(&mut raw.as_ref()).expect("tx");
+                    let sender = tx.recover_signer().expect("signer");
+                    (TxEnv::from_recovered_tx(&tx, sender), p.payload_inner.payload_inner.block_number)
+                })
+                .collect()
+        })
+        .collect();
+    let started = Instant::now();
+    for (block, txs) in txs.into_iter().enumerate() {
+        let env = EvmEnv::new(
+            CfgEnv::new_with_spec(SpecId::CANCUN).with_chain_id(CHAIN_ID),
+            BlockEnv {
+                number: U256::from(block + 1),
+                timestamp: U256::from(GENESIS_TIME + 2 * (block as u64 + 1)),
+                gas_limit: 30_000_000,
+                basefee: 1_000_000_000,
+                prevrandao: Some(B256::ZERO),
+                ..Default::default()
+            },
+        );
+        let mut evm = EthEvmFactory::default().create_evm(&mut db, env);
+        for (tx, _) in txs {
+            let result = evm.transact_raw(tx).expect("execute");
+            assert!(result.result.is_success());
+            evm.db_mut().commit(result.state);
+        }
+    }
+    started.elapsed().as_secs_f64()
+}
+
+fn gas_of(payloads: &[ExecutionPayloadV3]) -> u64 {
+    payloads.iter().map(|p| p.payload_inner.payload_inner.gas_used).sum()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let senders: Vec<PrivateKeySigner> = (1..=SENDERS as u64)
+        .map(|i| PrivateKeySigner::from_bytes(&B256::from(U256::from(i))).expect("key"))
+        .collect();
+    println!("| workload | blocks | gas/block | end-to-end Mgas/s | raw revm Mgas/s | ratio |");
+    println!("|---|---|---|---|---|---|");
+    for (workload, per_sender, label) in
+        [(Workload::Transfers, 14, "plain transfers"), (Workload::Erc20, 8, "ERC-20 transfers")]
+    {
+        let genesis = genesis(&senders, 0);
+        let blocks: Vec<_> = (0..BLOCKS).map(|b| block_txs(&senders, b, per_sender, workload)).collect();
+        let payloads = build_chain(genesis.clone(), blocks).await;
+        let gas = gas_of(&payloads) as f64;
+        let e2e = import(genesis.clone(), &payloads).await;
+        let raw = raw_revm(&genesis, &payloads);
+        let (e2e_mgas, raw_mgas) = (gas / e2e / 1e6, gas / raw / 1e6);
+        println!(
+            "| {label} | {BLOCKS} | {:.1}M | {e2e_mgas:.1} | {raw_mgas:.1} | {:.2} |",
+            gas / BLOCKS as f64 / 1e6,
+            e2e_mgas / raw_mgas
+        );
+    }
+
+    let big = std::env::var("ALYS_BENCH_BIG_STATE").map(|v| v != "0").unwrap_or(true);
+    let sizes: &[usize] = if big { &[10_000, 1_000_000] } else { &[10_000] };
+    println!();
+    println!("| accounts in state | import of one 1400-transfer block (ms) |");
+    println!("|---|---|");
+    for &size in sizes {
+        let genesis = genesis(&senders, size);
+        let payloads = build_chain(genesis.clone(), vec![block_txs(&senders, 0, 14, Workload::Transfers)]).await;
+        let secs = import(genesis, &payloads).await;
+        println!("| {size} | {:.1} |", secs * 1e3);
+    }
+}
