@@ -31,7 +31,11 @@ const GENESIS: &str = r#"{
 const GENESIS_TIME: u64 = 0x6553f100;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn start_el(dir: &Path, port: u16) -> Child {
@@ -40,7 +44,12 @@ fn start_el(dir: &Path, port: u16) -> Child {
         .arg(dir.join("genesis.json"))
         .arg("--datadir")
         .arg(dir.join("data"))
-        .args(["--authrpc-port", &port.to_string(), "--http-port", &free_port().to_string()])
+        .args([
+            "--authrpc-port",
+            &port.to_string(),
+            "--http-port",
+            &free_port().to_string(),
+        ])
         .arg("--jwt-secret")
         .arg(dir.join("jwt.hex"))
         .stdout(Stdio::null())
@@ -59,7 +68,11 @@ fn check_db(dir: &Path) -> (u64, B256) {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "check-db failed: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "check-db failed: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut words = stdout.split_whitespace().skip(1);
     let number = words.next().unwrap().parse().unwrap();
     let hash = words.next().unwrap().parse().unwrap();
@@ -69,9 +82,15 @@ fn check_db(dir: &Path) -> (u64, B256) {
 async fn connect(dir: &Path, port: u16) -> HttpEngineClient {
     let secret = alys_engine::load_jwt_secret(&dir.join("jwt.hex")).ok();
     for _ in 0..200 {
-        if let Some(secret) = secret.or_else(|| alys_engine::load_jwt_secret(&dir.join("jwt.hex")).ok()) {
-            let config = EngineClientConfig { retries: 0, ..Default::default() };
-            let client = HttpEngineClient::new(&format!("http://127.0.0.1:{port}"), secret, config).unwrap();
+        if let Some(secret) =
+            secret.or_else(|| alys_engine::load_jwt_secret(&dir.join("jwt.hex")).ok())
+        {
+            let config = EngineClientConfig {
+                retries: 0,
+                ..Default::default()
+            };
+            let client =
+                HttpEngineClient::new(&format!("http://127.0.0.1:{port}"), secret, config).unwrap();
             if client.exchange_capabilities(vec![]).await.is_ok() {
                 return client;
             }
@@ -82,13 +101,26 @@ async fn connect(dir: &Path, port: u16) -> HttpEngineClient {
 }
 
 fn fcs(head: B256) -> ForkchoiceState {
-    ForkchoiceState { head_block_hash: head, safe_block_hash: B256::ZERO, finalized_block_hash: B256::ZERO }
+    ForkchoiceState {
+        head_block_hash: head,
+        safe_block_hash: B256::ZERO,
+        finalized_block_hash: B256::ZERO,
+    }
 }
 
 /// Builds and imports one block on `head` (number `number`); returns the new head.
-async fn produce(client: &HttpEngineClient, head: B256, number: u64) -> Result<B256, alys_engine::EngineError> {
+async fn produce(
+    client: &HttpEngineClient,
+    head: B256,
+    number: u64,
+) -> Result<B256, alys_engine::EngineError> {
     let withdrawals = (0..20)
-        .map(|i| Withdrawal { index: number * 20 + i, validator_index: 0, address: Address::random(), amount: 1 + i })
+        .map(|i| Withdrawal {
+            index: number * 20 + i,
+            validator_index: 0,
+            address: Address::random(),
+            amount: 1 + i,
+        })
         .collect();
     let root = B256::random();
     let attrs = PayloadAttributes {
@@ -128,7 +160,11 @@ async fn sigkill_during_imports_leaves_a_consistent_resumable_head() {
         };
         // After a restart the client resumes at the head check-db saw.
         let resumed = client.forkchoice_updated(fcs(hash), None).await.unwrap();
-        assert_eq!(resumed.payload_status.status, PayloadStatusEnum::Valid, "round {round}");
+        assert_eq!(
+            resumed.payload_status.status,
+            PayloadStatusEnum::Valid,
+            "round {round}"
+        );
         let kill_after = Duration::from_millis(rng.gen_range(100..600));
         let deadline = tokio::time::Instant::now() + kill_after;
         while tokio::time::Instant::now() < deadline {
@@ -150,7 +186,10 @@ async fn sigkill_during_imports_leaves_a_consistent_resumable_head() {
         child.wait().unwrap();
         let _ = in_flight.await;
         let (db_number, db_hash) = check_db(dir.path());
-        assert!(db_number >= number, "round {round}: head went back from {number} to {db_number}");
+        assert!(
+            db_number >= number,
+            "round {round}: head went back from {number} to {db_number}"
+        );
         assert!(db_number <= number + 1, "round {round}");
         if db_number == number {
             assert_eq!(db_hash, hash, "round {round}");
@@ -171,5 +210,7 @@ fn genesis_hash() -> B256 {
     let genesis: alloy_genesis::Genesis = serde_json::from_str(GENESIS).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = std::sync::Arc::new(alys_store::Store::open(&dir.path().join("el")).unwrap());
-    alys_evm::chain::Chain::open(store, &genesis).unwrap().genesis_hash()
+    alys_evm::chain::Chain::open(store, &genesis)
+        .unwrap()
+        .genesis_hash()
 }

@@ -92,7 +92,10 @@ fn check_db(chain: &std::path::Path, datadir: &std::path::Path) -> eyre::Result<
     let root = alys_evm::verify::flat_state_root(chain.db())?;
     println!("head {} {hash} state root {}", head.number, head.state_root);
     if root != head.state_root {
-        eyre::bail!("flat state hashes to {root}, head state root is {}", head.state_root);
+        eyre::bail!(
+            "flat state hashes to {root}, head state root is {}",
+            head.state_root
+        );
     }
     println!("ok: flat state matches the head state root");
     Ok(())

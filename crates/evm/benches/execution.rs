@@ -13,7 +13,9 @@
 
 use std::{collections::BTreeMap, time::Instant};
 
-use alloy::consensus::{transaction::SignerRecoverable, SignableTransaction, TxEip1559, TxEnvelope};
+use alloy::consensus::{
+    transaction::SignerRecoverable, SignableTransaction, TxEip1559, TxEnvelope,
+};
 use alloy::network::TxSignerSync;
 use alloy::rpc::types::engine::{
     ExecutionPayloadV3, ForkchoiceState, JwtSecret, PayloadAttributes, PayloadStatusEnum,
@@ -40,8 +42,13 @@ const TOKEN: Address = Address::new([0x70; 20]);
 
 fn token_runtime() -> Bytes {
     let artifact: serde_json::Value =
-        serde_json::from_str(include_str!("../../../contracts/artifacts/TestToken.json")).expect("artifact");
-    artifact["deployedBytecode"].as_str().expect("deployedBytecode").parse().expect("hex")
+        serde_json::from_str(include_str!("../../../contracts/artifacts/TestToken.json"))
+            .expect("artifact");
+    artifact["deployedBytecode"]
+        .as_str()
+        .expect("deployedBytecode")
+        .parse()
+        .expect("hex")
 }
 
 /// Storage slot of `balanceOf[holder]` (mapping at slot 1).
@@ -74,18 +81,29 @@ fn genesis(senders: &[PrivateKeySigner], filler_accounts: usize) -> Genesis {
     let mut alloc = BTreeMap::new();
     let mut token_storage = BTreeMap::new();
     for s in senders {
-        alloc.insert(s.address(), GenesisAccount::default().with_balance(U256::from(10u128.pow(24))));
-        token_storage.insert(balance_slot(s.address()), B256::from(U256::from(10u128.pow(24))));
+        alloc.insert(
+            s.address(),
+            GenesisAccount::default().with_balance(U256::from(10u128.pow(24))),
+        );
+        token_storage.insert(
+            balance_slot(s.address()),
+            B256::from(U256::from(10u128.pow(24))),
+        );
     }
     alloc.insert(
         TOKEN,
-        GenesisAccount::default().with_code(Some(token_runtime())).with_storage(Some(token_storage)),
+        GenesisAccount::default()
+            .with_code(Some(token_runtime()))
+            .with_storage(Some(token_storage)),
     );
     for i in 0..filler_accounts {
         let mut a = [0u8; 20];
         a[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
         a[19] = 0xf1;
-        alloc.insert(Address::new(a), GenesisAccount::default().with_balance(U256::from(1 + i)));
+        alloc.insert(
+            Address::new(a),
+            GenesisAccount::default().with_balance(U256::from(1 + i)),
+        );
     }
     Genesis {
         config,
@@ -97,7 +115,14 @@ fn genesis(senders: &[PrivateKeySigner], filler_accounts: usize) -> Genesis {
     }
 }
 
-fn sign(signer: &PrivateKeySigner, nonce: u64, to: Address, value: U256, input: Bytes, gas: u64) -> TxEnvelope {
+fn sign(
+    signer: &PrivateKeySigner,
+    nonce: u64,
+    to: Address,
+    value: U256,
+    input: Bytes,
+    gas: u64,
+) -> TxEnvelope {
     let mut tx = TxEip1559 {
         chain_id: CHAIN_ID,
         nonce,
@@ -120,7 +145,12 @@ enum Workload {
 }
 
 /// Transactions of one block: `per_sender` from every sender, to fresh recipients.
-fn block_txs(senders: &[PrivateKeySigner], block: u64, per_sender: u64, workload: Workload) -> Vec<TxEnvelope> {
+fn block_txs(
+    senders: &[PrivateKeySigner],
+    block: u64,
+    per_sender: u64,
+    workload: Workload,
+) -> Vec<TxEnvelope> {
     let mut txs = Vec::new();
     for k in 0..per_sender {
         for (i, s) in senders.iter().enumerate() {
@@ -145,7 +175,11 @@ fn block_txs(senders: &[PrivateKeySigner], block: u64, per_sender: u64, workload
 }
 
 fn fcs(head: B256) -> ForkchoiceState {
-    ForkchoiceState { head_block_hash: head, safe_block_hash: B256::ZERO, finalized_block_hash: B256::ZERO }
+    ForkchoiceState {
+        head_block_hash: head,
+        safe_block_hash: B256::ZERO,
+        finalized_block_hash: B256::ZERO,
+    }
 }
 
 fn attrs(number: u64) -> PayloadAttributes {
@@ -172,7 +206,8 @@ async fn start(genesis: Genesis) -> (EmbeddedEl, HttpEngineClient, tempfile::Tem
     })
     .await
     .expect("start");
-    let client = HttpEngineClient::new(&el.engine_url(), secret, EngineClientConfig::default()).expect("client");
+    let client = HttpEngineClient::new(&el.engine_url(), secret, EngineClientConfig::default())
+        .expect("client");
     (el, client, dir)
 }
 
@@ -191,12 +226,27 @@ async fn build_chain(genesis: Genesis, blocks: Vec<Vec<TxEnvelope>>) -> Vec<Exec
             }
         }
         let number = i as u64 + 1;
-        let id = client.forkchoice_updated(fcs(head), Some(attrs(number))).await.expect("fcu").payload_id.expect("id");
+        let id = client
+            .forkchoice_updated(fcs(head), Some(attrs(number)))
+            .await
+            .expect("fcu")
+            .payload_id
+            .expect("id");
         let payload = client.get_payload(id).await.expect("get").execution_payload;
-        assert_eq!(payload.payload_inner.payload_inner.transactions.len(), expected, "block {number} not full");
+        assert_eq!(
+            payload.payload_inner.payload_inner.transactions.len(),
+            expected,
+            "block {number} not full"
+        );
         head = payload.payload_inner.payload_inner.block_hash;
-        client.new_payload(payload.clone(), vec![], B256::ZERO).await.expect("new");
-        client.forkchoice_updated(fcs(head), None).await.expect("fcu");
+        client
+            .new_payload(payload.clone(), vec![], B256::ZERO)
+            .await
+            .expect("new");
+        client
+            .forkchoice_updated(fcs(head), None)
+            .await
+            .expect("fcu");
         payloads.push(payload);
     }
     el.stop().await;
@@ -209,9 +259,15 @@ async fn import(genesis: Genesis, payloads: &[ExecutionPayloadV3]) -> f64 {
     let started = Instant::now();
     for p in payloads {
         let hash = p.payload_inner.payload_inner.block_hash;
-        let status = client.new_payload(p.clone(), vec![], B256::ZERO).await.expect("new");
+        let status = client
+            .new_payload(p.clone(), vec![], B256::ZERO)
+            .await
+            .expect("new");
         assert_eq!(status.status, PayloadStatusEnum::Valid, "{status:?}");
-        client.forkchoice_updated(fcs(hash), None).await.expect("fcu");
+        client
+            .forkchoice_updated(fcs(hash), None)
+            .await
+            .expect("fcu");
     }
     let secs = started.elapsed().as_secs_f64();
     el.stop().await;
@@ -226,13 +282,17 @@ fn raw_revm(genesis: &Genesis, payloads: &[ExecutionPayloadV3]) -> f64 {
         let info = AccountInfo {
             balance: account.balance,
             nonce: account.nonce.unwrap_or_default(),
-            code_hash: code.as_ref().map(|c| c.hash_slow()).unwrap_or(alloy::consensus::constants::KECCAK_EMPTY),
+            code_hash: code
+                .as_ref()
+                .map(|c| c.hash_slow())
+                .unwrap_or(alloy::consensus::constants::KECCAK_EMPTY),
             code,
             ..Default::default()
         };
         db.insert_account_info(*address, info);
         for (slot, value) in account.storage_slots() {
-            db.insert_account_storage(*address, U256::from_be_bytes(slot.0), value).expect("storage");
+            db.insert_account_storage(*address, U256::from_be_bytes(slot.0), value)
+                .expect("storage");
         }
     }
     let txs: Vec<Vec<(TxEnv, u64)>> = payloads
@@ -243,9 +303,13 @@ fn raw_revm(genesis: &Genesis, payloads: &[ExecutionPayloadV3]) -> f64 {
                 .transactions
                 .iter()
                 .map(|raw| {
-                    let tx: TxEnvelope = alloy::eips::Decodable2718::decode_2718(&mut raw.as_ref()).expect("tx");
+                    let tx: TxEnvelope =
+                        alloy::eips::Decodable2718::decode_2718(&mut raw.as_ref()).expect("tx");
                     let sender = tx.recover_signer().expect("signer");
-                    (TxEnv::from_recovered_tx(&tx, sender), p.payload_inner.payload_inner.block_number)
+                    (
+                        TxEnv::from_recovered_tx(&tx, sender),
+                        p.payload_inner.payload_inner.block_number,
+                    )
                 })
                 .collect()
         })
@@ -274,7 +338,10 @@ fn raw_revm(genesis: &Genesis, payloads: &[ExecutionPayloadV3]) -> f64 {
 }
 
 fn gas_of(payloads: &[ExecutionPayloadV3]) -> u64 {
-    payloads.iter().map(|p| p.payload_inner.payload_inner.gas_used).sum()
+    payloads
+        .iter()
+        .map(|p| p.payload_inner.payload_inner.gas_used)
+        .sum()
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -284,11 +351,14 @@ async fn main() {
         .collect();
     println!("| workload | blocks | gas/block | end-to-end Mgas/s | raw revm Mgas/s | ratio |");
     println!("|---|---|---|---|---|---|");
-    for (workload, per_sender, label) in
-        [(Workload::Transfers, 14, "plain transfers"), (Workload::Erc20, 8, "ERC-20 transfers")]
-    {
+    for (workload, per_sender, label) in [
+        (Workload::Transfers, 14, "plain transfers"),
+        (Workload::Erc20, 8, "ERC-20 transfers"),
+    ] {
         let genesis = genesis(&senders, 0);
-        let blocks: Vec<_> = (0..BLOCKS).map(|b| block_txs(&senders, b, per_sender, workload)).collect();
+        let blocks: Vec<_> = (0..BLOCKS)
+            .map(|b| block_txs(&senders, b, per_sender, workload))
+            .collect();
         let payloads = build_chain(genesis.clone(), blocks).await;
         let gas = gas_of(&payloads) as f64;
         let e2e = import(genesis.clone(), &payloads).await;
@@ -301,14 +371,20 @@ async fn main() {
         );
     }
 
-    let big = std::env::var("ALYS_BENCH_BIG_STATE").map(|v| v != "0").unwrap_or(true);
+    let big = std::env::var("ALYS_BENCH_BIG_STATE")
+        .map(|v| v != "0")
+        .unwrap_or(true);
     let sizes: &[usize] = if big { &[10_000, 1_000_000] } else { &[10_000] };
     println!();
     println!("| accounts in state | import of one 1400-transfer block (ms) |");
     println!("|---|---|");
     for &size in sizes {
         let genesis = genesis(&senders, size);
-        let payloads = build_chain(genesis.clone(), vec![block_txs(&senders, 0, 14, Workload::Transfers)]).await;
+        let payloads = build_chain(
+            genesis.clone(),
+            vec![block_txs(&senders, 0, 14, Workload::Transfers)],
+        )
+        .await;
         let secs = import(genesis, &payloads).await;
         println!("| {size} | {:.1} |", secs * 1e3);
     }

@@ -226,7 +226,7 @@ impl Chain {
         &self,
         target: B256,
         target_number: u64,
-    ) -> Result<(Vec<(u64, B256)>, Vec<(u64, B256)>), ChainError> {
+    ) -> Result<(BlockPath, BlockPath), ChainError> {
         let mut unwind = Vec::new();
         let mut forward = Vec::new();
         let (mut a, mut an) = (self.head_hash, self.head.number);
@@ -702,6 +702,9 @@ impl Chain {
         Ok(Some((header, body)))
     }
 }
+
+/// Blocks (number, hash) along a path through the block tree.
+type BlockPath = Vec<(u64, B256)>;
 
 enum ImportError {
     Invalid(String),

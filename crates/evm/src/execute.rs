@@ -201,7 +201,11 @@ pub fn execute_block(
     state.merge_transitions(BundleRetention::PlainState);
     let bundle = state.take_bundle();
 
-    let (changes, trie_nodes, state_root) = commit_state(&view, ctx.parent_state_root, &bundle)?;
+    let StateCommit {
+        changes,
+        trie_nodes,
+        state_root,
+    } = commit_state(&view, ctx.parent_state_root, &bundle)?;
     let code: Vec<(B256, Bytes)> = bundle
         .contracts
         .iter()
@@ -230,7 +234,9 @@ pub fn execute_block(
         mix_hash: ctx.prev_randao,
         nonce: B64::ZERO,
         base_fee_per_gas: Some(ctx.base_fee),
-        withdrawals_root: Some(calculate_withdrawals_root(&ctx.withdrawals)),
+        withdrawals_root: schedule
+            .is_shanghai(ctx.timestamp)
+            .then(|| calculate_withdrawals_root(&ctx.withdrawals)),
         blob_gas_used: schedule
             .is_cancun(ctx.timestamp)
             .then_some(result.blob_gas_used),
@@ -274,12 +280,19 @@ fn rlp_bytes<T: alloy_rlp::Encodable>(v: &T) -> Vec<u8> {
     out
 }
 
+/// The effect of a block on state: flat changes, new trie nodes and the new root.
+struct StateCommit {
+    changes: BlockChanges,
+    trie_nodes: Vec<(B256, Vec<u8>)>,
+    state_root: B256,
+}
+
 /// Turns revm's bundle into flat-state changes and the new state root.
 fn commit_state(
     view: &StateView,
     parent_state_root: B256,
     bundle: &revm::database::BundleState,
-) -> Result<(BlockChanges, Vec<(B256, Vec<u8>)>, B256), ExecError> {
+) -> Result<StateCommit, ExecError> {
     let db = view.db();
     let mut changes = BlockChanges::default();
     let mut nodes = Vec::new();
@@ -369,5 +382,9 @@ fn commit_state(
     }
     let commit = account_trie.commit();
     nodes.extend(commit.new_nodes);
-    Ok((changes, nodes, commit.root))
+    Ok(StateCommit {
+        changes,
+        trie_nodes: nodes,
+        state_root: commit.root,
+    })
 }

@@ -87,7 +87,7 @@ impl StateView {
     /// Account (with storage root) as this view sees it.
     pub fn account(&self, address: &Address) -> Result<Option<TrieAccount>, DbError> {
         match self.overlay.accounts.get(address) {
-            Some(v) => Ok(v.clone()),
+            Some(v) => Ok(*v),
             None => self.db.account(address),
         }
     }

@@ -344,8 +344,19 @@ impl TxPool {
         status
     }
 
-    /// Recovers the sender and adds the transaction; see [`TxPool::add_recovered`].
-    pub fn add(
+    /// Recovers the sender and adds the transaction without head-dependent checks (block gas
+    /// limit); see [`TxPool::add_checked`].
+    pub fn add(&mut self, tx: TxEnvelope, view: &StateView) -> Result<B256, PoolError> {
+        let head = Header {
+            gas_limit: u64::MAX,
+            ..Default::default()
+        };
+        self.add_checked(tx, view, &head)
+    }
+
+    /// Recovers the sender and adds the transaction, validated against `view` (the head state)
+    /// and the head header; see [`TxPool::add_recovered`].
+    pub fn add_checked(
         &mut self,
         tx: TxEnvelope,
         view: &StateView,

@@ -25,7 +25,7 @@ pub enum VerifyError {
 }
 
 fn root_of(mut leaves: Vec<(B256, Vec<u8>)>) -> B256 {
-    leaves.sort_by(|a, b| a.0.cmp(&b.0));
+    leaves.sort_by_key(|leaf| leaf.0);
     let mut builder = HashBuilder::default();
     for (key, value) in leaves {
         builder.add_leaf(Nibbles::unpack(key), &value);

@@ -378,8 +378,7 @@ async fn estimates_are_enough_and_tight() {
             call_data(TestToken::setAndClearCall { n: U256::from(20) }),
         ),
     ];
-    let mut nonce = 1;
-    for (name, data) in cases {
+    for (nonce, (name, data)) in (1u64..).zip(cases) {
         let est: Value = node
             .ok(
                 "eth_estimateGas",
@@ -400,7 +399,6 @@ async fn estimates_are_enough_and_tight() {
         );
         let hash = node.send(&tx).await.expect("accepted");
         node.produce_block().await;
-        nonce += 1;
         let receipt: Value = node.ok("eth_getTransactionReceipt", json!([hash])).await;
         assert_eq!(
             receipt["status"], "0x1",

@@ -5,8 +5,9 @@
 //! decoded, converted to an [`ExecutionPayload`] of the version its fork uses (V1 Paris, V2
 //! Shanghai, V3 Cancun with the sidecar's beacon root and versioned hashes) and handed to
 //! [`Chain::new_payload`], the function behind `engine_newPayloadV3`; a VALID block becomes the
-//! head through [`Chain::forkchoice_updated`]. Blocks with `expectException` must come back
-//! INVALID (or fail to decode or convert). Finally the head must be `lastblockhash` and the
+//! head through [`Chain::forkchoice_updated`]. Blocks with `expectException` must not be
+//! accepted: any status but VALID, or a failure to decode or convert, counts as the expected
+//! rejection. Finally the head must be `lastblockhash` and the
 //! state seen through [`Chain::state_at`] must equal `postState`, with no extra accounts.
 
 use std::{
@@ -35,22 +36,29 @@ use super::{
 };
 use crate::{chain::Chain, db::ACCOUNTS, forks::ForkSchedule};
 
-/// Shanghai and Cancun activation times of a supported network name (`None` if unsupported).
-#[allow(clippy::type_complexity)]
-pub fn network_schedule(network: &str) -> Option<(Option<u64>, Option<u64>)> {
-    match network {
-        "Paris" | "Merge" => Some((None, None)),
-        "Shanghai" => Some((Some(0), None)),
-        "Cancun" => Some((Some(0), Some(0))),
-        "ParisToShanghaiAtTime15k" => Some((Some(15_000), None)),
-        "ShanghaiToCancunAtTime15k" => Some((Some(0), Some(15_000))),
-        _ => None,
-    }
+/// Chain id of every blockchain test.
+const CHAIN_ID: u64 = 1;
+
+/// The fork schedule of a supported network name (`None` if unsupported).
+pub fn network_schedule(network: &str) -> Option<ForkSchedule> {
+    let (shanghai_time, cancun_time) = match network {
+        "Paris" | "Merge" => (None, None),
+        "Shanghai" => (Some(0), None),
+        "Cancun" => (Some(0), Some(0)),
+        "ParisToShanghaiAtTime15k" => (Some(15_000), None),
+        "ShanghaiToCancunAtTime15k" => (Some(0), Some(15_000)),
+        _ => return None,
+    };
+    Some(ForkSchedule {
+        chain_id: CHAIN_ID,
+        shanghai_time,
+        cancun_time,
+    })
 }
 
 /// Runs one blockchain test.
 pub fn run(test: &BlockchainTest) -> Outcome {
-    let Some((shanghai_time, cancun_time)) = network_schedule(&test.network) else {
+    let Some(schedule) = network_schedule(&test.network) else {
         return Outcome::Skipped(format!("unsupported fork {}", test.network));
     };
     let blocks: Vec<DecodedBlock> = test
@@ -70,7 +78,7 @@ pub fn run(test: &BlockchainTest) -> Outcome {
     if valid_blob_block {
         return Outcome::Skipped("blob transactions".into());
     }
-    let genesis = match build_genesis(test, shanghai_time, cancun_time) {
+    let genesis = match build_genesis(test, &schedule) {
         Ok(g) => g,
         Err(e) => return Outcome::Failed(e.to_string()),
     };
@@ -99,19 +107,18 @@ fn decode_block(rlp: &str) -> Result<Block<TxEnvelope>, String> {
     Ok(block)
 }
 
-/// The geth-style genesis of a test: chain id 1, the network's fork times, `pre` as alloc.
+/// The geth-style genesis of a test: `schedule` as config, `pre` as alloc.
 pub fn build_genesis(
     test: &BlockchainTest,
-    shanghai_time: Option<u64>,
-    cancun_time: Option<u64>,
+    schedule: &ForkSchedule,
 ) -> Result<Genesis, FixtureError> {
     let h = &test.genesis_block_header;
     let config = ChainConfig {
-        chain_id: 1,
+        chain_id: schedule.chain_id,
         terminal_total_difficulty: Some(U256::ZERO),
         terminal_total_difficulty_passed: true,
-        shanghai_time,
-        cancun_time,
+        shanghai_time: schedule.shanghai_time,
+        cancun_time: schedule.cancun_time,
         ..Default::default()
     };
     let mut alloc = std::collections::BTreeMap::new();

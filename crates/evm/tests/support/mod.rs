@@ -455,3 +455,33 @@ pub async fn deploy_token(node: &mut TestNode, key: usize, nonce: u64, supply: U
         .parse()
         .expect("address")
 }
+
+/// Produces a block every `interval` on a background task until stopped.
+pub struct Producer {
+    stop: tokio::sync::watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<TestNode>,
+}
+
+impl Producer {
+    /// Starts producing on `node`.
+    pub fn start(mut node: TestNode, interval: Duration) -> Self {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let handle = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    _ = tokio::time::sleep(interval) => {}
+                }
+                node.produce_block().await;
+            }
+            node
+        });
+        Self { stop, handle }
+    }
+
+    /// Stops producing and hands the node back.
+    pub async fn stop(self) -> TestNode {
+        let _ = self.stop.send(true);
+        self.handle.await.expect("producer task")
+    }
+}
