@@ -1,0 +1,236 @@
+//! Malformed Engine API input never crashes the execution client: thousands of mutated
+//! `engine_newPayloadV3` / `engine_forkchoiceUpdatedV3` requests (byte flips, truncations,
+//! wrong types, random transactions, oversize fields) each get a JSON-RPC error or a payload
+//! status, and the server keeps serving valid requests afterwards.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use alloy::rpc::types::engine::{
+    Claims, ForkchoiceState, JwtSecret, PayloadAttributes, PayloadStatusEnum,
+};
+use alloy_engine::{EngineClientConfig, ExecutionEngine, HttpEngineClient};
+use alloy_genesis::{ChainConfig, Genesis, GenesisAccount};
+use alloy_primitives::{Address, B256, U256};
+use alys_engine as alloy_engine;
+use alys_evm::{ElConfig, EmbeddedEl};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const GENESIS_TIME: u64 = 1_700_000_000;
+
+fn genesis() -> Genesis {
+    let config = ChainConfig {
+        chain_id: 263634,
+        homestead_block: Some(0),
+        eip150_block: Some(0),
+        eip155_block: Some(0),
+        eip158_block: Some(0),
+        byzantium_block: Some(0),
+        constantinople_block: Some(0),
+        petersburg_block: Some(0),
+        istanbul_block: Some(0),
+        berlin_block: Some(0),
+        london_block: Some(0),
+        terminal_total_difficulty: Some(U256::ZERO),
+        terminal_total_difficulty_passed: true,
+        shanghai_time: Some(0),
+        cancun_time: Some(0),
+        ..Default::default()
+    };
+    let mut alloc = BTreeMap::new();
+    alloc.insert(
+        Address::repeat_byte(1),
+        GenesisAccount::default().with_balance(U256::from(1)),
+    );
+    Genesis {
+        config,
+        timestamp: GENESIS_TIME,
+        gas_limit: 30_000_000,
+        alloc,
+        ..Default::default()
+    }
+}
+
+/// Sends one raw HTTP request; returns (status code, body), or `None` if the connection broke.
+async fn post(addr: &str, token: &str, body: &[u8]) -> Option<(u16, String)> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.ok()?;
+    stream.write_all(body).await.ok()?;
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut response))
+        .await
+        .ok()?
+        .ok()?;
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    Some((status, body))
+}
+
+fn mutate(rng: &mut StdRng, base: &serde_json::Value) -> Vec<u8> {
+    let text = base.to_string().into_bytes();
+    match rng.gen_range(0..6) {
+        // Flip random bytes.
+        0 => {
+            let mut t = text;
+            for _ in 0..rng.gen_range(1..8) {
+                let i = rng.gen_range(0..t.len());
+                t[i] = rng.gen();
+            }
+            t
+        }
+        // Truncate.
+        1 => text[..rng.gen_range(0..text.len())].to_vec(),
+        // Replace a transaction with random bytes.
+        2 => {
+            let mut v = base.clone();
+            let raw: Vec<u8> = (0..rng.gen_range(0..300)).map(|_| rng.gen()).collect();
+            v["params"][0]["transactions"] = serde_json::json!([format!("0x{}", hex::encode(raw))]);
+            v.to_string().into_bytes()
+        }
+        // Replace a field with a value of another type or an odd size.
+        3 => {
+            let mut v = base.clone();
+            let fields = [
+                "parentHash",
+                "feeRecipient",
+                "stateRoot",
+                "logsBloom",
+                "blockNumber",
+                "gasLimit",
+                "timestamp",
+                "extraData",
+                "baseFeePerGas",
+                "blockHash",
+                "withdrawals",
+                "blobGasUsed",
+            ];
+            let field = fields[rng.gen_range(0..fields.len())];
+            let replacements = [
+                serde_json::json!(null),
+                serde_json::json!(-1),
+                serde_json::json!("0x"),
+                serde_json::json!("0x123"),
+                serde_json::json!(format!("0x{}", "ff".repeat(rng.gen_range(0..400)))),
+                serde_json::json!({"a": [1, 2]}),
+                serde_json::json!("0xffffffffffffffffffffffffffffffffffff"),
+            ];
+            v["params"][0][field] = replacements[rng.gen_range(0..replacements.len())].clone();
+            v.to_string().into_bytes()
+        }
+        // Wrong number or kinds of params.
+        4 => {
+            let mut v = base.clone();
+            let params = v["params"].as_array_mut().unwrap();
+            match rng.gen_range(0..3) {
+                0 => {
+                    params.pop();
+                }
+                1 => params.push(serde_json::json!("extra")),
+                _ => params.swap(0, 1),
+            }
+            v.to_string().into_bytes()
+        }
+        // Random garbage.
+        _ => (0..rng.gen_range(0..2000)).map(|_| rng.gen()).collect(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutated_engine_requests_never_crash_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = JwtSecret::random();
+    let el = EmbeddedEl::start(ElConfig {
+        datadir: dir.path().to_path_buf(),
+        genesis: genesis(),
+        authrpc_addr: "127.0.0.1:0".parse().unwrap(),
+        http_addr: None,
+        jwt_secret: secret,
+    })
+    .await
+    .unwrap();
+    let client =
+        HttpEngineClient::new(&el.engine_url(), secret, EngineClientConfig::default()).unwrap();
+    let genesis_hash = el.chain().lock().genesis_hash();
+    let fcs = ForkchoiceState {
+        head_block_hash: genesis_hash,
+        safe_block_hash: B256::ZERO,
+        finalized_block_hash: B256::ZERO,
+    };
+    let attrs = PayloadAttributes {
+        timestamp: GENESIS_TIME + 2,
+        prev_randao: B256::ZERO,
+        suggested_fee_recipient: Address::ZERO,
+        withdrawals: Some(vec![]),
+        parent_beacon_block_root: Some(B256::ZERO),
+        slot_number: None,
+        target_gas_limit: None,
+    };
+    let id = client
+        .forkchoice_updated(fcs, Some(attrs.clone()))
+        .await
+        .unwrap()
+        .payload_id
+        .unwrap();
+    let payload = client.get_payload(id).await.unwrap().execution_payload;
+    let new_payload = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "engine_newPayloadV3",
+        "params": [payload, [], B256::ZERO],
+    });
+    let fcu = serde_json::json!({
+        "jsonrpc": "2.0", "id": 2, "method": "engine_forkchoiceUpdatedV3",
+        "params": [fcs, attrs],
+    });
+    let addr = el.engine_url().trim_start_matches("http://").to_string();
+    let mut rng = StdRng::seed_from_u64(0x414c);
+    let iterations = std::env::var("ALYS_FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    for i in 0..iterations {
+        let token = secret.encode(&Claims::default()).unwrap();
+        let base = if i % 3 == 0 { &fcu } else { &new_payload };
+        let body = mutate(&mut rng, base);
+        let (status, response) = post(&addr, &token, &body).await.unwrap_or_else(|| {
+            panic!(
+                "connection broken on input {i}: {}",
+                String::from_utf8_lossy(&body)
+            )
+        });
+        assert!(
+            status == 200 || status == 400,
+            "input {i}: HTTP {status} {response}"
+        );
+        let value: serde_json::Value = serde_json::from_str(&response)
+            .unwrap_or_else(|e| panic!("input {i}: response is not JSON ({e}): {response}"));
+        assert!(
+            value.get("result").is_some() || value.get("error").is_some(),
+            "input {i}: {value}"
+        );
+    }
+    // Oversize body: refused with an error, server alive.
+    let token = secret.encode(&Claims::default()).unwrap();
+    let huge = vec![b' '; 65 << 20];
+    let response = post(&addr, &token, &huge).await;
+    assert!(
+        response
+            .as_ref()
+            .is_none_or(|(status, _)| *status == 413 || *status == 400),
+        "{response:?}"
+    );
+    // The valid payload still imports.
+    let status = client
+        .new_payload(payload, vec![], B256::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(status.status, PayloadStatusEnum::Valid);
+    el.stop().await;
+}
