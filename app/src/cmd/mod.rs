@@ -1,10 +1,17 @@
 //! Subcommands of the `alys` binary.
 
+mod dev;
 mod el;
+mod node;
+mod wiring;
 
 /// What to run.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
+    /// Run a complete development chain in one process.
+    Dev(dev::DevArgs),
+    /// Run a production node (authority with --signer-key, otherwise a full node).
+    Node(node::NodeArgs),
     /// Run the embedded execution client as its own process, or its conformance runner.
     El(el::ElCommand),
 }
@@ -13,6 +20,8 @@ impl Command {
     /// Runs the subcommand to completion.
     pub async fn run(self) -> eyre::Result<()> {
         match self {
+            Command::Dev(c) => c.run().await,
+            Command::Node(c) => c.run().await,
             Command::El(c) => c.run().await,
         }
     }

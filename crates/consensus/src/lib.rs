@@ -1,1 +1,37 @@
-//! placeholder
+//! Federation consensus (DESIGN §4): Aura slots, BLS threshold approvals, block production and
+//! import through the Engine API, fork choice and finality bookkeeping.
+//!
+//! Modules, in the order a block meets them:
+//!
+//! * [`clock`]: slot = floor(unix_ms / slotDurationMs), injectable time source;
+//! * [`schedule`]: proposer of slot `s` = `authorities[s % n]`;
+//! * [`producer`]: forkchoiceUpdated with attributes → getPayload → sign;
+//! * [`approvals`]: collect individual approvals, aggregate at threshold;
+//! * [`validate`]: every import rule as a [`validate::BlockError`] variant;
+//! * [`import`]: validate → newPayload VALID → persist → fork choice → forkchoiceUpdated;
+//! * [`forkchoice`]: longest approved chain from the finalized block;
+//! * [`chain_store`]: the chain's columns in the node's LevelDB store;
+//! * [`chain`]: the state one node owns, opening it (genesis, restart, EL re-drive);
+//! * [`service`]: the task that owns the chain and talks through channels;
+//! * [`local`]: an in-process bus connecting several services.
+
+pub mod approvals;
+pub mod chain;
+pub mod chain_store;
+pub mod clock;
+pub mod forkchoice;
+pub mod import;
+pub mod local;
+pub mod producer;
+pub mod schedule;
+pub mod service;
+pub mod validate;
+
+pub use chain::{genesis_block, Chain, ChainError, ChainStatus, Signer};
+pub use clock::{ManualTimeSource, SlotClock, SystemTimeSource, TimeSource};
+pub use forkchoice::{BlockInfo, ForkChoice};
+pub use import::{ImportError, ImportOutcome};
+pub use local::LocalNetwork;
+pub use producer::ProduceError;
+pub use service::{spawn_slot_ticker, ConsensusService, GossipMessage, Input, ServiceHandle};
+pub use validate::{BlockError, NoPegIns, PegInVerifier, WithdrawalMismatch};

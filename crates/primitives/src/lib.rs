@@ -1,1 +1,37 @@
-//! placeholder
+//! Types shared by every part of the Alys node.
+//!
+//! This crate owns the wire formats and the protocol constants: the chain spec ([`spec`]), the
+//! EL genesis header ([`genesis`]), BLS keys and signatures ([`bls`]), the SSZ execution payload
+//! ([`payload`]), the consensus block and its approvals ([`block`]), signing domains
+//! ([`signing`]), units ([`units`]) and the expected withdrawals (mints) of a block
+//! ([`withdrawals`]). It holds no logic that needs I/O beyond loading spec and key files.
+
+pub mod block;
+pub mod bls;
+pub mod dev;
+pub mod genesis;
+pub mod payload;
+pub mod signing;
+pub mod spec;
+pub mod units;
+pub mod withdrawals;
+
+pub use alloy_primitives::{address, b256, Address, B256, U256};
+
+pub use block::{
+    AggregateApproval, Approval, AuthorityIndex, BlockProposal, ConsensusBlock, DecodeBlockError,
+    PegIn, SignedConsensusBlock,
+};
+pub use bls::{AggregateSignature, BlsError, PublicKey, SecretKey, Signature};
+pub use payload::ExecutionPayload;
+pub use signing::{compute_domain, signing_root, Domain, DomainType, SigningData};
+pub use spec::{ChainSpec, SpecError};
+pub use units::Sats;
+pub use withdrawals::{expected_withdrawals, withdrawal_index_base, WithdrawalError};
+
+/// Fee recipient of every execution payload: priority fees are burned here and re-minted to
+/// miners and the federation as withdrawals of the PoW-carrying block (DESIGN §4 "Fees").
+pub const BURN_ADDRESS: Address = address!("0x000000000000000000000000000000000000dEaD");
+
+/// Address of the `Bridge` predeploy (peg-out requests, DESIGN §8).
+pub const BRIDGE_ADDRESS: Address = address!("0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB");

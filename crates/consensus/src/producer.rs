@@ -1,0 +1,161 @@
+//! Block production by the slot's proposer.
+//!
+//! On top of the head, for slot `s`:
+//!
+//! 1. `forkchoiceUpdated(head, attrs)` with `timestamp` = start of `s` in seconds,
+//!    `prevRandao` = sha256(parent's aggregate signature bytes) (zero on top of genesis; the
+//!    aggregate used is the one this node holds, carried in the block as `parent_approval`),
+//!    `suggestedFeeRecipient` = [`BURN_ADDRESS`], `withdrawals` = the expected mints of the
+//!    peg-ins to include, `parentBeaconBlockRoot` = the parent consensus block root;
+//! 2. `getPayload(id)`;
+//! 3. build the [`ConsensusBlock`] and sign it: the result is a [`BlockProposal`] carrying the
+//!    proposer's own [`Approval`].
+
+use crate::chain::{Chain, Signer};
+use crate::forkchoice::prev_randao;
+use crate::schedule::proposer_index;
+use alloy_primitives::FixedBytes;
+use alys_engine::{EngineError, ExecutionEngine, PayloadAttributes};
+use alys_primitives::payload::PayloadConversionError;
+use alys_primitives::signing::sign_root;
+use alys_primitives::withdrawals::{expected_withdrawals, withdrawal_index_base, WithdrawalError};
+use alys_primitives::{Approval, BlockProposal, ConsensusBlock, ExecutionPayload, BURN_ADDRESS};
+use ssz_types::VariableList;
+
+/// Why a block could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum ProduceError {
+    /// Not this signer's slot.
+    #[error("slot {slot} belongs to authority {proposer}, not {signer}")]
+    NotProposer {
+        /// Slot.
+        slot: u64,
+        /// Scheduled proposer.
+        proposer: usize,
+        /// Local signer.
+        signer: usize,
+    },
+    /// The parent is not in the fork-choice tree.
+    #[error("parent {0} is not in the fork-choice tree")]
+    UnknownParent(alloy_primitives::B256),
+    /// The head is already at or past the slot.
+    #[error("parent slot {parent_slot} is not before slot {slot}")]
+    SlotNotAfterParent {
+        /// Slot.
+        slot: u64,
+        /// Parent slot.
+        parent_slot: u64,
+    },
+    /// The EL call failed.
+    #[error("execution client: {0}")]
+    Engine(#[from] EngineError),
+    /// The EL did not start building (no payload id).
+    #[error("execution client did not start a payload: status {0}")]
+    NoPayloadId(String),
+    /// The EL's payload does not fit the block format.
+    #[error("payload from the execution client: {0}")]
+    Payload(#[from] PayloadConversionError),
+    /// The peg-ins cannot be minted in one payload.
+    #[error("peg-ins: {0}")]
+    Withdrawals(#[from] WithdrawalError),
+    /// Too many peg-in candidates for one block.
+    #[error("too many peg-ins for one block")]
+    TooManyPegIns,
+}
+
+impl<E: ExecutionEngine> Chain<E> {
+    /// Build and sign the block for `slot` on top of the current head.
+    pub async fn produce_block(
+        &self,
+        slot: u64,
+        signer: &Signer,
+    ) -> Result<BlockProposal, ProduceError> {
+        let head = self.head().root;
+        self.produce_block_on(head, slot, signer).await
+    }
+
+    /// Build and sign the block for `slot` on top of `parent_root` (a block in the fork-choice
+    /// tree; normally the head).
+    pub async fn produce_block_on(
+        &self,
+        parent_root: alloy_primitives::B256,
+        slot: u64,
+        signer: &Signer,
+    ) -> Result<BlockProposal, ProduceError> {
+        let proposer = proposer_index(slot, self.spec.authorities.len());
+        if proposer != signer.index() {
+            return Err(ProduceError::NotProposer {
+                slot,
+                proposer,
+                signer: signer.index(),
+            });
+        }
+        let parent = self
+            .forkchoice
+            .get(&parent_root)
+            .cloned()
+            .ok_or(ProduceError::UnknownParent(parent_root))?;
+        if parent.slot >= slot {
+            return Err(ProduceError::SlotNotAfterParent {
+                slot,
+                parent_slot: parent.slot,
+            });
+        }
+        let pegins = self.pegins.candidates(&parent);
+        let withdrawals = expected_withdrawals(
+            &pegins,
+            withdrawal_index_base(parent.payload_number.saturating_add(1)),
+        )?;
+        let attrs = PayloadAttributes {
+            timestamp: self.clock.slot_start_secs(slot),
+            prev_randao: prev_randao(&parent, &parent.approval),
+            suggested_fee_recipient: BURN_ADDRESS,
+            withdrawals: Some(withdrawals),
+            parent_beacon_block_root: Some(parent.root),
+            slot_number: None,
+            target_gas_limit: None,
+        };
+        let state = alys_engine::ForkchoiceState {
+            head_block_hash: parent.payload_hash,
+            ..self.forkchoice_state()
+        };
+        let updated = self.engine.forkchoice_updated(state, Some(attrs)).await?;
+        let id = updated.payload_id.ok_or_else(|| {
+            ProduceError::NoPayloadId(updated.payload_status.status.as_str().into())
+        })?;
+        let envelope = self.engine.get_payload(id).await?;
+        let payload = ExecutionPayload::from_engine(&envelope.execution_payload)?;
+
+        let mut block = ConsensusBlock::new(parent.root, slot, payload);
+        block.parent_approval = parent.approval.clone();
+        block.pegins = VariableList::new(pegins).map_err(|_| ProduceError::TooManyPegIns)?;
+        let root = block.root();
+        let signature = sign_root(signer.key(), root, self.approval_domain);
+        let proposer_approval = Approval {
+            block_root: root,
+            slot,
+            authority_index: signer.index() as u64,
+            signature: FixedBytes(signature.to_bytes()),
+        };
+        Ok(BlockProposal {
+            block,
+            proposer_approval,
+        })
+    }
+
+    /// This node's approval of `block_root` at `slot`.
+    pub fn sign_approval(
+        &self,
+        block_root: alloy_primitives::B256,
+        slot: u64,
+        signer: &Signer,
+    ) -> Approval {
+        let signature = sign_root(signer.key(), block_root, self.approval_domain);
+        Approval {
+            block_root,
+            slot,
+            authority_index: signer.index() as u64,
+            signature: FixedBytes(signature.to_bytes()),
+        }
+    }
+}

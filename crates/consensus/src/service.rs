@@ -1,0 +1,322 @@
+//! The consensus service: one task owning the [`Chain`], fed by a channel of [`Input`]s (slot
+//! ticks, gossip, finalization) and emitting outbound [`GossipMessage`]s on another, so a
+//! network (libp2p, or [`crate::local::LocalNetwork`] in one process) plugs in from outside.
+//!
+//! A block's path through this module, top to bottom:
+//!
+//! * **tick** → if this node proposes the slot: [`Chain::produce_block`] → gossip the
+//!   proposal, count our own approval;
+//! * **proposal** → [`Chain::verify_proposal`] (consensus rules + EL VALID) → sign our approval
+//!   (at most one block per slot) → gossip it;
+//! * **approval** → [`ApprovalPool::add`] (known authority, once, valid signature);
+//! * at **threshold** → aggregate → [`Chain::import_block`] → gossip the signed block;
+//! * **signed block** from the network → [`Chain::import_block`] (blocks whose parent is not
+//!   yet known wait in a small orphan buffer).
+
+use crate::approvals::ApprovalPool;
+use crate::chain::{Chain, ChainStatus, Signer};
+use crate::import::{ImportError, ImportOutcome};
+use crate::schedule::proposer_index;
+use crate::validate::BlockError;
+use alloy_primitives::B256;
+use alys_engine::ExecutionEngine;
+use alys_primitives::{Approval, BlockProposal, ConsensusBlock, SignedConsensusBlock};
+use std::collections::{BTreeSet, HashMap};
+use tokio::sync::{mpsc, watch};
+
+/// Messages exchanged between nodes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GossipMessage {
+    /// A block proposal with its proposer's approval.
+    Proposal(Box<BlockProposal>),
+    /// One authority's approval.
+    Approval(Approval),
+    /// A block with threshold approval.
+    Block(Box<SignedConsensusBlock>),
+}
+
+/// Inputs of the service.
+#[derive(Debug)]
+pub enum Input {
+    /// A slot started.
+    Tick {
+        /// The slot.
+        slot: u64,
+    },
+    /// A message from the network.
+    Gossip(GossipMessage),
+    /// Finalize this block (AuxPoW later; tests now).
+    Finalize(B256),
+}
+
+/// Slots kept in the approval pool behind the current one.
+const APPROVAL_WINDOW_SLOTS: u64 = 64;
+/// Orphans kept at most.
+const MAX_ORPHANS: usize = 64;
+
+/// The consensus task.
+pub struct ConsensusService<E> {
+    chain: Chain<E>,
+    signer: Option<Signer>,
+    approvals: ApprovalPool,
+    proposals: HashMap<B256, ConsensusBlock>,
+    signed_slots: BTreeSet<u64>,
+    orphans: Vec<SignedConsensusBlock>,
+    outbound: mpsc::UnboundedSender<GossipMessage>,
+    status: watch::Sender<ChainStatus>,
+}
+
+/// The channels to talk to a running service.
+#[derive(Debug)]
+pub struct ServiceHandle {
+    /// Send inputs.
+    pub inputs: mpsc::Sender<Input>,
+    /// Outbound gossip.
+    pub outbound: mpsc::UnboundedReceiver<GossipMessage>,
+    /// Chain status after every input.
+    pub status: watch::Receiver<ChainStatus>,
+    /// The task.
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl<E: ExecutionEngine> ConsensusService<E> {
+    /// Start the service task over an opened chain. `signer` is `None` for a full node.
+    pub fn spawn(chain: Chain<E>, signer: Option<Signer>) -> ServiceHandle {
+        let (in_tx, in_rx) = mpsc::channel(1024);
+        let (out_tx, out_rx) = mpsc::unbounded_channel();
+        let (status_tx, status_rx) = watch::channel(chain.status());
+        let service = Self {
+            chain,
+            signer,
+            approvals: ApprovalPool::new(),
+            proposals: HashMap::new(),
+            signed_slots: BTreeSet::new(),
+            orphans: Vec::new(),
+            outbound: out_tx,
+            status: status_tx,
+        };
+        let task = tokio::spawn(service.run(in_rx));
+        ServiceHandle {
+            inputs: in_tx,
+            outbound: out_rx,
+            status: status_rx,
+            task,
+        }
+    }
+
+    async fn run(mut self, mut inputs: mpsc::Receiver<Input>) {
+        while let Some(input) = inputs.recv().await {
+            self.handle(input).await;
+            let status = self.chain.status();
+            self.status.send_if_modified(|s| {
+                let changed = *s != status;
+                *s = status;
+                changed
+            });
+        }
+    }
+
+    fn publish(&self, msg: GossipMessage) {
+        // The receiver is gone only when the node shuts down.
+        let _ = self.outbound.send(msg);
+    }
+
+    /// Handle one input.
+    pub async fn handle(&mut self, input: Input) {
+        match input {
+            Input::Tick { slot } => self.on_tick(slot).await,
+            Input::Gossip(GossipMessage::Proposal(p)) => self.on_proposal(*p).await,
+            Input::Gossip(GossipMessage::Approval(a)) => self.on_approval(a).await,
+            Input::Gossip(GossipMessage::Block(b)) => self.on_block(*b).await,
+            Input::Finalize(root) => {
+                if let Err(e) = self.chain.finalize(root).await {
+                    tracing::warn!(%root, error = %e, "finalize failed");
+                }
+            }
+        }
+    }
+
+    async fn on_tick(&mut self, slot: u64) {
+        let keep_from = slot
+            .saturating_sub(APPROVAL_WINDOW_SLOTS)
+            .max(self.chain.finalized().slot);
+        self.approvals.prune_below(keep_from);
+        self.proposals.retain(|_, b| b.slot >= keep_from);
+        self.signed_slots = self.signed_slots.split_off(&keep_from);
+
+        let Some(signer) = self.signer.clone() else {
+            return;
+        };
+        if proposer_index(slot, self.chain.spec().authorities.len()) != signer.index()
+            || self.chain.head().slot >= slot
+            || self.signed_slots.contains(&slot)
+        {
+            return;
+        }
+        let proposal = match self.chain.produce_block(slot, &signer).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(slot, error = %e, "block production failed");
+                return;
+            }
+        };
+        let root = proposal.block.root();
+        tracing::debug!(slot, %root, "proposed block");
+        self.signed_slots.insert(slot);
+        if let Err(e) = self.add_approval(&proposal.proposer_approval) {
+            tracing::error!(error = %e, "own approval refused");
+            return;
+        }
+        self.proposals.insert(root, proposal.block.clone());
+        self.publish(GossipMessage::Proposal(Box::new(proposal)));
+        self.try_complete(root).await;
+    }
+
+    async fn on_proposal(&mut self, proposal: BlockProposal) {
+        let root = proposal.block.root();
+        if self.proposals.contains_key(&root) || self.chain.forkchoice().contains(&root) {
+            return;
+        }
+        if let Err(e) = self
+            .chain
+            .verify_proposal(&proposal.block, &proposal.proposer_approval)
+            .await
+        {
+            tracing::info!(%root, slot = proposal.block.slot, error = %e, "proposal rejected");
+            return;
+        }
+        if let Err(e) = self.add_approval(&proposal.proposer_approval) {
+            tracing::info!(%root, error = %e, "proposer approval refused");
+            return;
+        }
+        let slot = proposal.block.slot;
+        self.proposals.insert(root, proposal.block);
+        if let Some(signer) = self.signer.clone() {
+            if !self.signed_slots.contains(&slot) && !self.approvals.has(&root, signer.index()) {
+                self.signed_slots.insert(slot);
+                let approval = self.chain.sign_approval(root, slot, &signer);
+                if self.add_approval(&approval).is_ok() {
+                    self.publish(GossipMessage::Approval(approval));
+                }
+            }
+        }
+        self.try_complete(root).await;
+    }
+
+    async fn on_approval(&mut self, approval: Approval) {
+        match self.add_approval(&approval) {
+            Ok(_) => self.try_complete(approval.block_root).await,
+            Err(e) => tracing::debug!(error = %e, "approval refused"),
+        }
+    }
+
+    fn add_approval(
+        &mut self,
+        approval: &Approval,
+    ) -> Result<usize, crate::approvals::ApprovalError> {
+        let current = self.chain.clock().current_slot();
+        let min = current
+            .saturating_sub(APPROVAL_WINDOW_SLOTS)
+            .max(self.chain.finalized().slot);
+        self.approvals.add(
+            self.chain.spec(),
+            self.chain.approval_domain(),
+            approval,
+            (min, current.saturating_add(1)),
+        )
+    }
+
+    /// Aggregate and import `root` if it has a verified proposal and threshold approvals.
+    async fn try_complete(&mut self, root: B256) {
+        let Some(block) = self.proposals.get(&root) else {
+            return;
+        };
+        let spec = self.chain.spec();
+        let Some(approval) =
+            self.approvals
+                .aggregate(&root, spec.authorities.len(), spec.approval_threshold)
+        else {
+            return;
+        };
+        let signed = SignedConsensusBlock {
+            message: block.clone(),
+            approval,
+        };
+        if self.import(&signed).await {
+            self.proposals.remove(&root);
+            self.publish(GossipMessage::Block(Box::new(signed)));
+        }
+    }
+
+    async fn on_block(&mut self, block: SignedConsensusBlock) {
+        self.import(&block).await;
+    }
+
+    /// Import a block, then any orphans it unblocks. Returns whether `block` is now imported.
+    async fn import(&mut self, block: &SignedConsensusBlock) -> bool {
+        let imported = match self.chain.import_block(block).await {
+            Ok(ImportOutcome::Imported { .. }) => true,
+            Ok(ImportOutcome::AlreadyKnown) => return false,
+            Err(ImportError::Invalid(BlockError::UnknownParent(parent))) => {
+                tracing::debug!(%parent, "orphan block buffered");
+                if self.orphans.len() >= MAX_ORPHANS {
+                    self.orphans.remove(0);
+                }
+                if !self.orphans.contains(block) {
+                    self.orphans.push(block.clone());
+                }
+                false
+            }
+            Err(e) => {
+                tracing::info!(root = %block.root(), error = %e, "block not imported");
+                false
+            }
+        };
+        if imported {
+            self.proposals.remove(&block.root());
+            self.import_orphans().await;
+        }
+        imported
+    }
+
+    async fn import_orphans(&mut self) {
+        loop {
+            let ready: Vec<SignedConsensusBlock> = self
+                .orphans
+                .iter()
+                .filter(|b| self.chain.forkchoice().contains(&b.message.parent_root))
+                .cloned()
+                .collect();
+            if ready.is_empty() {
+                return;
+            }
+            self.orphans.retain(|b| !ready.contains(b));
+            for b in ready {
+                if let Err(e) = self.chain.import_block(&b).await {
+                    tracing::info!(root = %b.root(), error = %e, "orphan not imported");
+                }
+            }
+        }
+    }
+}
+
+/// Send `Tick` to `inputs` at the start of every slot of `clock` (production use).
+pub fn spawn_slot_ticker(
+    clock: crate::clock::SlotClock,
+    inputs: mpsc::Sender<Input>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(clock.until_next_slot()).await;
+            if inputs
+                .send(Input::Tick {
+                    slot: clock.current_slot(),
+                })
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    })
+}
