@@ -67,16 +67,30 @@ impl DevArgs {
             } else {
                 (SocketAddr::new(self.addr, 0), None)
             };
-            let dir = if self.authorities == 1 { datadir.clone() } else { datadir.join(format!("authority-{i}")) };
-            let node = start_node(spec.clone(), dir, ExecutionClient::Embedded { authrpc, http }, Some(signer))
-                .await
-                .wrap_err_with(|| format!("starting authority {i}"))?;
+            let dir = if self.authorities == 1 {
+                datadir.clone()
+            } else {
+                datadir.join(format!("authority-{i}"))
+            };
+            let node = start_node(
+                spec.clone(),
+                dir,
+                ExecutionClient::Embedded { authrpc, http },
+                Some(signer),
+            )
+            .await
+            .wrap_err_with(|| format!("starting authority {i}"))?;
             nodes.push(node);
         }
         let mut els = Vec::new();
         let mut links = Vec::new();
         for node in nodes {
-            let ServiceHandle { inputs, outbound, status, task } = node.service;
+            let ServiceHandle {
+                inputs,
+                outbound,
+                status,
+                task,
+            } = node.service;
             links.push((inputs, outbound));
             els.push((node.el, status, task));
         }
@@ -85,13 +99,24 @@ impl DevArgs {
         println!("Alys dev chain");
         println!("  chain id          {}", spec.chain_id);
         println!("  slot              {} ms", spec.slot_duration_ms);
-        println!("  authorities       {} (threshold {})", spec.authorities.len(), spec.approval_threshold);
+        println!(
+            "  authorities       {} (threshold {})",
+            spec.authorities.len(),
+            spec.approval_threshold
+        );
         println!("  data directory    {}", datadir.display());
         if let Some(Some(el)) = els.first().map(|(el, _, _)| el.as_ref()) {
             if let Some(url) = el.http_url() {
-                println!("  eth JSON-RPC      {url} (WebSocket: {})", url.replace("http://", "ws://"));
+                println!(
+                    "  eth JSON-RPC      {url} (WebSocket: {})",
+                    url.replace("http://", "ws://")
+                );
             }
-            println!("  Engine API        {} (JWT secret {}/jwt.hex)", el.engine_url(), datadir.display());
+            println!(
+                "  Engine API        {} (JWT secret {}/jwt.hex)",
+                el.engine_url(),
+                datadir.display()
+            );
         }
         println!();
         println!("Prefunded accounts ({DEV_ACCOUNT_BALANCE_BTC} BTC each; mnemonic `test test test test test test test test test test test junk`):");

@@ -51,7 +51,10 @@ impl NodeArgs {
             Some(path) => {
                 let key = alys_primitives::bls::load_secret_key(path)?;
                 Some(Signer::new(&spec, key).ok_or_else(|| {
-                    eyre::eyre!("the key in {} is not an authority of this chain", path.display())
+                    eyre::eyre!(
+                        "the key in {} is not an authority of this chain",
+                        path.display()
+                    )
                 })?)
             }
             None => None,

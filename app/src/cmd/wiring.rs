@@ -46,7 +46,8 @@ pub async fn start_node(
     execution: ExecutionClient,
     signer: Option<Signer>,
 ) -> eyre::Result<Node> {
-    std::fs::create_dir_all(&datadir).wrap_err_with(|| format!("creating {}", datadir.display()))?;
+    std::fs::create_dir_all(&datadir)
+        .wrap_err_with(|| format!("creating {}", datadir.display()))?;
     let (el, engine) = match execution {
         ExecutionClient::Embedded { authrpc, http } => {
             let jwt_path = datadir.join("jwt.hex");
@@ -59,23 +60,34 @@ pub async fn start_node(
                 jwt_secret,
             })
             .await?;
-            let engine = HttpEngineClient::new(&el.engine_url(), jwt_secret, EngineClientConfig::default())?;
+            let engine =
+                HttpEngineClient::new(&el.engine_url(), jwt_secret, EngineClientConfig::default())?;
             (Some(el), engine)
         }
         ExecutionClient::External { url, jwt_secret } => {
-            let engine = HttpEngineClient::from_jwt_file(&url, &jwt_secret, EngineClientConfig::default())?;
+            let engine =
+                HttpEngineClient::from_jwt_file(&url, &jwt_secret, EngineClientConfig::default())?;
             (None, engine)
         }
     };
-    let store = Arc::new(
-        Store::open(&datadir.join("consensus")).wrap_err("opening the consensus store")?,
-    );
+    let store =
+        Arc::new(Store::open(&datadir.join("consensus")).wrap_err("opening the consensus store")?);
     let clock = SlotClock::system(spec.slot_duration_ms);
-    let chain = Chain::open(spec.clone(), clock.clone(), engine, store, Arc::new(NoPegIns))
-        .await
-        .wrap_err("opening the consensus chain")?;
+    let chain = Chain::open(
+        spec.clone(),
+        clock.clone(),
+        engine,
+        store,
+        Arc::new(NoPegIns),
+    )
+    .await
+    .wrap_err("opening the consensus chain")?;
     let authority = signer.as_ref().map(|s| s.index());
     let service = ConsensusService::spawn(chain, signer);
     alys_consensus::spawn_slot_ticker(clock, service.inputs.clone());
-    Ok(Node { el, service, authority })
+    Ok(Node {
+        el,
+        service,
+        authority,
+    })
 }

@@ -1,0 +1,200 @@
+//! `alys dev` as a user runs it: start it, send a transfer with Foundry's `cast` (a client no
+//! one here wrote), check the receipt, stop it, restart it on the same `--datadir` and find the
+//! head and balances preserved; then kill it with SIGKILL at random moments and check that every
+//! restart keeps producing on top of the previous head.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use rand::Rng;
+
+const KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const ADDR1: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+
+/// The native `cast` installed by `scripts/setup.sh` (npm `@foundry-rs/cast`).
+fn cast_bin() -> PathBuf {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e/node_modules/@foundry-rs");
+    std::fs::read_dir(&base)
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin/cast"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "Foundry's cast is not installed under {}: run scripts/setup.sh",
+                base.display()
+            )
+        })
+}
+
+fn cast(args: &[&str]) -> Result<String, String> {
+    let out = Command::new(cast_bin())
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).to_string())
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Dev {
+    child: Child,
+    rpc: String,
+}
+
+fn start_dev(datadir: &Path, slot_ms: u64) -> Dev {
+    let http = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_alys"))
+        .arg("dev")
+        .arg("--datadir")
+        .arg(datadir)
+        .args([
+            "--http-port",
+            &http.to_string(),
+            "--authrpc-port",
+            &free_port().to_string(),
+        ])
+        .args(["--slot-ms", &slot_ms.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Dev {
+        child,
+        rpc: format!("http://127.0.0.1:{http}"),
+    }
+}
+
+fn block_number(rpc: &str) -> Option<u64> {
+    cast(&["block-number", "-r", rpc]).ok()?.parse().ok()
+}
+
+fn block_hash(rpc: &str, number: u64) -> String {
+    cast(&["block", &number.to_string(), "-f", "hash", "-r", rpc]).unwrap()
+}
+
+/// Waits until the chain's head is above `above`.
+fn wait_for_block(rpc: &str, above: u64, timeout: Duration) -> u64 {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(n) = block_number(rpc) {
+            if n > above {
+                return n;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no block above {above} within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn stop(mut dev: Dev) {
+    // SIGINT, as Ctrl-C.
+    let _ = Command::new("kill")
+        .args(["-INT", &dev.child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = dev.child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = dev.child.kill();
+    let _ = dev.child.wait();
+    panic!("alys dev did not stop on SIGINT");
+}
+
+#[test]
+fn cast_transfer_survives_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_dev(dir.path(), 2000);
+    wait_for_block(&dev.rpc, 0, Duration::from_secs(20));
+    let before: u128 = cast(&["balance", ADDR1, "-r", &dev.rpc])
+        .unwrap()
+        .parse()
+        .unwrap();
+    let receipt = cast(&[
+        "send",
+        "--private-key",
+        KEY0,
+        ADDR1,
+        "--value",
+        "1ether",
+        "-r",
+        &dev.rpc,
+        "--json",
+    ])
+    .unwrap();
+    let receipt: serde_json::Value = serde_json::from_str(&receipt).unwrap();
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    let tx = receipt["transactionHash"].as_str().unwrap().to_string();
+    let after: u128 = cast(&["balance", ADDR1, "-r", &dev.rpc])
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(after, before + 10u128.pow(18));
+    let head = block_number(&dev.rpc).unwrap();
+    let head_hash = block_hash(&dev.rpc, head);
+    stop(dev);
+
+    let dev = start_dev(dir.path(), 2000);
+    wait_for_block(&dev.rpc, head, Duration::from_secs(20));
+    assert_eq!(
+        block_hash(&dev.rpc, head),
+        head_hash,
+        "block {head} changed across restart"
+    );
+    let again: u128 = cast(&["balance", ADDR1, "-r", &dev.rpc])
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(again, after);
+    let receipt = cast(&["receipt", &tx, "status", "-r", &dev.rpc]).unwrap();
+    assert!(receipt.starts_with('1') || receipt == "true", "{receipt}");
+    stop(dev);
+}
+
+#[test]
+fn sigkill_at_random_moments_keeps_producing_on_the_previous_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = rand::thread_rng();
+    let mut last: Option<(u64, String)> = None;
+    for round in 0..20 {
+        let mut dev = start_dev(dir.path(), 1000);
+        let floor = last.as_ref().map(|(n, _)| *n).unwrap_or(0);
+        let now = wait_for_block(&dev.rpc, floor, Duration::from_secs(30));
+        if let Some((n, hash)) = &last {
+            assert_eq!(
+                &block_hash(&dev.rpc, *n),
+                hash,
+                "round {round}: block {n} was replaced"
+            );
+        }
+        assert!(now > floor, "round {round}");
+        std::thread::sleep(Duration::from_millis(rng.gen_range(0..2500)));
+        let head = block_number(&dev.rpc).unwrap();
+        let hash = block_hash(&dev.rpc, head);
+        std::thread::sleep(Duration::from_millis(rng.gen_range(0..1200)));
+        dev.child.kill().unwrap();
+        dev.child.wait().unwrap();
+        last = Some((head, hash));
+    }
+}
