@@ -45,6 +45,17 @@ pub enum ApprovalError {
         /// The authority.
         index: u64,
     },
+    /// The authority already approved a different block for the same slot (honest
+    /// authorities approve at most one block per slot; this also bounds the pool's memory).
+    #[error("authority {index} equivocates at slot {slot}: already approved {first}")]
+    Equivocation {
+        /// The authority.
+        index: u64,
+        /// The slot.
+        slot: u64,
+        /// The block it approved first.
+        first: B256,
+    },
     /// The approval's slot is outside the window the pool accepts.
     #[error("approval for slot {slot} outside the accepted window {min}..={max}")]
     SlotOutOfWindow {
@@ -77,6 +88,8 @@ struct Collected {
 #[derive(Debug, Default)]
 pub struct ApprovalPool {
     blocks: HashMap<B256, Collected>,
+    /// The block each authority approved at each slot.
+    voted: HashMap<(u64, usize), B256>,
 }
 
 impl ApprovalPool {
@@ -132,6 +145,15 @@ impl ApprovalPool {
         if !sig.verify(&spec.authorities[i], msg.as_slice()) {
             return Err(ApprovalError::BadSignature { index });
         }
+        if let Some(first) = self.voted.get(&(approval.slot, i)) {
+            if *first != approval.block_root {
+                return Err(ApprovalError::Equivocation {
+                    index,
+                    slot: approval.slot,
+                    first: *first,
+                });
+            }
+        }
         let entry = self
             .blocks
             .entry(approval.block_root)
@@ -140,7 +162,9 @@ impl ApprovalPool {
                 sigs: BTreeMap::new(),
             });
         entry.sigs.insert(i, sig);
-        Ok(entry.sigs.len())
+        let count = entry.sigs.len();
+        self.voted.insert((approval.slot, i), approval.block_root);
+        Ok(count)
     }
 
     /// Number of approvals for `block_root`.
@@ -172,6 +196,7 @@ impl ApprovalPool {
     /// Forget every block below `slot`.
     pub fn prune_below(&mut self, slot: u64) {
         self.blocks.retain(|_, c| c.slot >= slot);
+        self.voted.retain(|(s, _), _| *s >= slot);
     }
 }
 
@@ -269,6 +294,15 @@ mod tests {
             ),
             Err(ApprovalError::SlotOutOfWindow { .. })
         ));
+        let other_root = B256::repeat_byte(2);
+        assert_eq!(
+            pool.add(&spec, domain, &approval(0, other_root, domain), w),
+            Err(ApprovalError::Equivocation {
+                index: 0,
+                slot: 5,
+                first: root
+            })
+        );
         pool.prune_below(6);
         assert_eq!(pool.count(&root), 0);
     }
