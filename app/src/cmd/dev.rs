@@ -37,6 +37,9 @@ pub struct DevArgs {
     /// Slot duration in milliseconds (a multiple of 1000).
     #[arg(long)]
     slot_ms: Option<u64>,
+    /// Print the dev chain spec (JSON) and exit: a starting point for a chain spec of your own.
+    #[arg(long)]
+    print_spec: bool,
 }
 
 impl DevArgs {
@@ -47,6 +50,10 @@ impl DevArgs {
             spec.slot_duration_ms = ms;
         }
         spec.validate()?;
+        if self.print_spec {
+            println!("{}", spec.to_json_pretty());
+            return Ok(());
+        }
         let spec = Arc::new(spec);
         let (datadir, _temp) = match self.datadir {
             Some(d) => (d, None),

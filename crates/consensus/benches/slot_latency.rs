@@ -1,0 +1,124 @@
+//! Slot latency of a 3-authority federation in one process, on the wall clock: for each slot,
+//! the time from the slot's start to the block being imported by all three authorities (each
+//! with its own embedded execution client over the Engine API), and the share of slots that got
+//! no block. The execution clients are idle (empty blocks).
+//!
+//! Run: `cargo bench -p alys-consensus --bench slot_latency` (env `ALYS_BENCH_SLOTS`, default
+//! 300; slots are 1 s, so the default run takes about five minutes).
+
+use std::{sync::Arc, time::Duration};
+
+use alys_consensus::{
+    ChainStatus, ConsensusService, LocalNetwork, NoPegIns, ServiceHandle, Signer, SlotClock,
+};
+use alys_engine::{EngineClientConfig, HttpEngineClient, JwtSecret};
+use alys_evm::{ElConfig, EmbeddedEl};
+use alys_primitives::{dev::dev_secret_key, ChainSpec};
+use alys_store::Store;
+use tokio::sync::watch;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let slots: u64 = std::env::var("ALYS_BENCH_SLOTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let mut spec = ChainSpec::dev(3).expect("dev spec");
+    spec.slot_duration_ms = 1000;
+    let spec = Arc::new(spec);
+    let clock = SlotClock::system(spec.slot_duration_ms);
+    let dirs: Vec<_> = (0..3)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let mut links = Vec::new();
+    let mut statuses: Vec<watch::Receiver<ChainStatus>> = Vec::new();
+    let mut inputs = Vec::new();
+    let mut els = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        let jwt = JwtSecret::random();
+        let el = EmbeddedEl::start(ElConfig {
+            datadir: dir.path().to_path_buf(),
+            genesis: spec.genesis.clone(),
+            authrpc_addr: "127.0.0.1:0".parse().expect("addr"),
+            http_addr: None,
+            jwt_secret: jwt,
+        })
+        .await
+        .expect("EL starts");
+        let engine = HttpEngineClient::new(&el.engine_url(), jwt, EngineClientConfig::default())
+            .expect("client");
+        let store = Arc::new(Store::open(&dir.path().join("consensus")).expect("store"));
+        let chain = alys_consensus::Chain::open(
+            spec.clone(),
+            clock.clone(),
+            engine,
+            store,
+            Arc::new(NoPegIns),
+        )
+        .await
+        .expect("chain");
+        let signer = Signer::new(&spec, dev_secret_key(i)).expect("authority");
+        let ServiceHandle {
+            inputs: tx,
+            outbound,
+            status,
+            ..
+        } = ConsensusService::spawn(chain, Some(signer));
+        inputs.push(tx.clone());
+        links.push((tx, outbound));
+        statuses.push(status);
+        els.push(el);
+    }
+    let _network = LocalNetwork::connect(links);
+    for tx in &inputs {
+        alys_consensus::spawn_slot_ticker(clock.clone(), tx.clone());
+    }
+
+    let first = clock.current_slot() + 1;
+    let mut latencies = Vec::new();
+    let mut missed = 0u64;
+    for slot in first..first + slots {
+        let deadline = clock.slot_start_ms(slot + 1);
+        let mut imported_at = 0u64;
+        for st in statuses.iter_mut() {
+            let wait = Duration::from_millis(deadline.saturating_sub(clock.now_ms()));
+            match tokio::time::timeout(wait, st.wait_for(|s| s.head_slot >= slot)).await {
+                Ok(Ok(_)) => imported_at = imported_at.max(clock.now_ms()),
+                _ => {
+                    imported_at = u64::MAX;
+                    break;
+                }
+            }
+        }
+        if imported_at == u64::MAX {
+            missed += 1;
+            // Wait for the slot to end before measuring the next one.
+            tokio::time::sleep(Duration::from_millis(
+                deadline.saturating_sub(clock.now_ms()),
+            ))
+            .await;
+        } else {
+            latencies.push(imported_at - clock.slot_start_ms(slot));
+        }
+    }
+    latencies.sort_unstable();
+    let pct = |p: usize| {
+        latencies
+            .get((latencies.len() * p / 100).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    println!("| slots | p50 (ms) | p99 (ms) | max (ms) | missed | p99 / 200 ms target |");
+    println!("|---|---|---|---|---|---|");
+    println!(
+        "| {slots} | {} | {} | {} | {missed} ({:.1}%) | {:.2} |",
+        pct(50),
+        pct(99),
+        latencies.last().copied().unwrap_or(0),
+        missed as f64 * 100.0 / slots as f64,
+        pct(99) as f64 / 200.0
+    );
+    for el in els {
+        el.stop().await;
+    }
+}
