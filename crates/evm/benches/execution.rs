@@ -22,7 +22,7 @@ use alloy::rpc::types::engine::{
 };
 use alloy::signers::local::PrivateKeySigner;
 use alloy_evm::{EthEvmFactory, Evm, EvmEnv, EvmFactory, FromRecoveredTx};
-use alloy_genesis::{ChainConfig, Genesis, GenesisAccount};
+use alloy_genesis::{Genesis, GenesisAccount};
 use alloy_primitives::{keccak256, Address, Bytes, TxKind, B256, U256};
 use alys_engine::{EngineClientConfig, ExecutionEngine, HttpEngineClient};
 use alys_evm::{ElConfig, EmbeddedEl};
@@ -60,24 +60,7 @@ fn balance_slot(holder: Address) -> B256 {
 }
 
 fn genesis(senders: &[PrivateKeySigner], filler_accounts: usize) -> Genesis {
-    let config = ChainConfig {
-        chain_id: CHAIN_ID,
-        homestead_block: Some(0),
-        eip150_block: Some(0),
-        eip155_block: Some(0),
-        eip158_block: Some(0),
-        byzantium_block: Some(0),
-        constantinople_block: Some(0),
-        petersburg_block: Some(0),
-        istanbul_block: Some(0),
-        berlin_block: Some(0),
-        london_block: Some(0),
-        terminal_total_difficulty: Some(U256::ZERO),
-        terminal_total_difficulty_passed: true,
-        shanghai_time: Some(0),
-        cancun_time: Some(0),
-        ..Default::default()
-    };
+    let config = alys_evm::forks::cancun_chain_config(CHAIN_ID);
     let mut alloc = BTreeMap::new();
     let mut token_storage = BTreeMap::new();
     for s in senders {
@@ -253,8 +236,9 @@ async fn build_chain(genesis: Genesis, blocks: Vec<Vec<TxEnvelope>>) -> Vec<Exec
     payloads
 }
 
-/// Imports `payloads` into a fresh client; returns seconds spent in the Engine API calls.
-async fn import(genesis: Genesis, payloads: &[ExecutionPayloadV3]) -> f64 {
+/// Imports `payloads` into a fresh client; returns seconds spent in the Engine API calls and
+/// the state root time of the last block.
+async fn import(genesis: Genesis, payloads: &[ExecutionPayloadV3]) -> (f64, f64) {
     let (el, client, _dir) = start(genesis).await;
     let started = Instant::now();
     for p in payloads {
@@ -270,8 +254,14 @@ async fn import(genesis: Genesis, payloads: &[ExecutionPayloadV3]) -> f64 {
             .expect("fcu");
     }
     let secs = started.elapsed().as_secs_f64();
+    let state_root = el
+        .chain()
+        .lock()
+        .last_import_timings()
+        .map(|t| t.state_root.as_secs_f64())
+        .unwrap_or_default();
     el.stop().await;
-    secs
+    (secs, state_root)
 }
 
 /// Executes the payloads' transactions with revm alone on an in-memory database. Returns
@@ -365,7 +355,7 @@ async fn main() {
             .collect();
         let payloads = build_chain(genesis.clone(), blocks).await;
         let gas = gas_of(&payloads) as f64;
-        let e2e = import(genesis.clone(), &payloads).await;
+        let (e2e, _) = import(genesis.clone(), &payloads).await;
         let (raw, execute_only) = raw_revm(&genesis, &payloads);
         let (e2e_mgas, raw_mgas) = (gas / e2e / 1e6, gas / raw / 1e6);
         println!(
@@ -381,16 +371,21 @@ async fn main() {
         .unwrap_or(true);
     let sizes: &[usize] = if big { &[10_000, 1_000_000] } else { &[10_000] };
     println!();
-    println!("| accounts in state | import of one 1400-transfer block (ms) |");
-    println!("|---|---|");
+    println!("| accounts in state | transfers in block (changed accounts) | import (ms) | state root (ms) |");
+    println!("|---|---|---|---|");
     for &size in sizes {
         let genesis = genesis(&senders, size);
-        let payloads = build_chain(
-            genesis.clone(),
-            vec![block_txs(&senders, 0, 14, Workload::Transfers)],
-        )
-        .await;
-        let secs = import(genesis, &payloads).await;
-        println!("| {size} | {:.1} |", secs * 1e3);
+        for per_sender in [1, 14] {
+            let block = block_txs(&senders, 0, per_sender, Workload::Transfers);
+            let changed = block.len() + SENDERS;
+            let payloads = build_chain(genesis.clone(), vec![block]).await;
+            let (secs, root) = import(genesis.clone(), &payloads).await;
+            println!(
+                "| {size} | {} ({changed}) | {:.1} | {:.1} |",
+                per_sender as usize * SENDERS,
+                secs * 1e3,
+                root * 1e3
+            );
+        }
     }
 }

@@ -113,6 +113,7 @@ pub struct Chain {
     finalized: B256,
     invalid: HashMap<B256, InvalidBlock>,
     built: Vec<(PayloadId, BuiltPayload)>,
+    last_import: Option<crate::execute::ExecTimings>,
     /// Pending transactions.
     pub pool: TxPool,
 }
@@ -170,6 +171,7 @@ impl Chain {
             finalized,
             invalid: HashMap::new(),
             built: Vec::new(),
+            last_import: None,
         })
     }
 
@@ -191,6 +193,11 @@ impl Chain {
     /// Canonical head header and hash.
     pub fn head(&self) -> (&Header, B256) {
         (&self.head, self.head_hash)
+    }
+
+    /// Timings of the last block imported by `new_payload` (execution and state root).
+    pub fn last_import_timings(&self) -> Option<crate::execute::ExecTimings> {
+        self.last_import
     }
 
     /// Safe block hash.
@@ -334,6 +341,14 @@ impl Chain {
         }
         match self.import_block(&parent, parent_hash, block) {
             Ok(executed) => {
+                tracing::debug!(
+                    number = executed.header.number,
+                    txs = executed.tx_hashes.len(),
+                    execution = ?executed.timings.execution,
+                    state_root = ?executed.timings.state_root,
+                    "payload executed"
+                );
+                self.last_import = Some(executed.timings);
                 let mut batch = WriteBatch::new();
                 store_executed(&mut batch, &executed);
                 self.db.write(batch, Durability::Buffered)?;
@@ -712,7 +727,9 @@ fn recover_senders(
         .enumerate()
         .map(|(i, tx)| {
             tx.recover_signer()
-                .map(|signer| alloy::consensus::transaction::Recovered::new_unchecked(tx.clone(), signer))
+                .map(|signer| {
+                    alloy::consensus::transaction::Recovered::new_unchecked(tx.clone(), signer)
+                })
                 .map_err(|e| format!("transaction {i}: bad signature: {e}"))
         })
         .collect()

@@ -105,6 +105,17 @@ pub struct ExecutedBlock {
     pub code: Vec<(B256, Bytes)>,
     /// Transactions left out while building, with the reason.
     pub skipped: Vec<(B256, String)>,
+    /// Where the time went.
+    pub timings: ExecTimings,
+}
+
+/// Time spent executing a block and updating the state trie.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExecTimings {
+    /// Transactions, system calls and withdrawals in revm.
+    pub execution: std::time::Duration,
+    /// Flat-state changes and the state root (storage tries and account trie).
+    pub state_root: std::time::Duration,
 }
 
 fn evm_env(schedule: &ForkSchedule, ctx: &BlockContext) -> EvmEnv<SpecId> {
@@ -155,6 +166,7 @@ pub fn execute_block(
     txs: impl IntoIterator<Item = Recovered<TxEnvelope>>,
     mode: Mode,
 ) -> Result<ExecutedBlock, ExecError> {
+    let started = std::time::Instant::now();
     let mut state = State::builder()
         .with_database_ref(view.clone())
         .with_bundle_update()
@@ -201,11 +213,17 @@ pub fn execute_block(
     state.merge_transitions(BundleRetention::PlainState);
     let bundle = state.take_bundle();
 
+    let execution = started.elapsed();
+    let started = std::time::Instant::now();
     let StateCommit {
         changes,
         trie_nodes,
         state_root,
     } = commit_state(&view, ctx.parent_state_root, &bundle)?;
+    let timings = ExecTimings {
+        execution,
+        state_root: started.elapsed(),
+    };
     let code: Vec<(B256, Bytes)> = bundle
         .contracts
         .iter()
@@ -264,6 +282,7 @@ pub fn execute_block(
         trie_nodes,
         code,
         skipped,
+        timings,
     })
 }
 
