@@ -55,10 +55,33 @@ fn free_port() -> u16 {
 struct Dev {
     child: Child,
     rpc: String,
+    node_rpc: u16,
+}
+
+/// POSTs `body` to the node RPC with optional Basic credentials; returns (status, JSON body).
+fn node_rpc(port: u16, auth: Option<&str>, body: &str) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let auth = auth
+        .map(|a| format!("Authorization: Basic {a}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "POST / HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let json =
+        serde_json::from_str(out.split("\r\n\r\n").nth(1).unwrap_or("null")).unwrap_or_default();
+    (status, json)
 }
 
 fn start_dev(datadir: &Path, slot_ms: u64) -> Dev {
     let http = free_port();
+    let rpc = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_alys"))
         .arg("dev")
         .arg("--datadir")
@@ -70,6 +93,7 @@ fn start_dev(datadir: &Path, slot_ms: u64) -> Dev {
             &free_port().to_string(),
         ])
         .args(["--slot-ms", &slot_ms.to_string()])
+        .args(["--rpc-port", &rpc.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -77,6 +101,7 @@ fn start_dev(datadir: &Path, slot_ms: u64) -> Dev {
     Dev {
         child,
         rpc: format!("http://127.0.0.1:{http}"),
+        node_rpc: rpc,
     }
 }
 
@@ -197,4 +222,73 @@ fn sigkill_at_random_moments_keeps_producing_on_the_previous_head() {
         dev.child.wait().unwrap();
         last = Some((head, hash));
     }
+}
+
+#[test]
+fn node_rpc_answers_json_rpc_1_and_2_with_basic_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_dev(dir.path(), 1000);
+    let head = wait_for_block(&dev.rpc, 1, Duration::from_secs(20));
+    // "alys:alys" in base64.
+    let auth = Some("YWx5czphbHlz");
+    let (status, _) = node_rpc(
+        dev.node_rpc,
+        None,
+        r#"{"method":"getheadblock","params":[],"id":1}"#,
+    );
+    assert_eq!(status, 401);
+    let (status, _) = node_rpc(
+        dev.node_rpc,
+        Some("YWx5czp3cm9uZw=="),
+        r#"{"method":"help","id":1}"#,
+    );
+    assert_eq!(status, 401);
+    // JSON-RPC 1.0, as Bitcoin-style clients send it.
+    let (status, v) = node_rpc(
+        dev.node_rpc,
+        auth,
+        r#"{"method":"getblockbyheight","params":[1],"id":"a"}"#,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(v["error"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["result"]["height"], 1);
+    assert_eq!(v["result"]["executionBlockNumber"], 1);
+    assert_eq!(v["id"], "a");
+    // JSON-RPC 2.0.
+    let (_, v) = node_rpc(
+        dev.node_rpc,
+        auth,
+        r#"{"jsonrpc":"2.0","method":"getsyncstatus","id":2}"#,
+    );
+    assert_eq!(v["jsonrpc"], "2.0");
+    assert!(
+        v["result"]["headHeight"].as_u64().unwrap() >= head.min(1),
+        "{v}"
+    );
+    let (_, v) = node_rpc(
+        dev.node_rpc,
+        auth,
+        r#"{"jsonrpc":"2.0","method":"getchainspec","id":3}"#,
+    );
+    assert_eq!(v["result"]["spec"]["chainId"], 263634);
+    let (_, v) = node_rpc(dev.node_rpc, auth, r#"{"method":"help","id":4}"#);
+    assert!(v["result"].as_str().unwrap().contains("getheadblock"));
+    // Errors, never a dropped connection.
+    let (_, v) = node_rpc(dev.node_rpc, auth, r#"{"method":"nosuchmethod","id":5}"#);
+    assert_eq!(v["error"]["code"], -32601);
+    let (_, v) = node_rpc(
+        dev.node_rpc,
+        auth,
+        r#"{"method":"getblockbyheight","params":["x"],"id":6}"#,
+    );
+    assert_eq!(v["error"]["code"], -32602);
+    let (_, v) = node_rpc(
+        dev.node_rpc,
+        auth,
+        r#"{"method":"getblockbyheight","params":[999999],"id":7}"#,
+    );
+    assert_eq!(v["error"]["code"], -5);
+    let (_, v) = node_rpc(dev.node_rpc, auth, "{not json");
+    assert_eq!(v["error"]["code"], -32700);
+    stop(dev);
 }

@@ -14,7 +14,7 @@ use alys_primitives::{
 };
 use eyre::WrapErr;
 
-use super::wiring::{start_node, ExecutionClient};
+use super::wiring::{start_node, ExecutionClient, NodeRpc};
 
 /// Arguments of `alys dev`.
 #[derive(Debug, clap::Args)]
@@ -31,6 +31,15 @@ pub struct DevArgs {
     /// Engine API port of the first authority's execution client.
     #[arg(long, default_value_t = 8551)]
     authrpc_port: u16,
+    /// Node JSON-RPC port (chain queries; miner and peg methods later).
+    #[arg(long, default_value_t = 3000)]
+    rpc_port: u16,
+    /// Node JSON-RPC user (HTTP Basic auth).
+    #[arg(long, default_value = "alys")]
+    rpc_user: String,
+    /// Node JSON-RPC password (HTTP Basic auth).
+    #[arg(long, default_value = "alys")]
+    rpc_password: String,
     /// Listen address of the RPC servers.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     addr: IpAddr,
@@ -79,16 +88,28 @@ impl DevArgs {
             } else {
                 datadir.join(format!("authority-{i}"))
             };
+            let rpc = (i == 0).then(|| NodeRpc {
+                addr: SocketAddr::new(self.addr, self.rpc_port),
+                credentials: alys_rpc::Credentials {
+                    user: self.rpc_user.clone(),
+                    password: self.rpc_password.clone(),
+                },
+            });
             let node = start_node(
                 spec.clone(),
                 dir,
                 ExecutionClient::Embedded { authrpc, http },
                 Some(signer),
+                rpc,
             )
             .await
             .wrap_err_with(|| format!("starting authority {i}"))?;
             nodes.push(node);
         }
+        let rpc_addr = nodes
+            .first()
+            .and_then(|n| n.rpc.as_ref())
+            .map(|r| r.local_addr());
         let mut els = Vec::new();
         let mut links = Vec::new();
         for node in nodes {
@@ -123,6 +144,12 @@ impl DevArgs {
                 "  Engine API        {} (JWT secret {}/jwt.hex)",
                 el.engine_url(),
                 datadir.display()
+            );
+        }
+        if let Some(addr) = rpc_addr {
+            println!(
+                "  node JSON-RPC     http://{addr} (user {}, password {})",
+                self.rpc_user, self.rpc_password
             );
         }
         println!();

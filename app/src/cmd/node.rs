@@ -9,7 +9,7 @@ use std::{
 use alys_consensus::Signer;
 use alys_primitives::ChainSpec;
 
-use super::wiring::{start_node, ExecutionClient};
+use super::wiring::{start_node, ExecutionClient, NodeRpc};
 
 /// Arguments of `alys node`.
 #[derive(Debug, clap::Args)]
@@ -38,6 +38,15 @@ pub struct NodeArgs {
     /// Engine API port of the embedded execution client.
     #[arg(long, default_value_t = 8551)]
     authrpc_port: u16,
+    /// Node JSON-RPC port.
+    #[arg(long, default_value_t = 3000)]
+    rpc_port: u16,
+    /// Node JSON-RPC user (HTTP Basic auth).
+    #[arg(long, default_value = "alys")]
+    rpc_user: String,
+    /// Node JSON-RPC password (HTTP Basic auth); required to serve the node RPC.
+    #[arg(long, env = "ALYS_RPC_PASSWORD")]
+    rpc_password: Option<String>,
     /// Listen address of the RPC servers.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     addr: IpAddr,
@@ -67,7 +76,22 @@ impl NodeArgs {
             },
             _ => eyre::bail!("give either --engine-url with --jwt-secret, or --embedded-el"),
         };
-        let node = start_node(spec.clone(), self.datadir.clone(), execution, signer).await?;
+        let rpc = self.rpc_password.clone().map(|password| NodeRpc {
+            addr: SocketAddr::new(self.addr, self.rpc_port),
+            credentials: alys_rpc::Credentials {
+                user: self.rpc_user.clone(),
+                password,
+            },
+        });
+        if rpc.is_none() {
+            println!(
+                "node JSON-RPC disabled: give --rpc-password (or ALYS_RPC_PASSWORD) to serve it"
+            );
+        }
+        let node = start_node(spec.clone(), self.datadir.clone(), execution, signer, rpc).await?;
+        if let Some(server) = &node.rpc {
+            println!("node JSON-RPC http://{}", server.local_addr());
+        }
         match node.authority {
             Some(i) => println!("authority {i} of {}", spec.authorities.len()),
             None => println!("full node (no signer key)"),

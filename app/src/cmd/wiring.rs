@@ -28,8 +28,18 @@ pub enum ExecutionClient {
     },
 }
 
+/// The node's own JSON-RPC server settings.
+pub struct NodeRpc {
+    /// Listen address.
+    pub addr: SocketAddr,
+    /// Basic-auth credentials.
+    pub credentials: alys_rpc::Credentials,
+}
+
 /// A running node.
 pub struct Node {
+    /// The node's JSON-RPC server, when started.
+    pub rpc: Option<alys_rpc::RpcServer>,
     /// The embedded execution client, when there is one.
     pub el: Option<EmbeddedEl>,
     /// Channels to the consensus service.
@@ -45,6 +55,7 @@ pub async fn start_node(
     datadir: PathBuf,
     execution: ExecutionClient,
     signer: Option<Signer>,
+    rpc: Option<NodeRpc>,
 ) -> eyre::Result<Node> {
     std::fs::create_dir_all(&datadir)
         .wrap_err_with(|| format!("creating {}", datadir.display()))?;
@@ -83,9 +94,30 @@ pub async fn start_node(
     .await
     .wrap_err("opening the consensus chain")?;
     let authority = signer.as_ref().map(|s| s.index());
+    let chain_store = chain.store().clone();
     let service = ConsensusService::spawn(chain, signer);
-    alys_consensus::spawn_slot_ticker(clock, service.inputs.clone());
+    alys_consensus::spawn_slot_ticker(clock.clone(), service.inputs.clone());
+    let rpc = match rpc {
+        Some(NodeRpc { addr, credentials }) => {
+            let mut methods = alys_rpc::Methods::new();
+            alys_rpc::register_chain_methods(
+                &mut methods,
+                alys_rpc::ChainView {
+                    store: chain_store,
+                    status: service.status.clone(),
+                    spec: spec.clone(),
+                    current_slot: Arc::new(move || clock.current_slot()),
+                },
+            );
+            let server = alys_rpc::RpcServer::start(addr, methods, credentials)
+                .await
+                .wrap_err_with(|| format!("binding the node RPC on {addr}"))?;
+            Some(server)
+        }
+        None => None,
+    };
     Ok(Node {
+        rpc,
         el,
         service,
         authority,

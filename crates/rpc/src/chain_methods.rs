@@ -1,0 +1,133 @@
+//! Chain queries: `getheadblock`, `getblockbyheight`, `getblockbyhash`, `getfinalized`,
+//! `getsyncstatus`, `getchainspec`.
+
+use std::sync::Arc;
+
+use alloy_primitives::B256;
+use alys_consensus::{chain_store::ChainStore, ChainStatus};
+use alys_primitives::{ChainSpec, SignedConsensusBlock};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::server::{Methods, RpcError};
+
+/// What the chain methods read: the consensus store, the live status and the spec.
+#[derive(Clone)]
+pub struct ChainView {
+    /// Consensus store.
+    pub store: ChainStore,
+    /// Status published by the consensus service after every input.
+    pub status: watch::Receiver<ChainStatus>,
+    /// The chain spec.
+    pub spec: Arc<ChainSpec>,
+    /// The slot clock's current slot (for sync status).
+    pub current_slot: Arc<dyn Fn() -> u64 + Send + Sync>,
+}
+
+fn block_json(block: &SignedConsensusBlock, height: u64) -> Value {
+    let m = &block.message;
+    let payload = &m.execution_payload;
+    json!({
+        "root": block.root(),
+        "height": height,
+        "slot": m.slot,
+        "parentRoot": m.parent_root,
+        "executionBlockHash": payload.block_hash,
+        "executionBlockNumber": payload.block_number,
+        "transactions": payload.transactions.len(),
+        "withdrawals": payload.withdrawals.len(),
+        "pegins": m.pegins.len(),
+        "approvals": block.approval.bitfield.iter().filter(|b| *b).count(),
+    })
+}
+
+fn internal(e: impl std::fmt::Display) -> RpcError {
+    RpcError::internal(e.to_string())
+}
+
+fn by_root(view: &ChainView, root: B256) -> Result<Value, RpcError> {
+    let block = view.store.block(&root).map_err(internal)?;
+    let height = view.store.height_of(&root).map_err(internal)?;
+    match (block, height) {
+        (Some(b), Some(h)) => Ok(block_json(&b, h)),
+        _ => Err(RpcError::not_found(format!("block {root} not found"))),
+    }
+}
+
+fn param<T: serde::de::DeserializeOwned>(
+    params: &[Value],
+    i: usize,
+    what: &str,
+) -> Result<T, RpcError> {
+    let value = params
+        .get(i)
+        .ok_or_else(|| RpcError::invalid_params(format!("missing parameter `{what}`")))?;
+    serde_json::from_value(value.clone())
+        .map_err(|e| RpcError::invalid_params(format!("`{what}`: {e}")))
+}
+
+/// Registers the chain query methods.
+pub fn register_chain_methods(methods: &mut Methods, view: ChainView) {
+    let v = view.clone();
+    methods.register("getheadblock", "getheadblock: the head block", move |_| {
+        let root = v.status.borrow().head_root;
+        by_root(&v, root)
+    });
+    let v = view.clone();
+    methods.register(
+        "getfinalized",
+        "getfinalized: the last finalized block",
+        move |_| {
+            let root = v.status.borrow().finalized_root;
+            by_root(&v, root)
+        },
+    );
+    let v = view.clone();
+    methods.register(
+        "getblockbyheight",
+        "getblockbyheight <height>: the canonical block at a height",
+        move |p| {
+            let height: u64 = param(&p, 0, "height")?;
+            match v.store.canonical_root(height).map_err(internal)? {
+                Some(root) => by_root(&v, root),
+                None => Err(RpcError::not_found(format!("no block at height {height}"))),
+            }
+        },
+    );
+    let v = view.clone();
+    methods.register(
+        "getblockbyhash",
+        "getblockbyhash <root>: a block by its root",
+        move |p| {
+            let root: B256 = param(&p, 0, "root")?;
+            by_root(&v, root)
+        },
+    );
+    let v = view.clone();
+    methods.register(
+        "getsyncstatus",
+        "getsyncstatus: head, finalized and the current slot",
+        move |_| {
+            let s = v.status.borrow().clone();
+            let current = (v.current_slot)();
+            Ok(json!({
+                "headHeight": s.head_height,
+                "headSlot": s.head_slot,
+                "headRoot": s.head_root,
+                "finalizedHeight": s.finalized_height,
+                "finalizedRoot": s.finalized_root,
+                "currentSlot": current,
+                "slotsBehind": current.saturating_sub(s.head_slot),
+            }))
+        },
+    );
+    let v = view;
+    methods.register(
+        "getchainspec",
+        "getchainspec: the chain spec and its hash",
+        move |_| {
+            let spec: Value = serde_json::from_str(&v.spec.canonical_json()).map_err(internal)?;
+            Ok(json!({"specHash": v.spec.spec_hash(), "spec": spec}))
+        },
+    );
+}
