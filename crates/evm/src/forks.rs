@@ -110,3 +110,26 @@ impl EthExecutorSpec for ForkSchedule {
         None
     }
 }
+
+/// A geth genesis `config` for a post-merge chain with every supported fork (up to Cancun)
+/// active at genesis.
+pub fn cancun_chain_config(chain_id: u64) -> ChainConfig {
+    ChainConfig {
+        chain_id,
+        homestead_block: Some(0),
+        eip150_block: Some(0),
+        eip155_block: Some(0),
+        eip158_block: Some(0),
+        byzantium_block: Some(0),
+        constantinople_block: Some(0),
+        petersburg_block: Some(0),
+        istanbul_block: Some(0),
+        berlin_block: Some(0),
+        london_block: Some(0),
+        terminal_total_difficulty: Some(U256::ZERO),
+        terminal_total_difficulty_passed: true,
+        shanghai_time: Some(0),
+        cancun_time: Some(0),
+        ..Default::default()
+    }
+}

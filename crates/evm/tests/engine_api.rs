@@ -11,7 +11,7 @@ use alloy::rpc::types::engine::{
 };
 use alloy::signers::local::PrivateKeySigner;
 use alloy_engine::{EngineClientConfig, EngineError, ExecutionEngine, HttpEngineClient};
-use alloy_genesis::{ChainConfig, Genesis, GenesisAccount};
+use alloy_genesis::{Genesis, GenesisAccount};
 use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
 use alys_engine as alloy_engine;
 use alys_evm::{ElConfig, EmbeddedEl};
@@ -20,24 +20,7 @@ const CHAIN_ID: u64 = 263634;
 const GENESIS_TIME: u64 = 1_700_000_000;
 
 fn genesis(signers: &[PrivateKeySigner]) -> Genesis {
-    let config = ChainConfig {
-        chain_id: CHAIN_ID,
-        homestead_block: Some(0),
-        eip150_block: Some(0),
-        eip155_block: Some(0),
-        eip158_block: Some(0),
-        byzantium_block: Some(0),
-        constantinople_block: Some(0),
-        petersburg_block: Some(0),
-        istanbul_block: Some(0),
-        berlin_block: Some(0),
-        london_block: Some(0),
-        terminal_total_difficulty: Some(U256::ZERO),
-        terminal_total_difficulty_passed: true,
-        shanghai_time: Some(0),
-        cancun_time: Some(0),
-        ..Default::default()
-    };
+    let config = alys_evm::forks::cancun_chain_config(CHAIN_ID);
     let mut alloc = BTreeMap::new();
     for s in signers {
         alloc.insert(

@@ -229,7 +229,7 @@ async fn calls_reverts_and_overrides() {
     let out: Bytes = node
         .ok(
             "eth_call",
-            json!([{"to": token, "data": call_data(TestToken::balanceOfCall(a0))}, "latest"]),
+            json!([{"to": token, "data": call_data(RpcTestToken::balanceOfCall(a0))}, "latest"]),
         )
         .await;
     assert_eq!(U256::from_be_slice(&out), supply);
@@ -237,7 +237,7 @@ async fn calls_reverts_and_overrides() {
     let out: Bytes = node
         .ok(
             "eth_call",
-            json!([{"to": token, "data": call_data(TestToken::balanceOfCall(a0))}, "0x0"]),
+            json!([{"to": token, "data": call_data(RpcTestToken::balanceOfCall(a0))}, "0x0"]),
         )
         .await;
     assert!(out.is_empty());
@@ -246,7 +246,7 @@ async fn calls_reverts_and_overrides() {
     let err = node
         .rpc::<Bytes>(
             "eth_call",
-            json!([{"to": token, "data": call_data(TestToken::failRequireCall {})}]),
+            json!([{"to": token, "data": call_data(RpcTestToken::failRequireCall {})}]),
         )
         .await
         .expect_err("reverts");
@@ -260,13 +260,13 @@ async fn calls_reverts_and_overrides() {
         .rpc::<Bytes>(
             "eth_call",
             json!([{"from": signer(1).address(), "to": token,
-                    "data": call_data(TestToken::transferCall { to: a0, value: U256::from(5) })}]),
+                    "data": call_data(RpcTestToken::transferCall { to: a0, value: U256::from(5) })}]),
         )
         .await
         .expect_err("reverts");
     assert_eq!((err.code, err.message.as_str()), (3, "execution reverted"));
     let data: Bytes = serde_json::from_value(err.data.expect("data")).expect("hex");
-    let decoded = TestToken::InsufficientBalance::abi_decode(&data).expect("custom error");
+    let decoded = RpcTestToken::InsufficientBalance::abi_decode(&data).expect("custom error");
     assert_eq!(decoded.available, U256::ZERO);
     assert_eq!(decoded.required, U256::from(5));
 
@@ -274,7 +274,7 @@ async fn calls_reverts_and_overrides() {
     let err = node
         .rpc::<Bytes>(
             "eth_call",
-            json!([{"to": token, "data": call_data(TestToken::divideCall { n: U256::from(1), d: U256::ZERO })}]),
+            json!([{"to": token, "data": call_data(RpcTestToken::divideCall { n: U256::from(1), d: U256::ZERO })}]),
         )
         .await
         .expect_err("panics");
@@ -288,20 +288,20 @@ async fn calls_reverts_and_overrides() {
     let out: Bytes = node
         .ok(
             "eth_call",
-            json!([{"to": token, "data": call_data(TestToken::envCall {})}]),
+            json!([{"to": token, "data": call_data(RpcTestToken::envCall {})}]),
         )
         .await;
-    let env = TestToken::envCall::abi_decode_returns(&out).expect("decode");
+    let env = RpcTestToken::envCall::abi_decode_returns(&out).expect("decode");
     assert_eq!(env.baseFee, U256::ZERO);
     assert_eq!(env.number, U256::from(1));
     assert_eq!(env.chainId, U256::from(CHAIN_ID));
     let out: Bytes = node
         .ok(
             "eth_call",
-            json!([{"from": a0, "to": token, "maxFeePerGas": "0x2540be400", "data": call_data(TestToken::envCall {})}]),
+            json!([{"from": a0, "to": token, "maxFeePerGas": "0x2540be400", "data": call_data(RpcTestToken::envCall {})}]),
         )
         .await;
-    let env = TestToken::envCall::abi_decode_returns(&out).expect("decode");
+    let env = RpcTestToken::envCall::abi_decode_returns(&out).expect("decode");
     assert!(env.baseFee > U256::ZERO);
 
     // State overrides: a fresh address given the token's code and a balance slot.
@@ -318,7 +318,7 @@ async fn calls_reverts_and_overrides() {
         .ok(
             "eth_call",
             json!([
-                {"to": fake, "data": call_data(TestToken::balanceOfCall(a0))},
+                {"to": fake, "data": call_data(RpcTestToken::balanceOfCall(a0))},
                 "latest",
                 {format!("{fake:#x}"): {"code": runtime, "stateDiff": {format!("{slot:#x}"): format!("{:#066x}", 42)}}}
             ]),
@@ -362,20 +362,20 @@ async fn estimates_are_enough_and_tight() {
     let cases: Vec<(&str, Bytes)> = vec![
         (
             "transfer",
-            call_data(TestToken::transferCall {
+            call_data(RpcTestToken::transferCall {
                 to: a1,
                 value: U256::from(10),
             }),
         ),
         (
             "needsGas",
-            call_data(TestToken::needsGasCall {
+            call_data(RpcTestToken::needsGasCall {
                 minimum: U256::from(150_000),
             }),
         ),
         (
             "setAndClear",
-            call_data(TestToken::setAndClearCall { n: U256::from(20) }),
+            call_data(RpcTestToken::setAndClearCall { n: U256::from(20) }),
         ),
     ];
     for (nonce, (name, data)) in (1u64..).zip(cases) {
@@ -432,7 +432,7 @@ async fn estimates_are_enough_and_tight() {
     let err = node
         .rpc::<Value>(
             "eth_estimateGas",
-            json!([{"from": a0, "to": token, "data": call_data(TestToken::failRequireCall {})}]),
+            json!([{"from": a0, "to": token, "data": call_data(RpcTestToken::failRequireCall {})}]),
         )
         .await
         .expect_err("reverts");
@@ -444,7 +444,7 @@ async fn estimates_are_enough_and_tight() {
         .rpc::<Value>(
             "eth_estimateGas",
             json!([{"from": signer(2).address(), "to": token,
-                    "data": call_data(TestToken::transferCall { to: a0, value: U256::from(1) })}]),
+                    "data": call_data(RpcTestToken::transferCall { to: a0, value: U256::from(1) })}]),
         )
         .await
         .expect_err("custom error");
@@ -455,7 +455,7 @@ async fn estimates_are_enough_and_tight() {
     let al: Value = node
         .ok(
             "eth_createAccessList",
-            json!([{"from": a0, "to": token, "data": call_data(TestToken::transferCall { to: a1, value: U256::from(1) })}]),
+            json!([{"from": a0, "to": token, "data": call_data(RpcTestToken::transferCall { to: a1, value: U256::from(1) })}]),
         )
         .await;
     let list = al["accessList"].as_array().expect("list");
@@ -532,7 +532,7 @@ async fn get_logs_with_filters_and_limits() {
     let mut node = TestNode::start().await;
     let (a0, a1) = (signer(0).address(), signer(1).address());
     let token = deploy_token(&mut node, 0, 0, U256::from(1_000_000u64)).await;
-    let data = call_data(TestToken::transferCall {
+    let data = call_data(RpcTestToken::transferCall {
         to: a1,
         value: U256::from(7),
     });
@@ -666,5 +666,87 @@ async fn malformed_requests_get_json_rpc_errors() {
     // Still serving.
     let chain_id: Value = node.ok("eth_chainId", json!([])).await;
     assert_eq!(hex_u64(&chain_id), CHAIN_ID);
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_preflight_allows_browser_wallets() {
+    let node = TestNode::start().await;
+    let response = node
+        .http_raw(
+            "OPTIONS / HTTP/1.1\r\nOrigin: https://app.example\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type",
+        )
+        .await
+        .to_lowercase();
+    assert!(response.starts_with("http/1.1 200"), "{response}");
+    assert!(
+        response.contains("access-control-allow-origin: *"),
+        "{response}"
+    );
+    assert!(
+        response.contains("access-control-allow-methods"),
+        "{response}"
+    );
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_results_follow_the_head() {
+    let mut node = TestNode::start().await;
+    let (a0, a1) = (signer(0).address(), signer(1).address());
+    let token = deploy_token(&mut node, 0, 0, U256::from(1_000u64)).await;
+    let balance_of =
+        |who| json!([{"to": token, "data": call_data(RpcTestToken::balanceOfCall(who))}, "latest"]);
+    let read = |out: Bytes| U256::from_be_slice(&out);
+    assert_eq!(read(node.ok("eth_call", balance_of(a1)).await), U256::ZERO);
+    // An override applies to its own call only, never to later ones.
+    let mut buf = [0u8; 64];
+    buf[12..32].copy_from_slice(a1.as_slice());
+    buf[63] = 3;
+    let slot = keccak256(buf);
+    let overridden: Bytes = node
+        .ok(
+            "eth_call",
+            json!([
+                {"to": token, "data": call_data(RpcTestToken::balanceOfCall(a1))},
+                "latest",
+                {format!("{token:#x}"): {"stateDiff": {format!("{slot:#x}"): format!("{:#066x}", 9)}}}
+            ]),
+        )
+        .await;
+    assert_eq!(read(overridden), U256::from(9));
+    assert_eq!(read(node.ok("eth_call", balance_of(a1)).await), U256::ZERO);
+    // A new head with a transfer: calls see it at once; the old block still answers the old
+    // value.
+    let tx = eip1559(
+        0,
+        1,
+        Some(token),
+        U256::ZERO,
+        call_data(RpcTestToken::transferCall {
+            to: a1,
+            value: U256::from(40),
+        }),
+        100_000,
+        10_000_000_000,
+        1_000_000_000,
+    );
+    node.send(&tx).await.expect("accepted");
+    node.produce_block().await;
+    assert_eq!(
+        read(node.ok("eth_call", balance_of(a1)).await),
+        U256::from(40)
+    );
+    assert_eq!(
+        read(node.ok("eth_call", balance_of(a0)).await),
+        U256::from(960)
+    );
+    let old: Bytes = node
+        .ok(
+            "eth_call",
+            json!([{"to": token, "data": call_data(RpcTestToken::balanceOfCall(a1))}, "0x1"]),
+        )
+        .await;
+    assert_eq!(read(old), U256::ZERO);
     node.stop().await;
 }

@@ -39,7 +39,7 @@ fn token_transfer(
         Some(token),
         U256::ZERO,
         Bytes::from(
-            TestToken::transferCall {
+            RpcTestToken::transferCall {
                 to,
                 value: U256::from(value),
             }

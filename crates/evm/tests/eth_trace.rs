@@ -15,7 +15,7 @@ async fn traces_mined_transactions_and_calls() {
     let token = deploy_token(&mut node, 0, 0, U256::from(1000)).await;
     let data = |v: u64| {
         Bytes::from(
-            TestToken::transferCall {
+            RpcTestToken::transferCall {
                 to: a1,
                 value: U256::from(v),
             }
@@ -135,7 +135,7 @@ async fn traces_mined_transactions_and_calls() {
         .ok(
             "debug_traceCall",
             json!([
-                {"from": a0, "to": token, "data": Bytes::from(TestToken::failRequireCall {}.abi_encode())},
+                {"from": a0, "to": token, "data": Bytes::from(RpcTestToken::failRequireCall {}.abi_encode())},
                 "latest",
                 {"tracer": "callTracer"}
             ]),

@@ -9,7 +9,7 @@ use alloy::rpc::types::engine::{
     Claims, ForkchoiceState, JwtSecret, PayloadAttributes, PayloadStatusEnum,
 };
 use alloy_engine::{EngineClientConfig, ExecutionEngine, HttpEngineClient};
-use alloy_genesis::{ChainConfig, Genesis, GenesisAccount};
+use alloy_genesis::{Genesis, GenesisAccount};
 use alloy_primitives::{Address, B256, U256};
 use alys_engine as alloy_engine;
 use alys_evm::{ElConfig, EmbeddedEl};
@@ -19,24 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const GENESIS_TIME: u64 = 1_700_000_000;
 
 fn genesis() -> Genesis {
-    let config = ChainConfig {
-        chain_id: 263634,
-        homestead_block: Some(0),
-        eip150_block: Some(0),
-        eip155_block: Some(0),
-        eip158_block: Some(0),
-        byzantium_block: Some(0),
-        constantinople_block: Some(0),
-        petersburg_block: Some(0),
-        istanbul_block: Some(0),
-        berlin_block: Some(0),
-        london_block: Some(0),
-        terminal_total_difficulty: Some(U256::ZERO),
-        terminal_total_difficulty_passed: true,
-        shanghai_time: Some(0),
-        cancun_time: Some(0),
-        ..Default::default()
-    };
+    let config = alys_evm::forks::cancun_chain_config(263634);
     let mut alloc = BTreeMap::new();
     alloc.insert(
         Address::repeat_byte(1),

@@ -35,13 +35,14 @@ use revm::{
 };
 use revm_inspectors::access_list::AccessListInspector;
 
+use super::cache::CachedView;
 use super::{
     blocking,
     env::block_evm_env,
     errors::{evm_err, halt_message, internal, revert_err, server_err},
     EthApi,
 };
-use crate::{engine_api::SharedChain, state::StateView};
+use crate::engine_api::SharedChain;
 
 /// Gas of a plain value transfer.
 const TRANSFER_GAS: u64 = 21_000;
@@ -50,9 +51,10 @@ const CALL_STIPEND: u64 = 2_300;
 /// Estimation stops once `(hi - lo) / hi` is below this ratio (Geth: 1.5%).
 const ESTIMATE_ERROR_RATIO: f64 = 0.015;
 
-/// The database of an RPC execution: the block's state behind a write cache that takes
-/// overrides and keeps loaded accounts across repeated runs.
-pub type CallDb = CacheDB<StateView>;
+/// The database of an RPC execution: the block's state (through the head read cache when it
+/// is the head's) behind a write cache that takes overrides and keeps loaded accounts across
+/// repeated runs.
+pub type CallDb = CacheDB<CachedView>;
 
 /// Everything needed to execute a request: state, environment and transaction.
 #[derive(Debug)]
@@ -101,8 +103,17 @@ impl EthApi {
         state_overrides: Option<StateOverride>,
         block_overrides: Option<BlockOverrides>,
     ) -> Result<PreparedCall, ErrorObjectOwned> {
-        let (resolved, view) = self.state_at(block)?;
-        let schedule = *self.chain().lock().schedule();
+        let (resolved, view, schedule) = {
+            let chain = self.chain().lock();
+            let resolved = EthApi::resolve_block(&chain, block)?;
+            let view = EthApi::view_of(&chain, &resolved)?;
+            let view = if resolved.hash == chain.head().1 {
+                self.head_cache.view(view, resolved.hash)
+            } else {
+                CachedView::uncached(view)
+            };
+            (resolved, view, *chain.schedule())
+        };
         let mut env = block_evm_env(&schedule, &resolved.header);
         env.cfg_env.disable_nonce_check = true;
         let mut db = CacheDB::new(view);

@@ -68,7 +68,7 @@ fn block_tips(
         .iter()
         .zip(&receipts)
         .map(|(tx, r)| {
-            let used = r.cumulative_gas_used() - prev;
+            let used = r.cumulative_gas_used().saturating_sub(prev);
             prev = r.cumulative_gas_used();
             (tx.effective_tip_per_gas(base_fee).unwrap_or_default(), used)
         })

@@ -14,6 +14,7 @@
 //! The chain lock is held only to resolve a block and take a [`StateView`]; executions run
 //! without it, so RPC load does not stall block production.
 
+pub mod cache;
 pub mod call;
 pub mod env;
 pub mod errors;
@@ -44,8 +45,11 @@ use crate::{
     engine_api::SharedChain,
     eth_common::{block_by_hash, BlockSelector},
     rpc_block::rpc_transaction,
-    state::StateView,
+    state::{Ancestry, Overlay, StateView},
 };
+use alloy::consensus::constants::KECCAK_EMPTY;
+use alloy::rpc::types::serde_helpers::JsonStorageKey;
+use alloy_trie::TrieAccount;
 use errors::{header_not_found, internal, server_err};
 
 /// Limits and defaults of the `eth` API.
@@ -91,9 +95,11 @@ impl Default for EthConfig {
 #[derive(Debug)]
 pub struct EthApi {
     chain: SharedChain,
+    chain_id: u64,
     config: EthConfig,
     filters: logs::Filters,
     events: OnceLock<events::ChainEvents>,
+    head_cache: Arc<cache::HeadCache>,
 }
 
 /// A block resolved from a block id: its header and hash.
@@ -108,11 +114,14 @@ pub struct ResolvedBlock {
 impl EthApi {
     /// A new API over `chain`.
     pub fn new(chain: SharedChain, config: EthConfig) -> Arc<Self> {
+        let chain_id = chain.lock().schedule().chain_id;
         Arc::new(Self {
             chain,
+            chain_id,
             filters: logs::Filters::new(config.max_filters, config.filter_timeout),
             config,
             events: OnceLock::new(),
+            head_cache: Arc::default(),
         })
     }
 
@@ -148,8 +157,16 @@ impl EthApi {
         crate::eth_common::resolve(chain, selector)
     }
 
-    /// Resolves a block id (tag, number or EIP-1898 hash object) to a stored block.
+    /// Resolves a block id (tag, number or EIP-1898 hash object) to a stored block. The head
+    /// (`latest`, `pending`) is served from memory.
     pub fn resolve_block(chain: &Chain, id: BlockId) -> Result<ResolvedBlock, ErrorObjectOwned> {
+        if let BlockId::Number(BlockNumberOrTag::Latest | BlockNumberOrTag::Pending) = id {
+            let (header, hash) = chain.head();
+            return Ok(ResolvedBlock {
+                header: header.clone(),
+                hash,
+            });
+        }
         let hash = match id {
             BlockId::Number(tag) => Self::resolve_tag(chain, tag)?.ok_or_else(header_not_found)?,
             BlockId::Hash(h) => h.block_hash,
@@ -171,55 +188,57 @@ impl EthApi {
         Ok(ResolvedBlock { header, hash })
     }
 
+    /// A view of the state after `block` (the head's needs no change records).
+    pub fn view_of(chain: &Chain, block: &ResolvedBlock) -> Result<StateView, ErrorObjectOwned> {
+        if block.hash == chain.head().1 {
+            return Ok(StateView::new(
+                chain.db().clone(),
+                Overlay::default(),
+                Ancestry {
+                    number: block.header.number,
+                    hash: block.hash,
+                },
+            ));
+        }
+        chain.state_at(block.hash).map_err(|e| match e {
+            crate::chain::ChainError::MissingBlock(_) => header_not_found(),
+            e => internal(e),
+        })
+    }
+
     /// The block named by `id` and a view of the state after it.
     pub fn state_at(&self, id: BlockId) -> Result<(ResolvedBlock, StateView), ErrorObjectOwned> {
         let chain = self.chain.lock();
         let block = Self::resolve_block(&chain, id)?;
-        let view = chain.state_at(block.hash).map_err(|e| match e {
-            crate::chain::ChainError::MissingBlock(_) => header_not_found(),
-            e => internal(e),
-        })?;
+        let view = Self::view_of(&chain, &block)?;
         Ok((block, view))
     }
 
-    fn account_field<T>(
-        &self,
-        params: Params,
-        f: impl FnOnce(
-            &StateView,
-            Option<alloy_trie::TrieAccount>,
-            Address,
-        ) -> Result<T, ErrorObjectOwned>,
-    ) -> Result<T, ErrorObjectOwned> {
-        let mut seq = params.sequence();
-        let address: Address = seq.next()?;
-        let block: Option<BlockId> = seq.optional_next()?;
-        let (_, view) = self.state_at(block.unwrap_or_default())?;
-        let account = view.account(&address).map_err(internal)?;
-        f(&view, account, address)
+    /// The account `address` after `block`, with the view it was read from.
+    fn account_at(
+        chain: &Chain,
+        address: &Address,
+        block: BlockId,
+    ) -> Result<(StateView, Option<TrieAccount>), ErrorObjectOwned> {
+        let resolved = Self::resolve_block(chain, block)?;
+        let view = Self::view_of(chain, &resolved)?;
+        let account = view.account(address).map_err(internal)?;
+        Ok((view, account))
     }
 
     /// `eth_getBalance`.
-    pub fn balance(&self, params: Params) -> Result<U256, ErrorObjectOwned> {
-        self.account_field(params, |_, a, _| {
-            Ok(a.map(|a| a.balance).unwrap_or_default())
-        })
+    pub fn balance(chain: &Chain, (address, block): AddressAt) -> Result<U256, ErrorObjectOwned> {
+        let (_, account) = Self::account_at(chain, &address, block)?;
+        Ok(account.map(|a| a.balance).unwrap_or_default())
     }
 
     /// `eth_getTransactionCount`; `pending` counts the sender's contiguous pooled transactions.
-    pub fn transaction_count(&self, params: Params) -> Result<U64, ErrorObjectOwned> {
-        let mut seq = params.sequence();
-        let address: Address = seq.next()?;
-        let block: Option<BlockId> = seq.optional_next()?;
-        let block = block.unwrap_or_default();
-        let chain = self.chain.lock();
-        let resolved = Self::resolve_block(&chain, block)?;
-        let view = chain.state_at(resolved.hash).map_err(internal)?;
-        let nonce = view
-            .account(&address)
-            .map_err(internal)?
-            .map(|a| a.nonce)
-            .unwrap_or_default();
+    pub fn transaction_count(
+        chain: &Chain,
+        (address, block): AddressAt,
+    ) -> Result<U64, ErrorObjectOwned> {
+        let (_, account) = Self::account_at(chain, &address, block)?;
+        let nonce = account.map(|a| a.nonce).unwrap_or_default();
         if block == BlockId::Number(BlockNumberOrTag::Pending) {
             return Ok(U64::from(chain.pool.pending_nonce(&address, nonce)));
         }
@@ -227,40 +246,34 @@ impl EthApi {
     }
 
     /// `eth_getCode`.
-    pub fn code(&self, params: Params) -> Result<Bytes, ErrorObjectOwned> {
-        self.account_field(params, |view, a, _| {
-            let Some(a) = a else {
-                return Ok(Bytes::new());
-            };
-            if a.code_hash == alloy::consensus::constants::KECCAK_EMPTY {
-                return Ok(Bytes::new());
-            }
-            Ok(view
+    pub fn code(chain: &Chain, (address, block): AddressAt) -> Result<Bytes, ErrorObjectOwned> {
+        let (view, account) = Self::account_at(chain, &address, block)?;
+        match account {
+            Some(a) if a.code_hash != KECCAK_EMPTY => Ok(view
                 .db()
                 .code(&a.code_hash)
                 .map_err(internal)?
-                .unwrap_or_default())
-        })
+                .unwrap_or_default()),
+            _ => Ok(Bytes::new()),
+        }
     }
 
     /// `eth_getStorageAt`.
-    pub fn storage_at(&self, params: Params) -> Result<B256, ErrorObjectOwned> {
-        let mut seq = params.sequence();
-        let address: Address = seq.next()?;
-        let slot: alloy::rpc::types::serde_helpers::JsonStorageKey = seq.next()?;
-        let block: Option<BlockId> = seq.optional_next()?;
-        let (_, view) = self.state_at(block.unwrap_or_default())?;
+    pub fn storage_at(
+        chain: &Chain,
+        (address, slot, block): (Address, JsonStorageKey, BlockId),
+    ) -> Result<B256, ErrorObjectOwned> {
+        let resolved = Self::resolve_block(chain, block)?;
+        let view = Self::view_of(chain, &resolved)?;
         let value = view.storage(&address, &slot.as_b256()).map_err(internal)?;
         Ok(B256::from(value))
     }
 
     /// `eth_getTransactionByHash`: canonical chain first, then the pool.
     pub fn transaction_by_hash(
-        &self,
-        params: Params,
+        chain: &Chain,
+        hash: B256,
     ) -> Result<Option<Transaction>, ErrorObjectOwned> {
-        let hash: B256 = params.one()?;
-        let chain = self.chain.lock();
         if let Some((block_hash, index)) = chain.db().tx_location(&hash).map_err(internal)? {
             if let Some((header, body)) = chain.block(&block_hash).map_err(internal)? {
                 if let Some(tx) = body.transactions.get(index as usize) {
@@ -278,28 +291,28 @@ impl EthApi {
 
     /// `eth_getTransactionByBlock{Hash,Number}AndIndex`.
     fn transaction_by_block_and_index(
-        &self,
-        block: BlockId,
-        index: U64,
+        chain: &Chain,
+        (block, index): (BlockId, U64),
     ) -> Result<Option<Transaction>, ErrorObjectOwned> {
-        let chain = self.chain.lock();
-        let Ok(resolved) = Self::resolve_block(&chain, block) else {
+        let Ok(resolved) = Self::resolve_block(chain, block) else {
             return Ok(None);
         };
-        let Some((header, body)) = chain.block(&resolved.hash).map_err(internal)? else {
+        let Some(body) = chain.db().body(&resolved.hash).map_err(internal)? else {
             return Ok(None);
         };
         let index = index.to::<u64>() as usize;
         Ok(body
             .transactions
             .get(index)
-            .map(|tx| rpc_transaction(tx, &header, resolved.hash, index)))
+            .map(|tx| rpc_transaction(tx, &resolved.header, resolved.hash, index)))
     }
 
     /// Transaction count of a block, `None` if the block is unknown.
-    fn block_transaction_count(&self, block: BlockId) -> Result<Option<U64>, ErrorObjectOwned> {
-        let chain = self.chain.lock();
-        let Ok(resolved) = Self::resolve_block(&chain, block) else {
+    fn block_transaction_count(
+        chain: &Chain,
+        block: BlockId,
+    ) -> Result<Option<U64>, ErrorObjectOwned> {
+        let Ok(resolved) = Self::resolve_block(chain, block) else {
             return Ok(None);
         };
         Ok(chain
@@ -308,6 +321,16 @@ impl EthApi {
             .map_err(internal)?
             .map(|b| U64::from(b.transactions.len())))
     }
+}
+
+/// An address and an optional block (default `latest`), the parameters of the account queries.
+pub type AddressAt = (Address, BlockId);
+
+fn address_at(params: Params) -> Result<AddressAt, ErrorObjectOwned> {
+    let mut seq = params.sequence();
+    let address: Address = seq.next()?;
+    let block: Option<BlockId> = seq.optional_next()?;
+    Ok((address, block.unwrap_or_default()))
 }
 
 /// The RPC object of a transaction still in the pool (no block fields; `gasPrice` is the fee
@@ -351,6 +374,42 @@ pub(crate) fn blocking<R, F>(
     }
 }
 
+/// Registers a method that needs the chain lock: `prepare` (parameter parsing, signature
+/// recovery…) runs without it; `f` runs under it, inline when the lock is free and on Tokio's
+/// blocking pool when block production holds it, so the async workers never wait for a block.
+pub(crate) fn locked<T, R, P, F>(
+    module: &mut RpcModule<SharedChain>,
+    api: &Arc<EthApi>,
+    name: &'static str,
+    prepare: P,
+    f: F,
+) where
+    T: Send + 'static,
+    R: Serialize + Clone + Send + 'static,
+    P: Fn(&EthApi, Params) -> Result<T, ErrorObjectOwned> + Clone + Send + Sync + 'static,
+    F: Fn(&EthApi, &mut Chain, T) -> Result<R, ErrorObjectOwned> + Clone + Send + Sync + 'static,
+{
+    let api = api.clone();
+    let result = module.register_async_method(name, move |params, _, _| {
+        let (api, prepare, f) = (api.clone(), prepare.clone(), f.clone());
+        async move {
+            let input = prepare(&api, params)?;
+            if let Some(mut chain) = api.chain.try_lock() {
+                return f(&api, &mut chain, input);
+            }
+            tokio::task::spawn_blocking(move || {
+                let mut chain = api.chain.lock();
+                f(&api, &mut chain, input)
+            })
+            .await
+            .unwrap_or_else(|e| Err(internal(e)))
+        }
+    });
+    if let Err(e) = result {
+        tracing::error!("duplicate RPC method registration: {e}");
+    }
+}
+
 /// Registers `f` as a cheap method answered inline.
 pub(crate) fn inline<R, F>(
     module: &mut RpcModule<SharedChain>,
@@ -370,10 +429,10 @@ pub(crate) fn inline<R, F>(
 /// Mounts every public method of `api` on `module`.
 pub fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
     inline(module, api, "eth_chainId", |api, _| {
-        Ok(U64::from(api.chain.lock().schedule().chain_id))
+        Ok(U64::from(api.chain_id))
     });
     inline(module, api, "net_version", |api, _| {
-        Ok(api.chain.lock().schedule().chain_id.to_string())
+        Ok(api.chain_id.to_string())
     });
     inline(module, api, "net_listening", |_, _| Ok(true));
     inline(module, api, "net_peerCount", |_, _| Ok(U64::ZERO));
@@ -393,91 +452,123 @@ pub fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
         "eth_accounts",
         |_, _| Ok(Vec::<Address>::new()),
     );
-    inline(module, api, "eth_blockNumber", |api, _| {
-        Ok(U64::from(api.chain.lock().head().0.number))
+    locked(
+        module,
+        api,
+        "eth_blockNumber",
+        |_, _| Ok(()),
+        |_, chain, ()| Ok(U64::from(chain.head().0.number)),
+    );
+    let by_address = |_: &EthApi, p: Params| address_at(p);
+    locked(module, api, "eth_getBalance", by_address, |_, chain, a| {
+        EthApi::balance(chain, a)
     });
-    blocking(module, api, "eth_getBalance", |api, p| api.balance(p));
-    blocking(module, api, "eth_getTransactionCount", |api, p| {
-        api.transaction_count(p)
+    locked(
+        module,
+        api,
+        "eth_getTransactionCount",
+        by_address,
+        |_, chain, a| EthApi::transaction_count(chain, a),
+    );
+    locked(module, api, "eth_getCode", by_address, |_, chain, a| {
+        EthApi::code(chain, a)
     });
-    blocking(module, api, "eth_getCode", |api, p| api.code(p));
-    blocking(module, api, "eth_getStorageAt", |api, p| api.storage_at(p));
-    blocking(module, api, "eth_getBlockByNumber", |api, params| {
-        let mut seq = params.sequence();
-        let tag: BlockNumberOrTag = seq.next()?;
-        let full: Option<bool> = seq.optional_next()?;
-        let chain = api.chain.lock();
-        match EthApi::resolve_tag(&chain, tag)? {
-            Some(hash) => block_by_hash(&chain, hash, full.unwrap_or(false)),
+    locked(
+        module,
+        api,
+        "eth_getStorageAt",
+        |_, params| {
+            let mut seq = params.sequence();
+            let address: Address = seq.next()?;
+            let slot: JsonStorageKey = seq.next()?;
+            let block: Option<BlockId> = seq.optional_next()?;
+            Ok((address, slot, block.unwrap_or_default()))
+        },
+        |_, chain, a| EthApi::storage_at(chain, a),
+    );
+    locked(
+        module,
+        api,
+        "eth_getBlockByNumber",
+        |_, params| {
+            let mut seq = params.sequence();
+            let tag: BlockNumberOrTag = seq.next()?;
+            let full: Option<bool> = seq.optional_next()?;
+            Ok((tag, full.unwrap_or(false)))
+        },
+        |_, chain, (tag, full)| match EthApi::resolve_tag(chain, tag)? {
+            Some(hash) => block_by_hash(chain, hash, full),
             None => Ok(None),
-        }
-    });
-    blocking(module, api, "eth_getBlockByHash", |api, params| {
-        let mut seq = params.sequence();
-        let hash: B256 = seq.next()?;
-        let full: Option<bool> = seq.optional_next()?;
-        block_by_hash(&api.chain.lock(), hash, full.unwrap_or(false))
-    });
-    blocking(module, api, "eth_getTransactionByHash", |api, p| {
-        api.transaction_by_hash(p)
-    });
-    blocking(
+        },
+    );
+    locked(
+        module,
+        api,
+        "eth_getBlockByHash",
+        |_, params| {
+            let mut seq = params.sequence();
+            let hash: B256 = seq.next()?;
+            let full: Option<bool> = seq.optional_next()?;
+            Ok((hash, full.unwrap_or(false)))
+        },
+        |_, chain, (hash, full)| block_by_hash(chain, hash, full),
+    );
+    locked(
+        module,
+        api,
+        "eth_getTransactionByHash",
+        |_, p| p.one::<B256>(),
+        |_, chain, hash| EthApi::transaction_by_hash(chain, hash),
+    );
+    locked(
         module,
         api,
         "eth_getTransactionByBlockHashAndIndex",
-        |api, params| {
-            let (hash, index): (B256, U64) = params.parse()?;
-            api.transaction_by_block_and_index(BlockId::from(hash), index)
+        |_, p| {
+            let (hash, index): (B256, U64) = p.parse()?;
+            Ok((BlockId::from(hash), index))
         },
+        |_, chain, a| EthApi::transaction_by_block_and_index(chain, a),
     );
-    blocking(
+    locked(
         module,
         api,
         "eth_getTransactionByBlockNumberAndIndex",
-        |api, params| {
-            let (tag, index): (BlockNumberOrTag, U64) = params.parse()?;
-            api.transaction_by_block_and_index(BlockId::Number(tag), index)
+        |_, p| {
+            let (tag, index): (BlockNumberOrTag, U64) = p.parse()?;
+            Ok((BlockId::Number(tag), index))
         },
+        |_, chain, a| EthApi::transaction_by_block_and_index(chain, a),
     );
-    blocking(
+    let by_hash = |_: &EthApi, p: Params| Ok(BlockId::from(p.one::<B256>()?));
+    let by_number = |_: &EthApi, p: Params| Ok(BlockId::Number(p.one::<BlockNumberOrTag>()?));
+    locked(
         module,
         api,
         "eth_getBlockTransactionCountByHash",
-        |api, params| {
-            let hash: B256 = params.one()?;
-            api.block_transaction_count(BlockId::from(hash))
-        },
+        by_hash,
+        |_, chain, b| EthApi::block_transaction_count(chain, b),
     );
-    blocking(
+    locked(
         module,
         api,
         "eth_getBlockTransactionCountByNumber",
-        |api, params| {
-            let tag: BlockNumberOrTag = params.one()?;
-            api.block_transaction_count(BlockId::Number(tag))
-        },
+        by_number,
+        |_, chain, b| EthApi::block_transaction_count(chain, b),
     );
-    blocking(
+    locked(
         module,
         api,
         "eth_getUncleCountByBlockHash",
-        |api, params| {
-            let hash: B256 = params.one()?;
-            Ok(api
-                .block_transaction_count(BlockId::from(hash))?
-                .map(|_| U64::ZERO))
-        },
+        by_hash,
+        |_, chain, b| Ok(EthApi::block_transaction_count(chain, b)?.map(|_| U64::ZERO)),
     );
-    blocking(
+    locked(
         module,
         api,
         "eth_getUncleCountByBlockNumber",
-        |api, params| {
-            let tag: BlockNumberOrTag = params.one()?;
-            Ok(api
-                .block_transaction_count(BlockId::Number(tag))?
-                .map(|_| U64::ZERO))
-        },
+        by_number,
+        |_, chain, b| Ok(EthApi::block_transaction_count(chain, b)?.map(|_| U64::ZERO)),
     );
     inline(module, api, "eth_getUncleByBlockHashAndIndex", |_, _| {
         Ok(None::<()>)

@@ -12,9 +12,8 @@ use alloy::consensus::{
     TxEnvelope,
 };
 use alloy::eips::eip2718::Decodable2718;
-use alloy::rpc::types::{
-    txpool::{TxpoolContent, TxpoolContentFrom, TxpoolInspect, TxpoolInspectSummary, TxpoolStatus},
-    Transaction,
+use alloy::rpc::types::txpool::{
+    TxpoolContent, TxpoolContentFrom, TxpoolInspect, TxpoolInspectSummary, TxpoolStatus,
 };
 use alloy_primitives::{Address, Bytes, B256};
 use jsonrpsee::{
@@ -25,9 +24,14 @@ use jsonrpsee::{
 use super::{
     blocking,
     errors::{internal, server_err},
-    inline, pending_transaction, EthApi,
+    inline, locked, pending_transaction, EthApi,
 };
-use crate::{engine_api::SharedChain, txpool::PoolError};
+use crate::{
+    chain::Chain,
+    engine_api::SharedChain,
+    state::{Ancestry, Overlay, StateView},
+    txpool::PoolError,
+};
 
 fn pool_err(e: PoolError) -> ErrorObjectOwned {
     match e {
@@ -55,34 +59,30 @@ type Content<T> = (
 );
 
 impl EthApi {
-    /// `eth_sendRawTransaction`.
-    pub fn send_raw_transaction(&self, params: Params) -> Result<B256, ErrorObjectOwned> {
+    /// `eth_sendRawTransaction`, step 1 (no lock): decode and recover the sender.
+    pub fn decode_and_recover(params: Params) -> Result<Recovered<TxEnvelope>, ErrorObjectOwned> {
         let raw: Bytes = params.one()?;
         let tx = decode_raw(&raw)?;
-        {
-            let chain = self.chain().lock();
-            if chain.pool.contains(tx.tx_hash()) {
-                return Err(pool_err(PoolError::AlreadyKnown));
-            }
-            chain
-                .pool
-                .validate_stateless(&tx, chain.head().0)
-                .map_err(pool_err)?;
-        }
         let sender = tx
             .recover_signer()
             .map_err(|e| pool_err(PoolError::InvalidSender(e.to_string())))?;
-        let recovered = Recovered::new_unchecked(tx, sender);
-        let mut chain = self.chain().lock();
+        Ok(Recovered::new_unchecked(tx, sender))
+    }
+
+    /// `eth_sendRawTransaction`, step 2 (under the chain lock): validate against the head and
+    /// add to the pool.
+    pub fn submit(chain: &mut Chain, tx: Recovered<TxEnvelope>) -> Result<B256, ErrorObjectOwned> {
         let (head, head_hash) = chain.head();
-        let (head, head_hash) = (head.clone(), head_hash);
-        let view = chain.state_at(head_hash).map_err(internal)?;
-        let hash = chain
-            .pool
-            .add_recovered(recovered, &view, &head)
-            .map_err(pool_err)?;
-        tracing::debug!(%hash, %sender, "transaction added to pool");
-        Ok(hash)
+        let head = head.clone();
+        let view = StateView::new(
+            chain.db().clone(),
+            Overlay::default(),
+            Ancestry {
+                number: head.number,
+                hash: head_hash,
+            },
+        );
+        chain.pool.add_recovered(tx, &view, &head).map_err(pool_err)
     }
 
     fn content_with<T>(
@@ -163,9 +163,13 @@ impl EthApi {
 
 /// Registers the submission and pool methods.
 pub fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
-    blocking(module, api, "eth_sendRawTransaction", |api, p| {
-        api.send_raw_transaction(p)
-    });
+    locked(
+        module,
+        api,
+        "eth_sendRawTransaction",
+        |_, p| EthApi::decode_and_recover(p),
+        |_, chain, tx| EthApi::submit(chain, tx),
+    );
     // The node holds no keys.
     for name in [
         "eth_sendTransaction",
@@ -183,5 +187,4 @@ pub fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
         api.txpool_content_from(p)
     });
     blocking(module, api, "txpool_inspect", |api, _| api.txpool_inspect());
-    let _: Option<Transaction> = None;
 }

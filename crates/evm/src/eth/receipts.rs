@@ -15,7 +15,7 @@ use jsonrpsee::{
     RpcModule,
 };
 
-use super::{blocking, errors::internal, EthApi};
+use super::{blocking, errors::internal, locked, EthApi};
 use crate::{db::ElDb, engine_api::SharedChain};
 
 /// The RPC receipt of transaction `index` of a block, given the block's receipts (for gas
@@ -81,7 +81,9 @@ fn build(
         transaction_index: Some(index as u64),
         block_hash: Some(block_hash),
         block_number: Some(header.number),
-        gas_used: receipt.cumulative_gas_used() - prev_cumulative,
+        gas_used: receipt
+            .cumulative_gas_used()
+            .saturating_sub(prev_cumulative),
         effective_gas_price: tx.effective_gas_price(header.base_fee_per_gas),
         blob_gas_used: None,
         blob_gas_price: None,
@@ -119,11 +121,9 @@ pub fn block_receipts(
 impl EthApi {
     /// `eth_getTransactionReceipt`: `None` until the transaction is in a canonical block.
     pub fn transaction_receipt(
-        &self,
-        params: Params,
+        db: &ElDb,
+        hash: B256,
     ) -> Result<Option<TransactionReceipt>, ErrorObjectOwned> {
-        let hash: B256 = params.one()?;
-        let db = self.chain().lock().db().clone();
         let Some((block_hash, index)) = db.tx_location(&hash).map_err(internal)? else {
             return Ok(None);
         };
@@ -166,9 +166,13 @@ impl EthApi {
 
 /// Registers the receipt methods.
 pub fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
-    blocking(module, api, "eth_getTransactionReceipt", |api, p| {
-        api.transaction_receipt(p)
-    });
+    locked(
+        module,
+        api,
+        "eth_getTransactionReceipt",
+        |_, p| p.one::<B256>(),
+        |_, chain, hash| EthApi::transaction_receipt(chain.db(), hash),
+    );
     blocking(module, api, "eth_getBlockReceipts", |api, p| {
         api.block_receipts(p)
     });

@@ -32,6 +32,7 @@ use revm_inspectors::tracing::{FourByteInspector, TracingInspector, TracingInspe
 
 use super::{
     blocking,
+    cache::CachedView,
     call::CallDb,
     env::block_evm_env,
     errors::{evm_err, internal, invalid_params, server_err},
@@ -159,7 +160,7 @@ impl EthApi {
             (header, body, view, *chain.schedule())
         };
         let env = block_evm_env(&schedule, &header);
-        let mut db = CacheDB::new(view);
+        let mut db = CacheDB::new(CachedView::uncached(view));
         {
             let mut evm = EthEvmFactory::default().create_evm(&mut db, env.clone());
             SystemCaller::new(schedule)

@@ -340,6 +340,19 @@ impl TestNode {
         (status, body)
     }
 
+    /// Sends a raw HTTP request (`head` without the blank line) and returns the whole response.
+    pub async fn http_raw(&self, head: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("connect");
+        let request = format!("{head}\r\nHost: {}\r\nConnection: close\r\n\r\n", self.addr);
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut out = Vec::new();
+        let _ = stream.read_to_end(&mut out).await;
+        String::from_utf8_lossy(&out).to_string()
+    }
+
     /// Stops the client.
     pub async fn stop(mut self) {
         if let Some(el) = self.el.take() {
@@ -405,8 +418,8 @@ pub fn transfer(key: usize, nonce: u64, to: Address, value: u64) -> TxEnvelope {
 }
 
 alloy::sol! {
-    /// The test token's interface (source: `tests/e2e/contracts/TestToken.sol`).
-    contract TestToken {
+    /// The test token's interface (source: `tests/e2e/contracts/RpcTestToken.sol`).
+    contract RpcTestToken {
         event Transfer(address indexed from, address indexed to, uint256 value);
         error InsufficientBalance(uint256 available, uint256 required);
         function balanceOf(address) external view returns (uint256);
@@ -421,10 +434,11 @@ alloy::sol! {
     }
 }
 
-/// Creation code of the test token with `supply` as constructor argument.
+/// Creation code of the test token with `supply` as constructor argument (artifact compiled by
+/// `tests/e2e/compile-artifact.mjs`).
 pub fn token_creation_code(supply: U256) -> Bytes {
     let artifact: Value =
-        serde_json::from_str(include_str!("TestToken.json")).expect("artifact json");
+        serde_json::from_str(include_str!("RpcTestToken.json")).expect("artifact json");
     let code = artifact["bytecode"].as_str().expect("bytecode");
     let mut bytes = hex::decode(code).expect("hex");
     bytes.extend_from_slice(&supply.to_be_bytes::<32>());
@@ -456,7 +470,8 @@ pub async fn deploy_token(node: &mut TestNode, key: usize, nonce: u64, supply: U
         .expect("address")
 }
 
-/// Produces a block every `interval` on a background task until stopped.
+/// Produces a block every `interval` (a fixed cadence, like anvil's `--block-time`) on a
+/// background task until stopped.
 pub struct Producer {
     stop: tokio::sync::watch::Sender<bool>,
     handle: tokio::task::JoinHandle<TestNode>,
@@ -467,10 +482,13 @@ impl Producer {
     pub fn start(mut node: TestNode, interval: Duration) -> Self {
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let handle = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await;
             loop {
                 tokio::select! {
                     _ = stopped.changed() => break,
-                    _ = tokio::time::sleep(interval) => {}
+                    _ = ticks.tick() => {}
                 }
                 node.produce_block().await;
             }
