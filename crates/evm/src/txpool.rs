@@ -149,9 +149,6 @@ pub enum PoolError {
         /// Cost.
         cost: U256,
     },
-    /// Gas limit below the intrinsic cost or above the block gas limit.
-    #[error("{0}")]
-    Gas(String),
     /// Tip below the pool minimum.
     #[error("transaction underpriced: gas tip cap {tip}, minimum needed {min}")]
     Underpriced {

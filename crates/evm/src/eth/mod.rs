@@ -11,8 +11,10 @@
 //!   `eth_subscribe` and the polling filters.
 //! * [`server`]: the HTTP + WebSocket server, CORS and request limits.
 //!
-//! The chain lock is held only to resolve a block and take a [`StateView`]; executions run
-//! without it, so RPC load does not stall block production.
+//! The chain lock is held only to resolve a block and read from it; EVM executions run
+//! without it, so RPC load does not stall block production. Cheap methods run inline when the
+//! lock is free and move to Tokio's blocking pool while a block is being built;
+//! executions always run on the blocking pool.
 
 pub mod cache;
 pub mod call;
