@@ -13,7 +13,7 @@ use alloy::eips::eip2718::Encodable2718;
 use alloy::network::TxSignerSync;
 use alloy::rpc::types::engine::JwtSecret;
 use alloy::signers::local::PrivateKeySigner;
-use alloy_genesis::{ChainConfig, Genesis, GenesisAccount};
+use alloy_genesis::{Genesis, GenesisAccount};
 use alloy_primitives::{address, b256, hex, Address, Bytes, TxKind, B256, U256};
 use alys_engine::{
     EngineClientConfig, ExecutionEngine, ForkchoiceState, HttpEngineClient, PayloadAttributes,
@@ -86,24 +86,7 @@ pub fn genesis(extra: &[(Address, U256)]) -> Genesis {
         },
     );
     Genesis {
-        config: ChainConfig {
-            chain_id: CHAIN_ID,
-            homestead_block: Some(0),
-            eip150_block: Some(0),
-            eip155_block: Some(0),
-            eip158_block: Some(0),
-            byzantium_block: Some(0),
-            constantinople_block: Some(0),
-            petersburg_block: Some(0),
-            istanbul_block: Some(0),
-            berlin_block: Some(0),
-            london_block: Some(0),
-            terminal_total_difficulty: Some(U256::ZERO),
-            terminal_total_difficulty_passed: true,
-            shanghai_time: Some(0),
-            cancun_time: Some(0),
-            ..Default::default()
-        },
+        config: alys_evm::forks::cancun_chain_config(CHAIN_ID),
         timestamp: GENESIS_TIME,
         gas_limit: GAS_LIMIT,
         base_fee_per_gas: Some(u128::from(BASE_FEE)),
