@@ -5,7 +5,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::{Duration, Instant},
 };
 
@@ -44,18 +44,21 @@ fn cast(args: &[&str]) -> Result<String, String> {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 struct Dev {
     child: Child,
     rpc: String,
     node_rpc: u16,
+    /// The node's stderr, appended to across restarts of the same datadir.
+    log: PathBuf,
+}
+
+impl Dev {
+    /// The last lines the node logged, for failure messages.
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
 }
 
 /// POSTs `body` to the node RPC with optional Basic credentials; returns (status, JSON body).
@@ -80,28 +83,57 @@ fn node_rpc(port: u16, auth: Option<&str>, body: &str) -> (u16, serde_json::Valu
 }
 
 fn start_dev(datadir: &Path, slot_ms: u64) -> Dev {
-    let http = free_port();
-    let rpc = free_port();
+    std::fs::create_dir_all(datadir).unwrap();
+    let log = datadir.join("dev-test.log");
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .unwrap();
+    let out_path = datadir.join("dev-test.out");
+    let stdout = std::fs::File::create(&out_path).unwrap();
+    // Port 0 everywhere: the node binds free ports itself and prints them, so tests running
+    // side by side never race for a port.
     let child = Command::new(env!("CARGO_BIN_EXE_alys"))
         .arg("dev")
         .arg("--datadir")
         .arg(datadir)
-        .args([
-            "--http-port",
-            &http.to_string(),
-            "--authrpc-port",
-            &free_port().to_string(),
-        ])
+        .args(["--http-port", "0", "--authrpc-port", "0", "--rpc-port", "0"])
         .args(["--slot-ms", &slot_ms.to_string()])
-        .args(["--rpc-port", &rpc.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .env("RUST_LOG", "info")
+        .stdout(stdout)
+        .stderr(stderr)
         .spawn()
         .unwrap();
-    Dev {
+    let mut dev = Dev {
         child,
-        rpc: format!("http://127.0.0.1:{http}"),
-        node_rpc: rpc,
+        rpc: String::new(),
+        node_rpc: 0,
+        log,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = std::fs::read_to_string(&out_path).unwrap_or_default();
+        let url_after = |label: &str| {
+            out.lines()
+                .find(|l| l.trim_start().starts_with(label))
+                .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
+                .map(str::to_string)
+        };
+        if let (Some(eth), Some(node)) = (url_after("eth JSON-RPC"), url_after("node JSON-RPC")) {
+            dev.rpc = eth;
+            dev.node_rpc = node.rsplit(':').next().unwrap().parse().unwrap();
+            return dev;
+        }
+        if let Ok(Some(status)) = dev.child.try_wait() {
+            panic!("alys dev exited ({status}) at start:\n{}", dev.log_tail());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "alys dev printed no endpoints within 60s:\n{}",
+            dev.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -113,18 +145,26 @@ fn block_hash(rpc: &str, number: u64) -> String {
     cast(&["block", &number.to_string(), "-f", "hash", "-r", rpc]).unwrap()
 }
 
-/// Waits until the chain's head is above `above`.
-fn wait_for_block(rpc: &str, above: u64, timeout: Duration) -> u64 {
+/// Waits until the chain's head is above `above`; on timeout or exit, fails with the node's log.
+fn wait_for_block(dev: &mut Dev, above: u64, timeout: Duration) -> u64 {
     let deadline = Instant::now() + timeout;
     loop {
-        if let Some(n) = block_number(rpc) {
+        if let Some(n) = block_number(&dev.rpc) {
             if n > above {
                 return n;
             }
         }
+        if let Ok(Some(status)) = dev.child.try_wait() {
+            panic!(
+                "alys dev exited ({status}) before block {}:\n{}",
+                above + 1,
+                dev.log_tail()
+            );
+        }
         assert!(
             Instant::now() < deadline,
-            "no block above {above} within {timeout:?}"
+            "no block above {above} within {timeout:?}; node log:\n{}",
+            dev.log_tail()
         );
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -150,8 +190,8 @@ fn stop(mut dev: Dev) {
 #[test]
 fn cast_transfer_survives_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let dev = start_dev(dir.path(), 2000);
-    wait_for_block(&dev.rpc, 0, Duration::from_secs(20));
+    let mut dev = start_dev(dir.path(), 2000);
+    wait_for_block(&mut dev, 0, Duration::from_secs(20));
     let before: u128 = cast(&["balance", ADDR1, "-r", &dev.rpc])
         .unwrap()
         .parse()
@@ -180,8 +220,8 @@ fn cast_transfer_survives_restart() {
     let head_hash = block_hash(&dev.rpc, head);
     stop(dev);
 
-    let dev = start_dev(dir.path(), 2000);
-    wait_for_block(&dev.rpc, head, Duration::from_secs(20));
+    let mut dev = start_dev(dir.path(), 2000);
+    wait_for_block(&mut dev, head, Duration::from_secs(20));
     assert_eq!(
         block_hash(&dev.rpc, head),
         head_hash,
@@ -205,7 +245,7 @@ fn sigkill_at_random_moments_keeps_producing_on_the_previous_head() {
     for round in 0..20 {
         let mut dev = start_dev(dir.path(), 1000);
         let floor = last.as_ref().map(|(n, _)| *n).unwrap_or(0);
-        let now = wait_for_block(&dev.rpc, floor, Duration::from_secs(30));
+        let now = wait_for_block(&mut dev, floor, Duration::from_secs(60));
         if let Some((n, hash)) = &last {
             assert_eq!(
                 &block_hash(&dev.rpc, *n),
@@ -227,8 +267,8 @@ fn sigkill_at_random_moments_keeps_producing_on_the_previous_head() {
 #[test]
 fn node_rpc_answers_json_rpc_1_and_2_with_basic_auth() {
     let dir = tempfile::tempdir().unwrap();
-    let dev = start_dev(dir.path(), 1000);
-    let head = wait_for_block(&dev.rpc, 1, Duration::from_secs(20));
+    let mut dev = start_dev(dir.path(), 1000);
+    let head = wait_for_block(&mut dev, 1, Duration::from_secs(20));
     // "alys:alys" in base64.
     let auth = Some("YWx5czphbHlz");
     let (status, _) = node_rpc(

@@ -14,6 +14,7 @@ use alys_primitives::{
 };
 use eyre::WrapErr;
 
+use super::eth_rpc_args::EthRpcArgs;
 use super::wiring::{start_node, ExecutionClient, NodeRpc};
 
 /// Arguments of `alys dev`.
@@ -49,6 +50,8 @@ pub struct DevArgs {
     /// Print the dev chain spec (JSON) and exit: a starting point for a chain spec of your own.
     #[arg(long)]
     print_spec: bool,
+    #[command(flatten)]
+    eth_rpc: EthRpcArgs,
 }
 
 impl DevArgs {
@@ -78,7 +81,10 @@ impl DevArgs {
             let (authrpc, http) = if i == 0 {
                 (
                     SocketAddr::new(self.addr, self.authrpc_port),
-                    Some(SocketAddr::new(self.addr, self.http_port)),
+                    Some(
+                        self.eth_rpc
+                            .server_config(SocketAddr::new(self.addr, self.http_port)),
+                    ),
                 )
             } else {
                 (SocketAddr::new(self.addr, 0), None)

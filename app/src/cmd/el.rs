@@ -7,6 +7,8 @@ use std::{
 };
 
 use alys_evm::{ElConfig, EmbeddedEl};
+
+use super::eth_rpc_args::EthRpcArgs;
 use eyre::WrapErr;
 
 /// Arguments of `alys el`.
@@ -62,6 +64,8 @@ pub struct ElRunArgs {
     /// eth JSON-RPC listen address.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     http_addr: IpAddr,
+    #[command(flatten)]
+    eth_rpc: EthRpcArgs,
 }
 
 impl ElCommand {
@@ -125,7 +129,10 @@ impl ElRunArgs {
             datadir: self.datadir.clone(),
             genesis,
             authrpc_addr: SocketAddr::new(self.authrpc_addr, self.authrpc_port),
-            http_addr: Some(SocketAddr::new(self.http_addr, self.http_port)),
+            http: Some(
+                self.eth_rpc
+                    .server_config(SocketAddr::new(self.http_addr, self.http_port)),
+            ),
             jwt_secret,
         })
         .await?;

@@ -2,6 +2,7 @@
 
 mod dev;
 mod el;
+mod eth_rpc_args;
 mod node;
 mod wiring;
 

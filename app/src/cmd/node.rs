@@ -9,6 +9,7 @@ use std::{
 use alys_consensus::Signer;
 use alys_primitives::ChainSpec;
 
+use super::eth_rpc_args::EthRpcArgs;
 use super::wiring::{start_node, ExecutionClient, NodeRpc};
 
 /// Arguments of `alys node`.
@@ -50,6 +51,8 @@ pub struct NodeArgs {
     /// Listen address of the RPC servers.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     addr: IpAddr,
+    #[command(flatten)]
+    eth_rpc: EthRpcArgs,
 }
 
 impl NodeArgs {
@@ -72,7 +75,10 @@ impl NodeArgs {
             (Some(url), Some(jwt_secret), false) => ExecutionClient::External { url, jwt_secret },
             (None, _, true) => ExecutionClient::Embedded {
                 authrpc: SocketAddr::new(self.addr, self.authrpc_port),
-                http: Some(SocketAddr::new(self.addr, self.http_port)),
+                http: Some(
+                    self.eth_rpc
+                        .server_config(SocketAddr::new(self.addr, self.http_port)),
+                ),
             },
             _ => eyre::bail!("give either --engine-url with --jwt-secret, or --embedded-el"),
         };

@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use alys_consensus::{Chain, ConsensusService, NoPegIns, ServiceHandle, Signer, SlotClock};
 use alys_engine::{EngineClientConfig, HttpEngineClient, JwtSecret};
-use alys_evm::{ElConfig, EmbeddedEl};
+use alys_evm::{eth::server::RpcServerConfig, ElConfig, EmbeddedEl};
 use alys_primitives::ChainSpec;
 use alys_store::Store;
 use eyre::WrapErr;
@@ -16,8 +16,8 @@ pub enum ExecutionClient {
     Embedded {
         /// Engine API address (port 0: any free port).
         authrpc: SocketAddr,
-        /// eth JSON-RPC address, if served.
-        http: Option<SocketAddr>,
+        /// eth JSON-RPC server, if served.
+        http: Option<RpcServerConfig>,
     },
     /// Connect to an external client (Geth, Reth, `alys el`).
     External {
@@ -67,7 +67,7 @@ pub async fn start_node(
                 datadir: datadir.clone(),
                 genesis: spec.genesis.clone(),
                 authrpc_addr: authrpc,
-                http_addr: http,
+                http,
                 jwt_secret,
             })
             .await?;

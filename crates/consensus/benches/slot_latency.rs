@@ -40,7 +40,7 @@ async fn main() {
             datadir: dir.path().to_path_buf(),
             genesis: spec.genesis.clone(),
             authrpc_addr: "127.0.0.1:0".parse().expect("addr"),
-            http_addr: None,
+            http: None,
             jwt_secret: jwt,
         })
         .await

@@ -35,6 +35,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 const KEY_GENESIS: &[u8] = b"genesis";
 const KEY_HEAD: &[u8] = b"head";
 const KEY_FINALIZED: &[u8] = b"finalized";
+const KEY_LAST_SIGNED_SLOT: &[u8] = b"last-signed-slot";
 
 /// Chain-store errors.
 #[derive(Debug, thiserror::Error)]
@@ -189,6 +190,25 @@ impl ChainStore {
             out.push((u64::from_be_bytes(h), B256::from_slice(&key[8..])));
         }
         Ok(out)
+    }
+
+    /// The highest slot this node has signed a proposal or an approval for (0 if none): a
+    /// restarted node never signs at or below it, so a crash cannot make it sign twice.
+    pub fn last_signed_slot(&self) -> Result<u64, ChainStoreError> {
+        match self.store.get(META, KEY_LAST_SIGNED_SLOT)? {
+            None => Ok(0),
+            Some(v) => <[u8; 8]>::try_from(v.as_slice())
+                .map(u64::from_be_bytes)
+                .map_err(|_| ChainStoreError::Corrupt("last signed slot".into())),
+        }
+    }
+
+    /// Record that this node signs for `slot`, synced before the signature leaves the node.
+    pub fn put_last_signed_slot(&self, slot: u64) -> Result<(), ChainStoreError> {
+        let mut batch = WriteBatch::new();
+        batch.put(META, KEY_LAST_SIGNED_SLOT, slot.to_be_bytes().to_vec());
+        self.store.write(batch, Durability::Synced)?;
+        Ok(())
     }
 
     /// Persist an imported block at `height` and, if the head moved, the canonical changes,

@@ -21,7 +21,7 @@ use crate::validate::BlockError;
 use alloy_primitives::B256;
 use alys_engine::ExecutionEngine;
 use alys_primitives::{Approval, BlockProposal, ConsensusBlock, SignedConsensusBlock};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use tokio::sync::{mpsc, watch};
 
 /// Messages exchanged between nodes.
@@ -60,7 +60,8 @@ pub struct ConsensusService<E> {
     signer: Option<Signer>,
     approvals: ApprovalPool,
     proposals: HashMap<B256, ConsensusBlock>,
-    signed_slots: BTreeSet<u64>,
+    /// Highest slot signed for (persisted: see [`Self::claim_slot`]).
+    last_signed_slot: u64,
     orphans: Vec<SignedConsensusBlock>,
     outbound: mpsc::UnboundedSender<GossipMessage>,
     status: watch::Sender<ChainStatus>,
@@ -85,12 +86,17 @@ impl<E: ExecutionEngine> ConsensusService<E> {
         let (in_tx, in_rx) = mpsc::channel(1024);
         let (out_tx, out_rx) = mpsc::unbounded_channel();
         let (status_tx, status_rx) = watch::channel(chain.status());
+        let last_signed_slot = chain.store().last_signed_slot().unwrap_or_else(|e| {
+            // Refuse to sign until a later slot than any we could have signed: the current one.
+            tracing::error!(error = %e, "last signed slot unreadable; not signing this slot");
+            chain.clock().current_slot()
+        });
         let service = Self {
             chain,
             signer,
             approvals: ApprovalPool::new(),
             proposals: HashMap::new(),
-            signed_slots: BTreeSet::new(),
+            last_signed_slot,
             orphans: Vec::new(),
             outbound: out_tx,
             status: status_tx,
@@ -142,14 +148,13 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             .max(self.chain.finalized().slot);
         self.approvals.prune_below(keep_from);
         self.proposals.retain(|_, b| b.slot >= keep_from);
-        self.signed_slots = self.signed_slots.split_off(&keep_from);
 
         let Some(signer) = self.signer.clone() else {
             return;
         };
         if proposer_index(slot, self.chain.spec().authorities.len()) != signer.index()
             || self.chain.head().slot >= slot
-            || self.signed_slots.contains(&slot)
+            || slot <= self.last_signed_slot
         {
             return;
         }
@@ -162,7 +167,9 @@ impl<E: ExecutionEngine> ConsensusService<E> {
         };
         let root = proposal.block.root();
         tracing::debug!(slot, %root, "proposed block");
-        self.signed_slots.insert(slot);
+        if !self.claim_slot(slot) {
+            return;
+        }
         if let Err(e) = self.add_approval(&proposal.proposer_approval) {
             tracing::error!(error = %e, "own approval refused");
             return;
@@ -192,8 +199,10 @@ impl<E: ExecutionEngine> ConsensusService<E> {
         let slot = proposal.block.slot;
         self.proposals.insert(root, proposal.block);
         if let Some(signer) = self.signer.clone() {
-            if !self.signed_slots.contains(&slot) && !self.approvals.has(&root, signer.index()) {
-                self.signed_slots.insert(slot);
+            if slot > self.last_signed_slot
+                && !self.approvals.has(&root, signer.index())
+                && self.claim_slot(slot)
+            {
                 let approval = self.chain.sign_approval(root, slot, &signer);
                 if self.add_approval(&approval).is_ok() {
                     self.publish(GossipMessage::Approval(approval));
@@ -201,6 +210,17 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             }
         }
         self.try_complete(root).await;
+    }
+
+    /// Record, durably, that this node signs for `slot` before the signature leaves it, so it
+    /// never signs two blocks for a slot, even across a crash. Slots only move forward.
+    fn claim_slot(&mut self, slot: u64) -> bool {
+        if let Err(e) = self.chain.store().put_last_signed_slot(slot) {
+            tracing::error!(slot, error = %e, "cannot persist the signed slot; not signing");
+            return false;
+        }
+        self.last_signed_slot = slot;
+        true
     }
 
     async fn on_approval(&mut self, approval: Approval) {

@@ -184,7 +184,7 @@ async fn start(genesis: Genesis) -> (EmbeddedEl, HttpEngineClient, tempfile::Tem
         datadir: dir.path().to_path_buf(),
         genesis,
         authrpc_addr: "127.0.0.1:0".parse().expect("addr"),
-        http_addr: None,
+        http: None,
         jwt_secret: secret,
     })
     .await

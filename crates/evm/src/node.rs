@@ -14,6 +14,7 @@ use crate::{
     auth::JwtAuthLayer,
     chain::{Chain, ChainError},
     engine_api::{engine_module, SharedChain},
+    eth::server::RpcServerConfig,
 };
 
 /// Configuration of an embedded execution client.
@@ -25,8 +26,8 @@ pub struct ElConfig {
     pub genesis: Genesis,
     /// Address of the Engine API (port 0 picks a free port).
     pub authrpc_addr: SocketAddr,
-    /// Address of the public JSON-RPC, if served.
-    pub http_addr: Option<SocketAddr>,
+    /// The public JSON-RPC server (address, CORS, limits), if served.
+    pub http: Option<RpcServerConfig>,
     /// Shared secret of the Engine API.
     pub jwt_secret: JwtSecret,
 }
@@ -86,8 +87,8 @@ impl EmbeddedEl {
             source,
         })?;
         let engine_handle = server.start(engine_module(chain.clone()));
-        let http = match config.http_addr {
-            Some(addr) => Some(crate::eth_api::serve(chain.clone(), addr).await?),
+        let http = match config.http {
+            Some(rpc) => Some(crate::eth_api::serve_with(chain.clone(), rpc).await?),
             None => None,
         };
         tracing::info!(%engine_addr, "execution client Engine API listening");

@@ -82,7 +82,7 @@ async fn start() -> Harness {
         datadir: datadir.clone(),
         genesis: genesis(&signers()),
         authrpc_addr: "127.0.0.1:0".parse().unwrap(),
-        http_addr: None,
+        http: None,
         jwt_secret: secret,
     })
     .await

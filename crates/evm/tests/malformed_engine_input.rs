@@ -135,7 +135,7 @@ async fn mutated_engine_requests_never_crash_the_server() {
         datadir: dir.path().to_path_buf(),
         genesis: genesis(),
         authrpc_addr: "127.0.0.1:0".parse().unwrap(),
-        http_addr: None,
+        http: None,
         jwt_secret: secret,
     })
     .await

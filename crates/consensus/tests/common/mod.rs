@@ -59,7 +59,7 @@ pub async fn start_el(datadir: &Path, spec: &ChainSpec) -> El {
         datadir: datadir.to_path_buf(),
         genesis: spec.genesis.clone(),
         authrpc_addr: "127.0.0.1:0".parse().expect("addr"),
-        http_addr: None,
+        http: None,
         jwt_secret: jwt,
     })
     .await

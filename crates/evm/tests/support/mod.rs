@@ -152,7 +152,9 @@ impl TestNode {
             datadir: dir.path().to_path_buf(),
             genesis: genesis.clone(),
             authrpc_addr: "127.0.0.1:0".parse().expect("addr"),
-            http_addr: Some("127.0.0.1:0".parse().expect("addr")),
+            http: Some(alys_evm::eth::server::RpcServerConfig::new(
+                "127.0.0.1:0".parse().expect("addr"),
+            )),
             jwt_secret: secret,
         })
         .await
