@@ -7,10 +7,12 @@
 //! 5 s each, alternating between the nodes for three rounds (medians reported). The same load
 //! generator (this process) drives both nodes; both run for the whole benchmark.
 //!
-//! Ignored by default (it takes about a minute and wants a release build):
-//! `cargo test -p alys-evm --release --test eth_bench -- --ignored --nocapture`.
-//! Needs anvil from `tests/e2e/setup.sh`; skips without it.
+//! `cargo bench -p alys-evm --bench eth_vs_anvil` (about a minute). Needs anvil from
+//! `scripts/setup.sh` (tests/e2e); skips without it. `-- --method-rates` and `-- --bare-server`
+//! run the profiling aids instead (single-method rates of the embedded client; the ceiling of a
+//! bare jsonrpsee server on this machine).
 
+#[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::path::PathBuf;
@@ -280,8 +282,24 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark: run with --release --ignored --nocapture"]
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    if let Some(file) = std::env::var_os(NODE_URL_FILE) {
+        return node_process(file).await;
+    }
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--method-rates") {
+        return method_rates().await;
+    }
+    if args.iter().any(|a| a == "--bare-server") {
+        return bare_server_rate().await;
+    }
+    benchmark_against_anvil().await;
+}
+
+/// Environment variable that turns this binary into the node process of the benchmark.
+const NODE_URL_FILE: &str = "ALYS_BENCH_NODE_URL_FILE";
+
 async fn benchmark_against_anvil() {
     let Some(anvil) = anvil_path() else {
         eprintln!("skipping benchmark: anvil not installed (run tests/e2e/setup.sh)");
@@ -327,13 +345,12 @@ async fn benchmark_against_anvil() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // The embedded client runs in its own process too (this test binary, re-executed), so
-    // neither node shares an allocator or scheduler with the load generator.
+    // The embedded client runs in its own process too (this binary, re-executed), so neither
+    // node shares an allocator or scheduler with the load generator.
     let addr_file = tempfile::NamedTempFile::new().expect("temp file");
     let mut alys_child =
-        tokio::process::Command::new(std::env::current_exe().expect("test binary"))
-            .args(["bench_node_process", "--ignored", "--exact", "--nocapture"])
-            .env("ALYS_BENCH_NODE_URL_FILE", addr_file.path())
+        tokio::process::Command::new(std::env::current_exe().expect("bench binary"))
+            .env(NODE_URL_FILE, addr_file.path())
             .stdout(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()
@@ -428,14 +445,8 @@ async fn benchmark_against_anvil() {
 }
 
 /// The embedded client for [`benchmark_against_anvil`], in a process of its own: serves on a
-/// free port, produces a block every second, writes its URL to `$ALYS_BENCH_NODE_URL_FILE` and
-/// runs until killed. Does nothing without that variable.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "helper process of benchmark_against_anvil"]
-async fn bench_node_process() {
-    let Some(file) = std::env::var_os("ALYS_BENCH_NODE_URL_FILE") else {
-        return;
-    };
+/// free port, produces a block every second, writes its URL to `file` and runs until killed.
+async fn node_process(file: std::ffi::OsString) {
     let node = TestNode::start().await;
     let url = node.url.clone();
     let _producer = Producer::start(node, Duration::from_secs(1));
@@ -444,8 +455,6 @@ async fn bench_node_process() {
 }
 
 /// Requests/s of single methods on the embedded client only (for profiling the RPC stack).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "profiling aid: run with --release --ignored --nocapture"]
 async fn method_rates() {
     let mut node = TestNode::start().await;
     let token = deploy_token(&mut node, 0, 0, U256::from(1000)).await;
@@ -475,8 +484,6 @@ async fn method_rates() {
 
 /// Requests/s of a bare jsonrpsee server (one trivial method, no middleware): the ceiling of
 /// the server stack on this machine.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "profiling aid: run with --release --ignored --nocapture"]
 async fn bare_server_rate() {
     let server = jsonrpsee::server::Server::builder()
         .build("127.0.0.1:0")
