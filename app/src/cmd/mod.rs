@@ -1,5 +1,6 @@
 //! Subcommands of the `alys` binary.
 
+mod btc_devnet;
 mod dev;
 mod el;
 mod eth_rpc_args;
@@ -15,6 +16,8 @@ pub enum Command {
     Node(node::NodeArgs),
     /// Run the embedded execution client as its own process, or its conformance runner.
     El(el::ElCommand),
+    /// Run the embedded regtest Bitcoin (Bitcoin Core-compatible RPC) as its own process.
+    BtcDevnet(btc_devnet::BtcDevnetArgs),
 }
 
 impl Command {
@@ -24,6 +27,7 @@ impl Command {
             Command::Dev(c) => c.run().await,
             Command::Node(c) => c.run().await,
             Command::El(c) => c.run().await,
+            Command::BtcDevnet(c) => c.run().await,
         }
     }
 }

@@ -1,0 +1,32 @@
+//! Alys's access to Bitcoin (DESIGN §7).
+//!
+//! This crate owns:
+//! - [`BitcoinRpc`]: the Bitcoin node behind a trait, with [`CoreRpcClient`] speaking Bitcoin
+//!   Core's JSON-RPC over HTTP (user/password or cookie auth, timeouts, retries);
+//! - the **follower** ([`Follower`] driving the pure [`FollowerState`]): walks Bitcoin by block
+//!   hash from `bitcoinStartHeight`, detects reorgs, reports a deposit only once it has
+//!   `requiredBtcConfirmations`, drops (or reverts) deposits whose block is reorged out, and
+//!   persists its cursor in `alys-store` so restarts neither lose nor repeat a deposit;
+//! - the **peg-in status index** ([`DepositIndex`]) behind `getpeginstatus`;
+//! - block scanning ([`scan_block`]) with the federation crate's deposit rules.
+//!
+//! What a deposit *is* (address, OP_RETURN rules) belongs to `alys-federation`; minting belongs
+//! to consensus.
+
+pub mod client;
+pub mod follower;
+pub mod index;
+pub mod rpc;
+pub mod scan;
+pub mod state;
+
+pub use bitcoin;
+pub use client::{Auth, ClientConfig, CoreRpcClient};
+pub use follower::{
+    Follower, FollowerConfig, FollowerError, Step, DEFAULT_REQUIRED_CONFIRMATIONS, DEFAULT_WINDOW,
+    FOLLOWER,
+};
+pub use index::{DepositIndex, PegInRecord, PegInState, PegInStatus, PEGIN_STATUS};
+pub use rpc::{BitcoinRpc, BlockchainInfo, FeeEstimate, HeaderInfo, MempoolAcceptResult, RpcError};
+pub use scan::{scan_block, ScanItem};
+pub use state::{BlockRef, FollowerEvent, FollowerState, FoundDeposit, FoundRejection, StateError};

@@ -1,0 +1,265 @@
+//! The follower over HTTP against the embedded regtest Bitcoin (`alys-btc-devnet`, Bitcoin
+//! Core 28-compatible RPC): deposits built and signed by the devnet wallet, reorgs forced with
+//! `invalidateblock`, and the devnet restarted mid-run on the same datadir and port.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alys_bitcoin::bitcoin::Txid;
+use alys_bitcoin::{
+    Auth, BitcoinRpc, ClientConfig, CoreRpcClient, Follower, FollowerConfig, FollowerEvent,
+    PegInState,
+};
+use alys_btc_devnet::{BtcDevnet, DevnetConfig};
+use alys_federation::bitcoin::Network;
+use alys_federation::{Federation, SchnorrSigner};
+use alys_store::Store;
+use serde_json::{json, Value};
+
+fn federation() -> Federation {
+    let keys = (1..=3u8)
+        .map(|i| SchnorrSigner::from_bytes(&[i; 32]).unwrap().public_key())
+        .collect();
+    Federation::new(Network::Regtest, keys, 2, None, 1_000).unwrap()
+}
+
+fn client(dev: &BtcDevnet) -> CoreRpcClient {
+    let (user, password) = dev.credentials();
+    CoreRpcClient::new(
+        &dev.url(),
+        Auth::UserPass {
+            user: user.into(),
+            password: password.into(),
+        },
+        ClientConfig {
+            timeout: Duration::from_secs(10),
+            max_retries: 2,
+            initial_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(100),
+            ..ClientConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+async fn start(dir: &std::path::Path, addr: std::net::SocketAddr) -> BtcDevnet {
+    let mut cfg = DevnetConfig::local(0);
+    cfg.datadir = Some(dir.to_path_buf());
+    cfg.rpc_addr = addr;
+    BtcDevnet::start(cfg).await.unwrap()
+}
+
+async fn mine(c: &CoreRpcClient, n: u64) -> Vec<String> {
+    let addr = c.call("getnewaddress", vec![]).await.unwrap();
+    let v = c
+        .call("generatetoaddress", vec![json!(n), addr])
+        .await
+        .unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
+/// Builds, funds and signs a deposit with the devnet wallet and broadcasts it.
+async fn send_deposit(c: &CoreRpcClient, fed: &Federation, btc: f64, recipient: [u8; 20]) -> Txid {
+    let raw = c
+        .call(
+            "createrawtransaction",
+            vec![
+                json!([]),
+                json!([{ fed.address().to_string(): btc }, { "data": hex::encode(recipient) }]),
+            ],
+        )
+        .await
+        .unwrap();
+    let funded = c.call("fundrawtransaction", vec![raw]).await.unwrap();
+    let signed = c
+        .call("signrawtransactionwithwallet", vec![funded["hex"].clone()])
+        .await
+        .unwrap();
+    assert_eq!(signed["complete"], json!(true), "{signed}");
+    let txid = c
+        .call("sendrawtransaction", vec![signed["hex"].clone()])
+        .await
+        .unwrap();
+    txid.as_str().unwrap().parse().unwrap()
+}
+
+fn deposits_of(evs: &[FollowerEvent], txid: Txid) -> Vec<alys_bitcoin::FoundDeposit> {
+    evs.iter()
+        .filter_map(|e| match e {
+            FollowerEvent::Deposit(d) if d.txid == txid => Some(d.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn wait_for<F: Fn(&[FollowerEvent]) -> bool>(
+    rx: &mut tokio::sync::mpsc::Receiver<FollowerEvent>,
+    seen: &mut Vec<FollowerEvent>,
+    done: F,
+) {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while !done(seen) {
+            match rx.recv().await {
+                Some(ev) => seen.push(ev),
+                None => panic!("follower stopped"),
+            }
+        }
+    })
+    .await
+    .expect("timed out waiting for follower events");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follower_against_btc_devnet() {
+    let btc_dir = tempfile::tempdir().unwrap();
+    let node_dir = tempfile::tempdir().unwrap();
+    let dev = start(btc_dir.path(), "127.0.0.1:0".parse().unwrap()).await;
+    let addr = dev.local_addr();
+    let c = client(&dev);
+    let fed = federation();
+    mine(&c, 101).await; // mature coinbase for the dev wallet
+    let start_height = c.get_block_count().await.unwrap() + 1;
+
+    let store = Arc::new(Store::open(node_dir.path()).unwrap());
+    let cfg = FollowerConfig {
+        start_height,
+        required_confirmations: 3,
+        window: 0,
+        poll_interval: Duration::from_millis(25),
+        max_backoff: Duration::from_millis(200),
+    };
+    let f = Follower::open(
+        Arc::new(client(&dev)),
+        Arc::new(fed.clone()),
+        store.clone(),
+        cfg.clone(),
+    )
+    .unwrap();
+    let index = f.index();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(f.run(tx, stop_rx));
+    let mut seen = Vec::new();
+
+    // 1. A deposit reorged out (invalidateblock) at 2 confirmations is dropped, not reported.
+    let d1 = send_deposit(&c, &fed, 0.0005, [0x33; 20]).await;
+    let a: alys_bitcoin::bitcoin::BlockHash = mine(&c, 1).await[0].parse().unwrap();
+    mine(&c, 1).await;
+    wait_for(&mut rx, &mut seen, |s| {
+        s.iter()
+            .any(|e| matches!(e, FollowerEvent::BlockConnected(b) if b.height == start_height + 1))
+    })
+    .await;
+    assert_eq!(index.status(&d1).unwrap().confirmations, 2);
+    c.call("invalidateblock", vec![json!(a.to_string())])
+        .await
+        .unwrap();
+    wait_for(&mut rx, &mut seen, |s| {
+        s.iter()
+            .any(|e| matches!(e, FollowerEvent::Dropped(d) if d.txid == d1 && d.block.hash == a))
+    })
+    .await;
+    assert!(deposits_of(&seen, d1).is_empty());
+    assert_eq!(index.status(&d1).unwrap().record.state, PegInState::Dropped);
+
+    // 2. Re-mined in another block (back from the mempool, or re-sent): reported once.
+    let pool = c.call("getrawmempool", vec![]).await.unwrap();
+    if !pool
+        .as_array()
+        .is_some_and(|p| p.iter().any(|t| t.as_str() == Some(&d1.to_string())))
+    {
+        let raw = c
+            .call(
+                "getrawtransaction",
+                vec![json!(d1.to_string()), json!(false), json!(a.to_string())],
+            )
+            .await
+            .unwrap();
+        c.call("sendrawtransaction", vec![raw]).await.unwrap();
+    }
+    mine(&c, 3).await;
+    wait_for(&mut rx, &mut seen, |s| deposits_of(s, d1).len() == 1).await;
+    let got = &deposits_of(&seen, d1)[0];
+    assert_ne!(got.block.hash, a);
+    assert_eq!((got.sats, got.recipient.0 .0), (50_000, [0x33; 20]));
+
+    // 3. The devnet goes away after the deposit's first confirmation and comes back on the
+    //    same datadir and port: reported once, after the restart.
+    let d2 = send_deposit(&c, &fed, 0.0007, [0x44; 20]).await;
+    mine(&c, 1).await;
+    wait_for(&mut rx, &mut seen, |s| {
+        s.iter()
+            .any(|e| matches!(e, FollowerEvent::DepositSeen(d) if d.txid == d2))
+    })
+    .await;
+    dev.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let dev = start(btc_dir.path(), addr).await;
+    let c = client(&dev);
+    mine(&c, 2).await;
+    wait_for(&mut rx, &mut seen, |s| deposits_of(s, d2).len() == 1).await;
+
+    // 4. The follower restarts too: nothing lost, nothing repeated.
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+    while let Ok(ev) = rx.try_recv() {
+        seen.push(ev);
+    }
+    let d3 = send_deposit(&c, &fed, 0.0009, [0x55; 20]).await;
+    mine(&c, 3).await;
+    let mut f = Follower::open(
+        Arc::new(client(&dev)),
+        Arc::new(fed.clone()),
+        store.clone(),
+        cfg,
+    )
+    .unwrap();
+    seen.extend(f.catch_up().await.unwrap());
+    for (d, sats) in [(d1, 50_000), (d2, 70_000), (d3, 90_000)] {
+        let got = deposits_of(&seen, d);
+        assert_eq!(got.len(), 1, "deposit {d} reported exactly once");
+        assert_eq!(got[0].sats, sats);
+    }
+    assert_eq!(
+        f.tip().unwrap().hash,
+        c.get_best_block_hash().await.unwrap()
+    );
+    assert_eq!(f.index().status(&d3).unwrap().confirmations, 3);
+    dev.shutdown().await;
+}
+
+#[tokio::test]
+async fn devnet_rpc_shapes_decode() {
+    let dev = BtcDevnet::start(DevnetConfig::local(0)).await.unwrap();
+    let c = client(&dev);
+    mine(&c, 3).await;
+    let info = c.get_blockchain_info().await.unwrap();
+    assert_eq!((info.chain.as_str(), info.blocks), ("regtest", 3));
+    let best = c.get_best_block_hash().await.unwrap();
+    let h = c.get_block_header_info(&best).await.unwrap();
+    assert_eq!((h.height, h.confirmations, h.nextblockhash), (3, 1, None));
+    let block = c.get_block(&best).await.unwrap();
+    assert_eq!(block.block_hash(), best);
+    assert_eq!(c.get_block_header(&best).await.unwrap(), block.header);
+    let cb = &block.txdata[0];
+    let tx = c
+        .get_raw_transaction(&cb.compute_txid(), Some(&best))
+        .await
+        .unwrap();
+    assert_eq!(&tx, cb);
+    assert!(c
+        .estimate_smart_fee(6)
+        .await
+        .unwrap()
+        .sat_per_vb()
+        .is_some());
+    let res = c
+        .test_mempool_accept(std::slice::from_ref(cb))
+        .await
+        .unwrap();
+    assert_eq!(res[0].allowed, Some(false));
+    let err = c.send_raw_transaction(cb).await.unwrap_err();
+    assert!(err.core_code().is_some(), "{err}");
+    let _: Value = c.call("getblockcount", vec![]).await.unwrap();
+    dev.shutdown().await;
+}

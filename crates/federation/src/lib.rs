@@ -1,0 +1,90 @@
+//! The Alys federation's Bitcoin side (DESIGN §7, §8).
+//!
+//! This crate owns:
+//! - the federation's **taproot output**: internal key = the BIP-341 NUMS point H, leaf A =
+//!   `multi_a(m,k1,…,kn)`, optional leaf B = `<delay> CSV DROP` + emergency `multi_a`
+//!   ([`Federation`], built from the chain spec), its address, scriptPubKey, descriptor,
+//!   leaf scripts and control blocks;
+//! - generic BIP-341 tree building and tweaking ([`taproot`]), the one code path behind the
+//!   address (checked against the BIP-341 wallet vectors);
+//! - **deposit parsing** ([`parse_deposit`]): what counts as a peg-in and why a transaction is
+//!   rejected ([`DepositRejection`]);
+//! - BIP-340 **Schnorr** signing and verification ([`schnorr`]) for peg-out signatures.
+//!
+//! Following Bitcoin (blocks, reorgs, confirmations) is `alys-bitcoin`'s job.
+
+pub mod checksum;
+pub mod deposit;
+pub mod descriptor;
+pub mod schnorr;
+pub mod taproot;
+
+pub use bitcoin;
+pub use deposit::{parse_deposit, pays_to, Deposit, DepositRejection};
+pub use descriptor::{
+    emergency_script, multi_a_script, parse_bitcoin_key, parse_network, EmergencyPath, Federation,
+    DEFAULT_MIN_PEG_IN_SATS,
+};
+pub use schnorr::{SchnorrError, SchnorrSigner};
+pub use taproot::{nums_point, taproot_spend_info, ScriptTree, NUMS_H};
+
+/// Errors building the federation from the chain spec.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FederationError {
+    /// `bitcoinNetwork` is not set.
+    #[error("chain spec: `bitcoinNetwork` is required for the federation address")]
+    MissingNetwork,
+    /// `bitcoinNetwork` is not a known network.
+    #[error("unknown Bitcoin network `{0}`")]
+    UnknownNetwork(String),
+    /// A key does not parse.
+    #[error("`{field}` = {value}: {reason}")]
+    InvalidKey {
+        /// Spec field.
+        field: String,
+        /// The offending value.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+    /// No keys where some are required.
+    #[error("`{0}`: at least one key is required")]
+    NoKeys(String),
+    /// More keys than `multi_a` allows.
+    #[error("`{field}`: {n} keys, at most 999")]
+    TooManyKeys {
+        /// Spec field.
+        field: String,
+        /// Number of keys.
+        n: usize,
+    },
+    /// The same x-only key twice (a compressed key and its x-only form count as the same).
+    #[error("`{field}[{index}]` duplicates `{field}[{first}]` (as an x-only key)")]
+    DuplicateKey {
+        /// Spec field.
+        field: String,
+        /// Index of the duplicate.
+        index: usize,
+        /// Index of the first occurrence.
+        first: usize,
+    },
+    /// Threshold outside 1..=n.
+    #[error("`{field}`: threshold {threshold} must be in 1..={n}")]
+    BadThreshold {
+        /// Spec field.
+        field: String,
+        /// The threshold.
+        threshold: u32,
+        /// Number of keys.
+        n: usize,
+    },
+    /// CSV delay outside 1..=65535 blocks.
+    #[error("emergency.csvDelay = {0}: must be 1..=65535 blocks")]
+    BadCsvDelay(u32),
+    /// Taproot tree construction failed.
+    #[error("taproot: {0}")]
+    Taproot(String),
+    /// Witness assembly failed.
+    #[error("witness: {0}")]
+    Witness(String),
+}

@@ -1,0 +1,39 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use alys_federation::bitcoin::key::XOnlyPublicKey;
+use alys_federation::SchnorrSigner;
+
+/// `ALYS_VECTORS_DIR`, or `shared/vectors` beside the repository; `None` (with a printed
+/// reason) when absent.
+pub fn vectors_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("ALYS_VECTORS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/vectors"
+            ))
+        });
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIP: vectors directory {} not found (set ALYS_VECTORS_DIR)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// Deterministic test signer number `i` (secret key = sha-free pattern `[i+1; 32]`).
+pub fn signer(i: u8) -> SchnorrSigner {
+    SchnorrSigner::from_bytes(&[i.wrapping_add(1); 32]).unwrap()
+}
+
+/// Public keys of signers `0..n`.
+pub fn keys(n: u8) -> Vec<XOnlyPublicKey> {
+    (0..n).map(|i| signer(i).public_key()).collect()
+}
