@@ -28,3 +28,12 @@ if [ "${ALYS_SKIP_NPM:-0}" != "1" ] && command -v npm >/dev/null 2>&1 && [ -f te
     (cd tests/e2e && npm install --no-audit --no-fund --loglevel=error && touch node_modules/.installed)
   fi
 fi
+
+# Independent Bitcoin clients used by the end-to-end tests (python-bitcoinlib builds and signs
+# deposits; embit derives the federation address from its descriptor).
+if [ "${ALYS_SKIP_PIP:-0}" != "1" ] && command -v python3 >/dev/null 2>&1; then
+  if ! python3 -c "import bitcoin.rpc, embit" >/dev/null 2>&1; then
+    echo "installing python-bitcoinlib and embit (pip)"
+    python3 -m pip install --quiet --disable-pip-version-check python-bitcoinlib embit
+  fi
+fi

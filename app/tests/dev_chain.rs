@@ -3,63 +3,18 @@
 //! head and balances preserved; then kill it with SIGKILL at random moments and check that every
 //! restart keeps producing on top of the previous head.
 
+mod common;
+
 use std::{
-    path::{Path, PathBuf},
-    process::{Child, Command},
+    path::Path,
     time::{Duration, Instant},
 };
 
+use common::{cast, DevProcess as Dev};
 use rand::Rng;
 
 const KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const ADDR1: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
-
-/// The native `cast` installed by `scripts/setup.sh` (npm `@foundry-rs/cast`).
-fn cast_bin() -> PathBuf {
-    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e/node_modules/@foundry-rs");
-    std::fs::read_dir(&base)
-        .ok()
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin/cast"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "Foundry's cast is not installed under {}: run scripts/setup.sh",
-                base.display()
-            )
-        })
-}
-
-fn cast(args: &[&str]) -> Result<String, String> {
-    let out = Command::new(cast_bin())
-        .args(args)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).to_string())
-    }
-}
-
-struct Dev {
-    child: Child,
-    rpc: String,
-    node_rpc: u16,
-    /// The node's stderr, appended to across restarts of the same datadir.
-    log: PathBuf,
-}
-
-impl Dev {
-    /// The last lines the node logged, for failure messages.
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-}
 
 /// POSTs `body` to the node RPC with optional Basic credentials; returns (status, JSON body).
 fn node_rpc(port: u16, auth: Option<&str>, body: &str) -> (u16, serde_json::Value) {
@@ -83,58 +38,7 @@ fn node_rpc(port: u16, auth: Option<&str>, body: &str) -> (u16, serde_json::Valu
 }
 
 fn start_dev(datadir: &Path, slot_ms: u64) -> Dev {
-    std::fs::create_dir_all(datadir).unwrap();
-    let log = datadir.join("dev-test.log");
-    let stderr = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-        .unwrap();
-    let out_path = datadir.join("dev-test.out");
-    let stdout = std::fs::File::create(&out_path).unwrap();
-    // Port 0 everywhere: the node binds free ports itself and prints them, so tests running
-    // side by side never race for a port.
-    let child = Command::new(env!("CARGO_BIN_EXE_alys"))
-        .arg("dev")
-        .arg("--datadir")
-        .arg(datadir)
-        .args(["--http-port", "0", "--authrpc-port", "0", "--rpc-port", "0"])
-        .args(["--slot-ms", &slot_ms.to_string()])
-        .env("RUST_LOG", "info")
-        .stdout(stdout)
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
-    let mut dev = Dev {
-        child,
-        rpc: String::new(),
-        node_rpc: 0,
-        log,
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let out = std::fs::read_to_string(&out_path).unwrap_or_default();
-        let url_after = |label: &str| {
-            out.lines()
-                .find(|l| l.trim_start().starts_with(label))
-                .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
-                .map(str::to_string)
-        };
-        if let (Some(eth), Some(node)) = (url_after("eth JSON-RPC"), url_after("node JSON-RPC")) {
-            dev.rpc = eth;
-            dev.node_rpc = node.rsplit(':').next().unwrap().parse().unwrap();
-            return dev;
-        }
-        if let Ok(Some(status)) = dev.child.try_wait() {
-            panic!("alys dev exited ({status}) at start:\n{}", dev.log_tail());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "alys dev printed no endpoints within 60s:\n{}",
-            dev.log_tail()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    Dev::start(datadir, &["--slot-ms", &slot_ms.to_string()])
 }
 
 fn block_number(rpc: &str) -> Option<u64> {
@@ -149,7 +53,7 @@ fn block_hash(rpc: &str, number: u64) -> String {
 fn wait_for_block(dev: &mut Dev, above: u64, timeout: Duration) -> u64 {
     let deadline = Instant::now() + timeout;
     loop {
-        if let Some(n) = block_number(&dev.rpc) {
+        if let Some(n) = block_number(&dev.eth_rpc) {
             if n > above {
                 return n;
             }
@@ -170,21 +74,8 @@ fn wait_for_block(dev: &mut Dev, above: u64, timeout: Duration) -> u64 {
     }
 }
 
-fn stop(mut dev: Dev) {
-    // SIGINT, as Ctrl-C.
-    let _ = Command::new("kill")
-        .args(["-INT", &dev.child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = dev.child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = dev.child.kill();
-    let _ = dev.child.wait();
-    panic!("alys dev did not stop on SIGINT");
+fn stop(dev: Dev) {
+    dev.stop();
 }
 
 #[test]
@@ -192,7 +83,7 @@ fn cast_transfer_survives_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mut dev = start_dev(dir.path(), 2000);
     wait_for_block(&mut dev, 0, Duration::from_secs(20));
-    let before: u128 = cast(&["balance", ADDR1, "-r", &dev.rpc])
+    let before: u128 = cast(&["balance", ADDR1, "-r", &dev.eth_rpc])
         .unwrap()
         .parse()
         .unwrap();
@@ -204,35 +95,35 @@ fn cast_transfer_survives_restart() {
         "--value",
         "1ether",
         "-r",
-        &dev.rpc,
+        &dev.eth_rpc,
         "--json",
     ])
     .unwrap();
     let receipt: serde_json::Value = serde_json::from_str(&receipt).unwrap();
     assert_eq!(receipt["status"], "0x1", "{receipt}");
     let tx = receipt["transactionHash"].as_str().unwrap().to_string();
-    let after: u128 = cast(&["balance", ADDR1, "-r", &dev.rpc])
+    let after: u128 = cast(&["balance", ADDR1, "-r", &dev.eth_rpc])
         .unwrap()
         .parse()
         .unwrap();
     assert_eq!(after, before + 10u128.pow(18));
-    let head = block_number(&dev.rpc).unwrap();
-    let head_hash = block_hash(&dev.rpc, head);
+    let head = block_number(&dev.eth_rpc).unwrap();
+    let head_hash = block_hash(&dev.eth_rpc, head);
     stop(dev);
 
     let mut dev = start_dev(dir.path(), 2000);
     wait_for_block(&mut dev, head, Duration::from_secs(20));
     assert_eq!(
-        block_hash(&dev.rpc, head),
+        block_hash(&dev.eth_rpc, head),
         head_hash,
         "block {head} changed across restart"
     );
-    let again: u128 = cast(&["balance", ADDR1, "-r", &dev.rpc])
+    let again: u128 = cast(&["balance", ADDR1, "-r", &dev.eth_rpc])
         .unwrap()
         .parse()
         .unwrap();
     assert_eq!(again, after);
-    let receipt = cast(&["receipt", &tx, "status", "-r", &dev.rpc]).unwrap();
+    let receipt = cast(&["receipt", &tx, "status", "-r", &dev.eth_rpc]).unwrap();
     assert!(receipt.starts_with('1') || receipt == "true", "{receipt}");
     stop(dev);
 }
@@ -248,15 +139,15 @@ fn sigkill_at_random_moments_keeps_producing_on_the_previous_head() {
         let now = wait_for_block(&mut dev, floor, Duration::from_secs(60));
         if let Some((n, hash)) = &last {
             assert_eq!(
-                &block_hash(&dev.rpc, *n),
+                &block_hash(&dev.eth_rpc, *n),
                 hash,
                 "round {round}: block {n} was replaced"
             );
         }
         assert!(now > floor, "round {round}");
         std::thread::sleep(Duration::from_millis(rng.gen_range(0..2500)));
-        let head = block_number(&dev.rpc).unwrap();
-        let hash = block_hash(&dev.rpc, head);
+        let head = block_number(&dev.eth_rpc).unwrap();
+        let hash = block_hash(&dev.eth_rpc, head);
         std::thread::sleep(Duration::from_millis(rng.gen_range(0..1200)));
         dev.child.kill().unwrap();
         dev.child.wait().unwrap();
@@ -272,20 +163,20 @@ fn node_rpc_answers_json_rpc_1_and_2_with_basic_auth() {
     // "alys:alys" in base64.
     let auth = Some("YWx5czphbHlz");
     let (status, _) = node_rpc(
-        dev.node_rpc,
+        dev.node_rpc_port,
         None,
         r#"{"method":"getheadblock","params":[],"id":1}"#,
     );
     assert_eq!(status, 401);
     let (status, _) = node_rpc(
-        dev.node_rpc,
+        dev.node_rpc_port,
         Some("YWx5czp3cm9uZw=="),
         r#"{"method":"help","id":1}"#,
     );
     assert_eq!(status, 401);
     // JSON-RPC 1.0, as Bitcoin-style clients send it.
     let (status, v) = node_rpc(
-        dev.node_rpc,
+        dev.node_rpc_port,
         auth,
         r#"{"method":"getblockbyheight","params":[1],"id":"a"}"#,
     );
@@ -296,7 +187,7 @@ fn node_rpc_answers_json_rpc_1_and_2_with_basic_auth() {
     assert_eq!(v["id"], "a");
     // JSON-RPC 2.0.
     let (_, v) = node_rpc(
-        dev.node_rpc,
+        dev.node_rpc_port,
         auth,
         r#"{"jsonrpc":"2.0","method":"getsyncstatus","id":2}"#,
     );
@@ -306,29 +197,33 @@ fn node_rpc_answers_json_rpc_1_and_2_with_basic_auth() {
         "{v}"
     );
     let (_, v) = node_rpc(
-        dev.node_rpc,
+        dev.node_rpc_port,
         auth,
         r#"{"jsonrpc":"2.0","method":"getchainspec","id":3}"#,
     );
     assert_eq!(v["result"]["spec"]["chainId"], 263634);
-    let (_, v) = node_rpc(dev.node_rpc, auth, r#"{"method":"help","id":4}"#);
+    let (_, v) = node_rpc(dev.node_rpc_port, auth, r#"{"method":"help","id":4}"#);
     assert!(v["result"].as_str().unwrap().contains("getheadblock"));
     // Errors, never a dropped connection.
-    let (_, v) = node_rpc(dev.node_rpc, auth, r#"{"method":"nosuchmethod","id":5}"#);
+    let (_, v) = node_rpc(
+        dev.node_rpc_port,
+        auth,
+        r#"{"method":"nosuchmethod","id":5}"#,
+    );
     assert_eq!(v["error"]["code"], -32601);
     let (_, v) = node_rpc(
-        dev.node_rpc,
+        dev.node_rpc_port,
         auth,
         r#"{"method":"getblockbyheight","params":["x"],"id":6}"#,
     );
     assert_eq!(v["error"]["code"], -32602);
     let (_, v) = node_rpc(
-        dev.node_rpc,
+        dev.node_rpc_port,
         auth,
         r#"{"method":"getblockbyheight","params":[999999],"id":7}"#,
     );
     assert_eq!(v["error"]["code"], -5);
-    let (_, v) = node_rpc(dev.node_rpc, auth, "{not json");
+    let (_, v) = node_rpc(dev.node_rpc_port, auth, "{not json");
     assert_eq!(v["error"]["code"], -32700);
     stop(dev);
 }

@@ -47,11 +47,33 @@ pub struct DevArgs {
     /// Slot duration in milliseconds (a multiple of 1000).
     #[arg(long)]
     slot_ms: Option<u64>,
+    /// Do not run the built-in CPU merged miner (blocks then stay unfinalized and production
+    /// halts after `maxBlocksWithoutPow` blocks until an external miner submits a proof).
+    #[arg(long)]
+    no_miner: bool,
+    /// Payout address of the built-in miner and of `getauxblock` without arguments.
+    /// Default: the dev miner address (`keccak256("alys-dev-miner")[12..]`).
+    #[arg(long)]
+    miner_address: Option<alloy_primitives::Address>,
+    /// Threads of the built-in miner.
+    #[arg(long, default_value_t = 1)]
+    miner_threads: usize,
+    /// Override the dev spec's `maxBlocksWithoutPow` (halting rule), e.g. to try halting.
+    #[arg(long)]
+    max_blocks_without_pow: Option<u64>,
     /// Print the dev chain spec (JSON) and exit: a starting point for a chain spec of your own.
     #[arg(long)]
     print_spec: bool,
     #[command(flatten)]
     eth_rpc: EthRpcArgs,
+    /// RPC port of the embedded regtest Bitcoin (ignored with `--bitcoin-rpc-url`).
+    #[arg(long, default_value_t = alys_btc_devnet::DEFAULT_RPC_PORT)]
+    bitcoin_rpc_port: u16,
+    /// The embedded regtest Bitcoin mines a block every N seconds (0: never).
+    #[arg(long, default_value_t = 5)]
+    btc_block_secs: u64,
+    #[command(flatten)]
+    bitcoin: super::wiring::BitcoinRpcArgs,
 }
 
 impl DevArgs {
@@ -60,7 +82,17 @@ impl DevArgs {
         let mut spec = ChainSpec::dev(self.authorities)?;
         if let Some(ms) = self.slot_ms {
             spec.slot_duration_ms = ms;
+            if let Some(pow) = spec.pow.as_mut() {
+                // One proof per slot keeps the regtest-like target at the limit.
+                pow.target_spacing_secs = (ms / 1000).max(1);
+            }
         }
+        if let Some(max) = self.max_blocks_without_pow {
+            spec.max_blocks_without_pow = max;
+        }
+        let miner_address = self
+            .miner_address
+            .unwrap_or_else(alys_primitives::dev::dev_miner_address);
         spec.validate()?;
         if self.print_spec {
             println!("{}", spec.to_json_pretty());
@@ -72,6 +104,41 @@ impl DevArgs {
             None => {
                 let t = tempfile::tempdir().wrap_err("creating a temporary data directory")?;
                 (t.path().to_path_buf(), Some(t))
+            }
+        };
+        // Bitcoin: an external node when given, else the embedded regtest devnet.
+        let (devnet, bitcoin) = match self.bitcoin.config() {
+            Some(cfg) => (None, cfg),
+            None => {
+                let config = |port| alys_btc_devnet::DevnetConfig {
+                    datadir: Some(datadir.join("bitcoin")),
+                    rpc_addr: SocketAddr::new(self.addr, port),
+                    rpc_user: self.bitcoin.bitcoin_rpc_user.clone(),
+                    rpc_password: self.bitcoin.bitcoin_rpc_password.clone(),
+                    block_interval: (self.btc_block_secs > 0)
+                        .then(|| std::time::Duration::from_secs(self.btc_block_secs)),
+                };
+                let devnet = match alys_btc_devnet::BtcDevnet::start(config(self.bitcoin_rpc_port))
+                    .await
+                {
+                    Ok(d) => d,
+                    // The default port is taken (e.g. another dev chain): any free port.
+                    Err(e) if self.bitcoin_rpc_port == alys_btc_devnet::DEFAULT_RPC_PORT => {
+                        tracing::warn!(error = %e, "Bitcoin RPC port {} unavailable, using a free port", self.bitcoin_rpc_port);
+                        alys_btc_devnet::BtcDevnet::start(config(0))
+                            .await
+                            .wrap_err("starting the embedded regtest Bitcoin")?
+                    }
+                    Err(e) => {
+                        return Err(e).wrap_err("starting the embedded regtest Bitcoin");
+                    }
+                };
+                let cfg = super::wiring::BitcoinRpcConfig {
+                    url: devnet.url(),
+                    user: self.bitcoin.bitcoin_rpc_user.clone(),
+                    password: self.bitcoin.bitcoin_rpc_password.clone(),
+                };
+                (Some(devnet), cfg)
             }
         };
         let mut nodes = Vec::new();
@@ -100,6 +167,7 @@ impl DevArgs {
                     user: self.rpc_user.clone(),
                     password: self.rpc_password.clone(),
                 },
+                miner_payout: Some(miner_address),
             });
             let node = start_node(
                 spec.clone(),
@@ -107,6 +175,7 @@ impl DevArgs {
                 ExecutionClient::Embedded { authrpc, http },
                 Some(signer),
                 rpc,
+                Some(bitcoin.clone()),
             )
             .await
             .wrap_err_with(|| format!("starting authority {i}"))?;
@@ -139,6 +208,28 @@ impl DevArgs {
             spec.approval_threshold
         );
         println!("  data directory    {}", datadir.display());
+        println!(
+            "  bitcoin RPC       {} (user {}, password {}){}",
+            bitcoin.url,
+            bitcoin.user,
+            bitcoin.password,
+            match &devnet {
+                Some(_) if self.btc_block_secs > 0 => format!(
+                    ", embedded regtest, a block every {} s",
+                    self.btc_block_secs
+                ),
+                Some(_) => ", embedded regtest, no auto-mining".to_string(),
+                None => ", external".to_string(),
+            }
+        );
+        if let Ok(fed) = alys_federation::Federation::from_spec(&spec) {
+            println!(
+                "  deposit address   {} ({} confirmations, min {} sats)",
+                fed.address(),
+                spec.required_btc_confirmations.unwrap_or_default(),
+                fed.min_peg_in_sats()
+            );
+        }
         if let Some(Some(el)) = els.first().map(|(el, _, _)| el.as_ref()) {
             if let Some(url) = el.http_url() {
                 println!(
@@ -158,6 +249,30 @@ impl DevArgs {
                 self.rpc_user, self.rpc_password
             );
         }
+        let miner = match (rpc_addr, self.no_miner) {
+            (Some(addr), false) => {
+                println!(
+                    "  merged miner      built in, {} thread(s), fee share to {miner_address} (--no-miner to turn off)",
+                    self.miner_threads.max(1)
+                );
+                Some(alys_miner::spawn(alys_miner::MinerConfig {
+                    url: format!("http://{addr}"),
+                    user: self.rpc_user.clone(),
+                    password: self.rpc_password.clone(),
+                    address: miner_address,
+                    threads: self.miner_threads.max(1),
+                    placement: alys_auxpow::CommitmentPlacement::ScriptSig,
+                    poll_interval: std::time::Duration::from_millis(100),
+                }))
+            }
+            _ => {
+                println!(
+                    "  merged miner      off: production halts after {} blocks without AuxPoW (createauxblock/submitauxblock on the node RPC)",
+                    spec.max_blocks_without_pow
+                );
+                None
+            }
+        };
         println!();
         println!("Prefunded accounts ({DEV_ACCOUNT_BALANCE_BTC} BTC each; mnemonic `test test test test test test test test test test test junk`):");
         for (i, (address, key)) in DEV_ACCOUNTS.iter().enumerate() {
@@ -168,12 +283,18 @@ impl DevArgs {
         tokio::spawn(async move {
             while status.changed().await.is_ok() {
                 let s = status.borrow().clone();
-                tracing::info!(height = s.head_height, slot = s.head_slot, root = %s.head_root, "head");
+                tracing::info!(height = s.head_height, slot = s.head_slot, finalized = s.finalized_height, root = %s.head_root, "head");
             }
         });
         tokio::signal::ctrl_c().await?;
         println!("stopping");
+        if let Some(m) = miner {
+            m.stop().await;
+        }
         network.shutdown();
+        if let Some(devnet) = devnet {
+            devnet.shutdown().await;
+        }
         for (el, _, task) in els {
             task.abort();
             if let Some(el) = el {

@@ -48,9 +48,14 @@ pub struct NodeArgs {
     /// Node JSON-RPC password (HTTP Basic auth); required to serve the node RPC.
     #[arg(long, env = "ALYS_RPC_PASSWORD")]
     rpc_password: Option<String>,
+    /// Payout address of `getauxblock` without arguments (merged-mining pools that use it).
+    #[arg(long)]
+    miner_address: Option<alloy_primitives::Address>,
     /// Listen address of the RPC servers.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     addr: IpAddr,
+    #[command(flatten)]
+    bitcoin: super::wiring::BitcoinRpcArgs,
     #[command(flatten)]
     eth_rpc: EthRpcArgs,
 }
@@ -88,13 +93,22 @@ impl NodeArgs {
                 user: self.rpc_user.clone(),
                 password,
             },
+            miner_payout: self.miner_address,
         });
         if rpc.is_none() {
             println!(
                 "node JSON-RPC disabled: give --rpc-password (or ALYS_RPC_PASSWORD) to serve it"
             );
         }
-        let node = start_node(spec.clone(), self.datadir.clone(), execution, signer, rpc).await?;
+        let node = start_node(
+            spec.clone(),
+            self.datadir.clone(),
+            execution,
+            signer,
+            rpc,
+            self.bitcoin.config(),
+        )
+        .await?;
         if let Some(server) = &node.rpc {
             println!("node JSON-RPC http://{}", server.local_addr());
         }

@@ -140,6 +140,21 @@ impl DepositIndex {
         v
     }
 
+    /// Confirmed deposits (whatever the node-local `minted_in`), ordered by block height then
+    /// txid. Whether one is minted is consensus state: see [`crate::pegin_source`].
+    pub fn confirmed(&self) -> Vec<PegInRecord> {
+        let mut v: Vec<_> = self
+            .inner
+            .read()
+            .map
+            .values()
+            .filter(|r| r.state == PegInState::Confirmed)
+            .cloned()
+            .collect();
+        v.sort_by_key(|r| (r.block.map(|b| b.height), r.txid));
+        v
+    }
+
     /// Records (or clears, on a sidechain reorg) the sidechain block that minted `txid`.
     pub fn set_minted(&self, txid: &Txid, block_root: Option<B256>) -> Result<bool, StoreError> {
         let mut inner = self.inner.write();

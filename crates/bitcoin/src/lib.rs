@@ -16,6 +16,7 @@
 pub mod client;
 pub mod follower;
 pub mod index;
+pub mod pegin_source;
 pub mod rpc;
 pub mod scan;
 pub mod state;
@@ -27,6 +28,7 @@ pub use follower::{
     FOLLOWER,
 };
 pub use index::{DepositIndex, PegInRecord, PegInState, PegInStatus, PEGIN_STATUS};
+pub use pegin_source::{BlockPegIns, FollowerPegIns, PegInChain, PegInCheckError, MINTED};
 pub use rpc::{BitcoinRpc, BlockchainInfo, FeeEstimate, HeaderInfo, MempoolAcceptResult, RpcError};
 pub use scan::{scan_block, ScanItem};
 pub use state::{BlockRef, FollowerEvent, FollowerState, FoundDeposit, FoundRejection, StateError};

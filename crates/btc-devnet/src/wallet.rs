@@ -277,64 +277,13 @@ fn unreachable_master() -> Xpriv {
     panic!("fixed dev seed is not a valid BIP32 seed")
 }
 
-const INPUT_CHARSET: &str =
-    "0123456789()[],'/*abcdefgh@:$%{}IJKLMNOPQRSTUVWXYZ&+-.;<=>?!^_|~ijklmnopqrstuvwxyzABCDEFGH`#\"\\ ";
-const CHECKSUM_CHARSET: &[u8] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
-
-fn polymod(c: u64, val: u64) -> u64 {
-    let c0 = (c >> 35) as u8;
-    let mut c = ((c & 0x7_ffff_ffff) << 5) ^ val;
-    if c0 & 1 != 0 {
-        c ^= 0xf5_dee5_1989;
-    }
-    if c0 & 2 != 0 {
-        c ^= 0xa9_fdca_3312;
-    }
-    if c0 & 4 != 0 {
-        c ^= 0x1b_ab10_e32d;
-    }
-    if c0 & 8 != 0 {
-        c ^= 0x37_06b1_677a;
-    }
-    if c0 & 16 != 0 {
-        c ^= 0x64_4d62_6ffd;
-    }
-    c
-}
-
-/// Appends Core's descriptor checksum (`#xxxxxxxx`) to `desc`.
+/// Appends Core's descriptor checksum (`#xxxxxxxx`, BIP-380) to `desc`; `desc` unchanged if it
+/// has a character outside the descriptor character set.
 pub fn descriptor_with_checksum(desc: &str) -> String {
-    let mut c: u64 = 1;
-    let mut cls: u64 = 0;
-    let mut clscount = 0;
-    for ch in desc.chars() {
-        let Some(pos) = INPUT_CHARSET.find(ch) else {
-            return desc.to_string();
-        };
-        let pos = pos as u64;
-        c = polymod(c, pos & 31);
-        cls = cls * 3 + (pos >> 5);
-        clscount += 1;
-        if clscount == 3 {
-            c = polymod(c, cls);
-            cls = 0;
-            clscount = 0;
-        }
+    match miniscript::descriptor::checksum::desc_checksum(desc) {
+        Ok(c) => format!("{desc}#{c}"),
+        Err(_) => desc.to_string(),
     }
-    if clscount > 0 {
-        c = polymod(c, cls);
-    }
-    for _ in 0..8 {
-        c = polymod(c, 0);
-    }
-    c ^= 1;
-    let mut out = String::with_capacity(desc.len() + 9);
-    out.push_str(desc);
-    out.push('#');
-    for j in 0..8 {
-        out.push(CHECKSUM_CHARSET[((c >> (5 * (7 - j))) & 31) as usize] as char);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -7,15 +7,17 @@
 
 use crate::chain_store::{CanonicalUpdate, ChainStore, ChainStoreError};
 use crate::clock::SlotClock;
-use crate::forkchoice::{BlockInfo, ForkChoice};
+use crate::forkchoice::{BlockInfo, ForkChoice, PowIndex};
+use crate::pow::{ChainLookup, PowParams};
 use crate::validate::{BlockError, PegInVerifier, ValidationContext};
-use alloy_primitives::B256;
+use alloy_primitives::{B256, U256};
 use alys_engine::{EngineError, ExecutionEngine, ForkchoiceState, PayloadStatusEnum};
 use alys_primitives::block::AggregateApproval;
 use alys_primitives::genesis::genesis_execution_payload;
 use alys_primitives::signing::{compute_domain, DomainType};
 use alys_primitives::{
-    ChainSpec, ConsensusBlock, Domain, PublicKey, SecretKey, SignedConsensusBlock, SpecError,
+    AuxPowHeader, ChainSpec, ConsensusBlock, Domain, PublicKey, SecretKey, SignedConsensusBlock,
+    SpecError,
 };
 use alys_store::Store;
 use std::sync::Arc;
@@ -104,6 +106,34 @@ pub struct ChainStatus {
     pub finalized_root: B256,
     /// Finalized height.
     pub finalized_height: u64,
+    /// Merged mining: what a proof on the head must commit to, and the halting state.
+    pub pow: PowStatus,
+}
+
+/// Merged-mining status of the head (RPC `getsyncstatus`, miner work).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PowStatus {
+    /// Merged mining is enabled by the spec.
+    pub enabled: bool,
+    /// Height of the last block finalized in the head's chain.
+    pub finalized_height: u64,
+    /// First height a proof on the head finalizes (`finalized_height + 1`).
+    pub range_start: u64,
+    /// Compact target a proof on the head must meet.
+    pub bits: u32,
+    /// Blocks since the last finalized one (`head height − finalized_height`).
+    pub blocks_without_pow: u64,
+    /// `maxBlocksWithoutPow`.
+    pub max_blocks_without_pow: u64,
+    /// The next block needs an AuxPoW (halting rule).
+    pub pow_required: bool,
+    /// Production is halted: an AuxPoW is required and none usable is pending.
+    pub halted: bool,
+    /// Priority fees (wei) of the unfinalized blocks of the head's chain (what the next proof
+    /// re-mints, to the gwei).
+    pub pending_fees_wei: U256,
+    /// Proofs waiting to be included.
+    pub pending_proofs: usize,
 }
 
 /// One node's consensus chain.
@@ -115,6 +145,72 @@ pub struct Chain<E> {
     pub(crate) store: ChainStore,
     pub(crate) forkchoice: ForkChoice,
     pub(crate) pegins: Arc<dyn PegInVerifier>,
+    pub(crate) pow: Option<PowParams>,
+    /// Submitted AuxPoW headers waiting for a proposer (see [`Chain::add_pending_auxpow`]).
+    pub(crate) pending_auxpow: Vec<AuxPowHeader>,
+}
+
+impl<E: ExecutionEngine> ChainLookup for Chain<E> {
+    fn ancestor_by_root(
+        &self,
+        of: &BlockInfo,
+        root: &B256,
+        min_height: u64,
+    ) -> Option<(u64, PowIndex)> {
+        self.lookup().ancestor_by_root(of, root, min_height)
+    }
+
+    fn pow_index(&self, root: &B256) -> Option<PowIndex> {
+        self.lookup().pow_index(root)
+    }
+}
+
+/// Most pending AuxPoW headers kept.
+pub const MAX_PENDING_AUXPOW: usize = 16;
+
+/// Fork choice, then the store for blocks below the finalized one.
+pub(crate) struct Lookup<'a> {
+    pub(crate) forkchoice: &'a ForkChoice,
+    pub(crate) store: &'a ChainStore,
+}
+
+impl ChainLookup for Lookup<'_> {
+    fn ancestor_by_root(
+        &self,
+        of: &BlockInfo,
+        root: &B256,
+        min_height: u64,
+    ) -> Option<(u64, PowIndex)> {
+        let mut cur = of.root;
+        let mut height = of.height;
+        loop {
+            if height < min_height {
+                return None;
+            }
+            let (parent, pow) = match self.forkchoice.get(&cur) {
+                Some(info) => (info.parent_root, info.pow),
+                None => {
+                    let block = self.store.block(&cur).ok()??;
+                    (block.message.parent_root, self.store.pow_index(&cur).ok()??)
+                }
+            };
+            if cur == *root {
+                return Some((height, pow));
+            }
+            if height == 0 {
+                return None;
+            }
+            cur = parent;
+            height -= 1;
+        }
+    }
+
+    fn pow_index(&self, root: &B256) -> Option<PowIndex> {
+        match self.forkchoice.get(root) {
+            Some(info) => Some(info.pow),
+            None => self.store.pow_index(root).ok().flatten(),
+        }
+    }
 }
 
 impl<E: ExecutionEngine> Chain<E> {
@@ -138,13 +234,26 @@ impl<E: ExecutionEngine> Chain<E> {
         let finalized = store
             .block(&finalized_root)?
             .ok_or_else(|| ChainError::Inconsistent("finalized block missing".into()))?;
-        let mut forkchoice = ForkChoice::new(BlockInfo::from_signed(&finalized, finalized_height));
+        let pow = PowParams::from_spec(&spec, genesis.message.execution_payload.timestamp)?;
+        let pow_of = |root: &B256| -> Result<PowIndex, ChainError> {
+            store.pow_index(root)?.ok_or_else(|| {
+                ChainError::Inconsistent(format!(
+                    "merged-mining index of {root} missing (database from an older version?)"
+                ))
+            })
+        };
+        let mut forkchoice = ForkChoice::new(
+            BlockInfo::from_signed(&finalized, finalized_height).with_pow(pow_of(&finalized_root)?),
+        );
         for (height, root) in store.blocks_from_height(finalized_height.saturating_add(1))? {
             let block = store
                 .block(&root)?
                 .ok_or_else(|| ChainError::Inconsistent(format!("block {root} missing")))?;
             // Blocks on branches pruned by finalization are skipped.
-            let _ = forkchoice.insert(BlockInfo::from_signed(&block, height));
+            if forkchoice.contains(&block.message.parent_root) {
+                let _ = forkchoice
+                    .insert(BlockInfo::from_signed(&block, height).with_pow(pow_of(&root)?));
+            }
         }
         let approval_domain = compute_domain(DomainType::BlockApproval, spec.spec_hash());
         let mut chain = Self {
@@ -155,6 +264,8 @@ impl<E: ExecutionEngine> Chain<E> {
             store,
             forkchoice,
             pegins,
+            pow,
+            pending_auxpow: Vec::new(),
         };
         // The head pointer is written in the same batch as the block that moved it, so it
         // matches the recomputed head; if it does not (e.g. a database from another version of
@@ -217,6 +328,50 @@ impl<E: ExecutionEngine> Chain<E> {
             head_payload_hash: h.payload_hash,
             finalized_root: f.root,
             finalized_height: f.height,
+            pow: self.pow_status(),
+        }
+    }
+
+    /// Merged-mining parameters (`None`: disabled by the spec).
+    pub fn pow_params(&self) -> Option<&PowParams> {
+        self.pow.as_ref()
+    }
+
+    /// Merged-mining status of the head.
+    pub fn pow_status(&self) -> PowStatus {
+        let h = self.head();
+        let Some(params) = &self.pow else {
+            return PowStatus::default();
+        };
+        let range_start = h.pow.finalized_height.saturating_add(1);
+        let pow_required = params.pow_required(h);
+        let usable = self
+            .pending_auxpow
+            .iter()
+            .any(|p| p.range_start == range_start);
+        let start_fees = self
+            .lookup()
+            .pow_index(&h.pow.finalized_root)
+            .map(|p| p.cum_fees)
+            .unwrap_or_default();
+        PowStatus {
+            enabled: true,
+            finalized_height: h.pow.finalized_height,
+            range_start,
+            bits: params.expected_bits(&h.pow).to_consensus(),
+            blocks_without_pow: h.height.saturating_sub(h.pow.finalized_height),
+            max_blocks_without_pow: params.max_blocks_without_pow,
+            pow_required,
+            halted: pow_required && !usable,
+            pending_fees_wei: h.pow.cum_fees.saturating_sub(start_fees),
+            pending_proofs: self.pending_auxpow.len(),
+        }
+    }
+
+    pub(crate) fn lookup(&self) -> Lookup<'_> {
+        Lookup {
+            forkchoice: &self.forkchoice,
+            store: &self.store,
         }
     }
 
@@ -228,6 +383,8 @@ impl<E: ExecutionEngine> Chain<E> {
             current_slot: self.clock.current_slot(),
             pegins: self.pegins.as_ref(),
             slot_duration_ms: self.spec.slot_duration_ms,
+            pow: self.pow.as_ref(),
+            lookup: self,
         }
     }
 
@@ -259,11 +416,23 @@ impl<E: ExecutionEngine> Chain<E> {
     ) -> Result<CanonicalUpdate, ChainStoreError> {
         let head = self.head();
         let mut set = Vec::new();
-        for info in self.forkchoice.chain_to(&head.root).iter().rev() {
-            if self.store.canonical_root(info.height)? == Some(info.root) {
+        // Walk back from the head (fork choice, then the store below the finalized block, so a
+        // finalization that switched branches rewrites the heights it covers).
+        let (mut root, mut height) = (head.root, head.height);
+        while self.store.canonical_root(height)? != Some(root) {
+            set.push((height, root));
+            let parent = match self.forkchoice.get(&root) {
+                Some(info) => info.parent_root,
+                None => match self.store.block(&root)? {
+                    Some(b) => b.message.parent_root,
+                    None => break,
+                },
+            };
+            if height == 0 {
                 break;
             }
-            set.push((info.height, info.root));
+            root = parent;
+            height -= 1;
         }
         let delete = (head.height.saturating_add(1)..=old_head_height).collect();
         Ok(CanonicalUpdate {

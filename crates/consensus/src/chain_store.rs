@@ -9,11 +9,14 @@
 //! | `CANONICAL` 0x22 | height (u64 BE) | root on the head's chain |
 //! | `META` 0x23 | `genesis` / `head` / `finalized` | root |
 //! | `HEIGHTS` 0x24 | block root | height (u64 BE) |
+//! | `POW` 0x28 | block root | [`PowIndex`] (merged-mining state of the chain ending there) |
 //!
 //! Schema name `consensus`, version [`SCHEMA_VERSION`]. Each imported block is one atomic
-//! batch (block, height index, canonical index changes, head), so a crash leaves the chain
-//! either with or without the block, never in between.
+//! batch (block, height index, merged-mining index, canonical index changes, head and, for a
+//! block carrying an AuxPoW, the new finalized pointer), so a crash leaves the chain either with
+//! or without the block, never in between.
 
+use crate::forkchoice::PowIndex;
 use alloy_primitives::B256;
 use alys_primitives::SignedConsensusBlock;
 use alys_store::{Column, Durability, Store, StoreError, WriteBatch};
@@ -29,8 +32,10 @@ pub const CANONICAL: Column = Column(0x22);
 pub const META: Column = Column(0x23);
 /// Height of each stored block.
 pub const HEIGHTS: Column = Column(0x24);
-/// Schema version of the consensus columns.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Merged-mining index of each stored block.
+pub const POW: Column = Column(0x28);
+/// Schema version of the consensus columns (2: merged-mining index per block).
+pub const SCHEMA_VERSION: u32 = 2;
 
 const KEY_GENESIS: &[u8] = b"genesis";
 const KEY_HEAD: &[u8] = b"head";
@@ -98,6 +103,16 @@ impl ChainStore {
         store.ensure_schema("consensus", SCHEMA_VERSION)?;
         let this = Self { store };
         let root = genesis.root();
+        let genesis_pow = PowIndex {
+            finalized_root: root,
+            pow_time: genesis.message.execution_payload.timestamp,
+            ..PowIndex::default()
+        };
+        if this.store.get(POW, root.as_slice())?.is_none() {
+            let mut batch = WriteBatch::new();
+            batch.put(POW, root.as_slice(), genesis_pow.encode());
+            this.store.write(batch, Durability::Synced)?;
+        }
         match this.store.get(META, KEY_GENESIS)? {
             Some(stored) => {
                 let stored = root_from(stored, "genesis")?;
@@ -140,6 +155,16 @@ impl ChainStore {
             Some(v) => <[u8; 8]>::try_from(v.as_slice())
                 .map(|b| Some(u64::from_be_bytes(b)))
                 .map_err(|_| ChainStoreError::Corrupt(format!("height of {root}"))),
+        }
+    }
+
+    /// Merged-mining index of a stored block.
+    pub fn pow_index(&self, root: &B256) -> Result<Option<PowIndex>, ChainStoreError> {
+        match self.store.get(POW, root.as_slice())? {
+            None => Ok(None),
+            Some(v) => PowIndex::decode(&v)
+                .map(Some)
+                .ok_or_else(|| ChainStoreError::Corrupt(format!("merged-mining index of {root}"))),
         }
     }
 
@@ -226,6 +251,33 @@ impl ChainStore {
         batch.put(HEIGHTS, root.as_slice(), height.to_be_bytes().to_vec());
         if let Some(update) = head {
             Self::add_canonical(&mut batch, update);
+        }
+        self.store.write(batch, Durability::Synced)?;
+        Ok(())
+    }
+
+    /// Persist an imported block at `height` with its merged-mining index, the canonical
+    /// changes if the head moved, and the new finalized block if it finalized one: one atomic
+    /// batch.
+    pub fn put_imported_block(
+        &self,
+        block: &SignedConsensusBlock,
+        height: u64,
+        pow: &PowIndex,
+        head: Option<&CanonicalUpdate>,
+        finalized: Option<&B256>,
+    ) -> Result<(), ChainStoreError> {
+        let root = block.root();
+        let mut batch = WriteBatch::new();
+        batch.put(BLOCKS, root.as_slice(), block.encode());
+        batch.put(BY_HEIGHT, &height_key(height, &root), Vec::new());
+        batch.put(HEIGHTS, root.as_slice(), height.to_be_bytes().to_vec());
+        batch.put(POW, root.as_slice(), pow.encode());
+        if let Some(update) = head {
+            Self::add_canonical(&mut batch, update);
+        }
+        if let Some(f) = finalized {
+            batch.put(META, KEY_FINALIZED, f.to_vec());
         }
         self.store.write(batch, Durability::Synced)?;
         Ok(())

@@ -7,7 +7,7 @@
 //! the finalized block are ever in the tree, so the head can never move below it; a block
 //! whose parent is not in the tree is refused.
 
-use alloy_primitives::B256;
+use alloy_primitives::{B256, U256};
 use alys_primitives::block::AggregateApproval;
 use alys_primitives::SignedConsensusBlock;
 use sha2::{Digest, Sha256};
@@ -33,6 +33,60 @@ pub struct BlockInfo {
     /// The aggregate approval this node holds for the block (what a child produced here
     /// carries as its `parent_approval`).
     pub approval: AggregateApproval,
+    /// Merged-mining state of the chain ending at this block.
+    pub pow: PowIndex,
+}
+
+/// Merged-mining facts of the chain ending at a block, derived from chain data only (the
+/// block and its ancestors), so every node computes the same values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PowIndex {
+    /// Height of the newest block finalized by an AuxPoW in this chain (genesis: 0).
+    pub finalized_height: u64,
+    /// Root of that block.
+    pub finalized_root: B256,
+    /// Number of PoW-carrying blocks in this chain (the ASERT "height").
+    pub pow_count: u64,
+    /// Slot start (seconds) of the newest PoW-carrying block, genesis time if none (the ASERT
+    /// "time").
+    pub pow_time: u64,
+    /// Priority fees (wei) of every block from genesis up to and including this one.
+    pub cum_fees: U256,
+}
+
+impl PowIndex {
+    /// Fixed encoded size.
+    pub const ENCODED_LEN: usize = 8 + 32 + 8 + 8 + 32;
+
+    /// Fixed-size big-endian encoding (store value).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(Self::ENCODED_LEN);
+        out.extend_from_slice(&self.finalized_height.to_be_bytes());
+        out.extend_from_slice(self.finalized_root.as_slice());
+        out.extend_from_slice(&self.pow_count.to_be_bytes());
+        out.extend_from_slice(&self.pow_time.to_be_bytes());
+        out.extend_from_slice(&self.cum_fees.to_be_bytes::<32>());
+        out
+    }
+
+    /// Decodes [`PowIndex::encode`]; `None` if the length is wrong.
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() != Self::ENCODED_LEN {
+            return None;
+        }
+        let u64_at = |i: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&b[i..i + 8]);
+            u64::from_be_bytes(a)
+        };
+        Some(Self {
+            finalized_height: u64_at(0),
+            finalized_root: B256::from_slice(&b[8..40]),
+            pow_count: u64_at(40),
+            pow_time: u64_at(48),
+            cum_fees: U256::from_be_slice(&b[56..88]),
+        })
+    }
 }
 
 impl BlockInfo {
@@ -48,7 +102,14 @@ impl BlockInfo {
             payload_number: p.block_number,
             timestamp: p.timestamp,
             approval: block.approval.clone(),
+            pow: PowIndex::default(),
         }
+    }
+
+    /// [`BlockInfo::from_signed`] with its merged-mining index.
+    pub fn with_pow(mut self, pow: PowIndex) -> Self {
+        self.pow = pow;
+        self
     }
 }
 
@@ -283,6 +344,7 @@ mod tests {
             payload_number: height,
             timestamp: slot,
             approval: AggregateApproval::empty(0),
+            pow: PowIndex::default(),
         }
     }
 

@@ -1,14 +1,16 @@
-//! Block import: validate → EL `newPayload` must be VALID → persist (one atomic batch) →
-//! fork choice → `forkchoiceUpdated(head, safe, finalized)`.
+//! Block import: validate → EL `newPayload` must be VALID → priority fees from the EL's
+//! receipts → fork choice (and, for a block carrying an AuxPoW, finalization of its range) →
+//! persist (one atomic batch: block, indexes, head, finalized) → `forkchoiceUpdated(head, safe,
+//! finalized)`.
 //!
 //! A block that fails any step is not imported: nothing is written and fork choice is
-//! unchanged. Finalization ([`Chain::finalize`]) is driven from outside (AuxPoW later).
+//! unchanged. [`Chain::finalize`] also finalizes from outside (tests).
 
 use crate::chain::Chain;
 use crate::chain_store::ChainStoreError;
-use crate::forkchoice::{BlockInfo, ForkChoiceError};
-use crate::validate::{validate_proposal, validate_signed_block, BlockError};
-use alloy_primitives::B256;
+use crate::forkchoice::{BlockInfo, ForkChoiceError, PowIndex};
+use crate::validate::{check_block_auxpow, validate_proposal, validate_signed_block, BlockError};
+use alloy_primitives::{keccak256, B256, U256};
 use alys_engine::{EngineError, ExecutionEngine, PayloadStatusEnum};
 use alys_primitives::{Approval, ConsensusBlock, SignedConsensusBlock};
 
@@ -41,6 +43,14 @@ pub enum ImportError {
     /// Fork choice refused the block.
     #[error(transparent)]
     ForkChoice(#[from] ForkChoiceError),
+    /// The EL's receipts (for the priority fees) are unavailable or inconsistent.
+    #[error("receipts of payload {hash}: {reason}")]
+    Receipts {
+        /// Payload hash.
+        hash: B256,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl ImportError {
@@ -77,29 +87,106 @@ impl<E: ExecutionEngine> Chain<E> {
             return Ok(ImportOutcome::AlreadyKnown);
         }
         let parent = self.parent_info(&block.message.parent_root)?;
-        validate_signed_block(&self.validation_context(), &parent, block)?;
+        let pow = {
+            let ctx = self.validation_context();
+            validate_signed_block(&ctx, &parent, block)?;
+            check_block_auxpow(&ctx, &parent, &block.message)?
+        };
         el_verdict(self.new_payload(&block.message).await?)?;
+        let fees = self.block_fees(&block.message).await?;
+        let timestamp = block.message.execution_payload.timestamp;
+        let index = match &pow {
+            Some(v) => v.child_index(&parent.pow, timestamp, fees),
+            None => PowIndex {
+                cum_fees: parent.pow.cum_fees.saturating_add(fees),
+                ..parent.pow
+            },
+        };
 
         let height = parent.height.saturating_add(1);
         let old_head_height = self.head().height;
-        let new_head = self
-            .forkchoice
-            .insert(BlockInfo::from_signed(block, height))?;
+        let old_head = self.head().root;
+        let backup = pow.as_ref().map(|_| self.forkchoice.clone());
+        self.forkchoice
+            .insert(BlockInfo::from_signed(block, height).with_pow(index))?;
+        let mut finalized = None;
+        if let Some(v) = &pow {
+            let end = v.header.range_end;
+            if v.range_end_height > self.finalized().height && self.forkchoice.contains(&end) {
+                match self.forkchoice.finalize(end) {
+                    Ok(_) => finalized = Some(end),
+                    Err(e) => tracing::warn!(%end, error = %e, "AuxPoW range not finalized"),
+                }
+            }
+        }
+        let new_head = self.head().root != old_head;
         let persisted = match new_head {
-            true => self
-                .canonical_update(old_head_height)
-                .and_then(|u| self.store.put_imported(block, height, Some(&u))),
-            false => self.store.put_imported(block, height, None),
+            true => self.canonical_update(old_head_height).and_then(|u| {
+                self.store
+                    .put_imported_block(block, height, &index, Some(&u), finalized.as_ref())
+            }),
+            false => self
+                .store
+                .put_imported_block(block, height, &index, None, finalized.as_ref()),
         };
         if let Err(e) = persisted {
-            self.forkchoice.remove_leaf(&root);
+            match backup {
+                Some(fc) => self.forkchoice = fc,
+                None => self.forkchoice.remove_leaf(&root),
+            }
             return Err(e.into());
         }
+        let new_head = self.head().root == root;
+        if let Some(end) = finalized {
+            tracing::info!(
+                %root,
+                finalized = %end,
+                finalized_height = self.finalized().height,
+                "AuxPoW finalized blocks"
+            );
+        }
         tracing::debug!(%root, slot = block.message.slot, height, new_head, "imported block");
-        if new_head {
+        self.prune_pending_auxpow();
+        if new_head || finalized.is_some() {
             self.notify_el().await;
         }
         Ok(ImportOutcome::Imported { root, new_head })
+    }
+
+    /// Priority fees (wei) of an executed payload: Σ (effective gas price − base fee) × gas
+    /// used over its transactions, from the EL's receipts (`eth_getBlockReceipts`), which must
+    /// match the payload's transactions one to one. Zero without transactions or without
+    /// merged mining (nothing is re-minted then).
+    pub(crate) async fn block_fees(&self, block: &ConsensusBlock) -> Result<U256, ImportError> {
+        let p = &block.execution_payload;
+        if p.transactions.is_empty() || self.pow.is_none() {
+            return Ok(U256::ZERO);
+        }
+        let err = |reason: String| ImportError::Receipts {
+            hash: p.block_hash,
+            reason,
+        };
+        let receipts = self
+            .engine
+            .block_receipts(p.block_hash)
+            .await?
+            .ok_or_else(|| err("unknown to the execution client".into()))?;
+        if receipts.len() != p.transactions.len() {
+            return Err(err(format!(
+                "{} receipts for {} transactions",
+                receipts.len(),
+                p.transactions.len()
+            )));
+        }
+        let mut fees = U256::ZERO;
+        for (i, (r, tx)) in receipts.iter().zip(p.transactions.iter()).enumerate() {
+            if r.transaction_hash != keccak256(&tx[..]) {
+                return Err(err(format!("receipt {i} is for another transaction")));
+            }
+            let tip = U256::from(r.effective_gas_price).saturating_sub(p.base_fee_per_gas);
+            fees = fees.saturating_add(tip.saturating_mul(U256::from(r.gas_used)));
+        }
+        Ok(fees)
     }
 
     /// Check a proposal (block + proposer approval) and have the EL execute its payload:
@@ -131,6 +218,7 @@ impl<E: ExecutionEngine> Chain<E> {
             None
         };
         self.store.put_finalized(&root, update.as_ref())?;
+        self.prune_pending_auxpow();
         self.notify_el().await;
         Ok(())
     }

@@ -11,6 +11,7 @@
 //! * [`import`]: validate → newPayload VALID → persist → fork choice → forkchoiceUpdated;
 //! * [`forkchoice`]: longest approved chain from the finalized block;
 //! * [`chain_store`]: the chain's columns in the node's LevelDB store;
+//! * [`pow`]: merged mining: AuxPoW rules, finality range, difficulty, fee re-mint, halting;
 //! * [`chain`]: the state one node owns, opening it (genesis, restart, EL re-drive);
 //! * [`service`]: the task that owns the chain and talks through channels;
 //! * [`local`]: an in-process bus connecting several services.
@@ -22,16 +23,19 @@ pub mod clock;
 pub mod forkchoice;
 pub mod import;
 pub mod local;
+mod pending_pow;
+pub mod pow;
 pub mod producer;
 pub mod schedule;
 pub mod service;
 pub mod validate;
 
-pub use chain::{genesis_block, Chain, ChainError, ChainStatus, Signer};
+pub use chain::{genesis_block, Chain, ChainError, ChainStatus, PowStatus, Signer};
 pub use clock::{ManualTimeSource, SlotClock, SystemTimeSource, TimeSource};
-pub use forkchoice::{BlockInfo, ForkChoice};
+pub use forkchoice::{BlockInfo, ForkChoice, PowIndex};
 pub use import::{ImportError, ImportOutcome};
 pub use local::LocalNetwork;
+pub use pow::{PowError, PowParams};
 pub use producer::ProduceError;
 pub use service::{spawn_slot_ticker, ConsensusService, GossipMessage, Input, ServiceHandle};
 pub use validate::{BlockError, NoPegIns, PegInVerifier, WithdrawalMismatch};

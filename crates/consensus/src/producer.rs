@@ -6,7 +6,10 @@
 //!    `prevRandao` = sha256(parent's aggregate signature bytes) (zero on top of genesis; the
 //!    aggregate used is the one this node holds, carried in the block as `parent_approval`),
 //!    `suggestedFeeRecipient` = [`BURN_ADDRESS`], `withdrawals` = the expected mints of the
-//!    peg-ins to include, `parentBeaconBlockRoot` = the parent consensus block root;
+//!    peg-ins to include, then the fee re-mint of the pending AuxPoW it includes (the valid one
+//!    covering the most blocks), `parentBeaconBlockRoot` = the parent consensus block root;
+//!    when the halting rule requires an AuxPoW and none is pending, nothing is produced
+//!    ([`ProduceError::PowRequired`]);
 //! 2. `getPayload(id)`;
 //! 3. build the [`ConsensusBlock`] and sign it: the result is a [`BlockProposal`] carrying the
 //!    proposer's own [`Approval`].
@@ -20,7 +23,7 @@ use alys_primitives::payload::PayloadConversionError;
 use alys_primitives::signing::sign_root;
 use alys_primitives::withdrawals::{expected_withdrawals, withdrawal_index_base, WithdrawalError};
 use alys_primitives::{Approval, BlockProposal, ConsensusBlock, ExecutionPayload, BURN_ADDRESS};
-use ssz_types::VariableList;
+use ssz_types::{ListEncodedOption, VariableList};
 
 /// Why a block could not be produced.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +64,16 @@ pub enum ProduceError {
     /// Too many peg-in candidates for one block.
     #[error("too many peg-ins for one block")]
     TooManyPegIns,
+    /// Halting rule: the block needs an AuxPoW and no valid proof is pending.
+    #[error("production halted: block {height} needs an AuxPoW ({height} − finalized {finalized} > maxBlocksWithoutPow {max}); waiting for a miner to submit one")]
+    PowRequired {
+        /// Height of the block that would be produced.
+        height: u64,
+        /// Finalized height of the parent's chain.
+        finalized: u64,
+        /// `maxBlocksWithoutPow`.
+        max: u64,
+    },
 }
 
 impl<E: ExecutionEngine> Chain<E> {
@@ -102,10 +115,23 @@ impl<E: ExecutionEngine> Chain<E> {
             });
         }
         let pegins = self.pegins.candidates(&parent);
-        let withdrawals = expected_withdrawals(
-            &pegins,
-            withdrawal_index_base(parent.payload_number.saturating_add(1)),
-        )?;
+        let base = withdrawal_index_base(parent.payload_number.saturating_add(1));
+        let mut withdrawals = expected_withdrawals(&pegins, base)?;
+        let auxpow = self.pick_auxpow(&parent, base.saturating_add(withdrawals.len() as u64));
+        match (&auxpow, &self.pow) {
+            (Some((_, v)), _) => withdrawals.extend_from_slice(&v.withdrawals),
+            (None, Some(params)) if params.pow_required(&parent) => {
+                return Err(ProduceError::PowRequired {
+                    height: parent.height.saturating_add(1),
+                    finalized: parent.pow.finalized_height,
+                    max: params.max_blocks_without_pow,
+                })
+            }
+            _ => {}
+        }
+        if withdrawals.len() > alys_primitives::payload::MAX_WITHDRAWALS_PER_PAYLOAD {
+            return Err(WithdrawalError::TooManyRecipients(withdrawals.len()).into());
+        }
         let attrs = PayloadAttributes {
             timestamp: self.clock.slot_start_secs(slot),
             prev_randao: prev_randao(&parent, &parent.approval),
@@ -129,6 +155,10 @@ impl<E: ExecutionEngine> Chain<E> {
         let mut block = ConsensusBlock::new(parent.root, slot, payload);
         block.parent_approval = parent.approval.clone();
         block.pegins = VariableList::new(pegins).map_err(|_| ProduceError::TooManyPegIns)?;
+        if let Some((bytes, _)) = auxpow {
+            // The header encoding is at most 512 KiB + 68 bytes, under the 1 MiB list bound.
+            block.auxpow = ListEncodedOption(VariableList::new(bytes).ok());
+        }
         let root = block.root();
         let signature = sign_root(signer.key(), root, self.approval_domain);
         let proposer_approval = Approval {

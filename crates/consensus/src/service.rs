@@ -20,7 +20,9 @@ use crate::schedule::proposer_index;
 use crate::validate::BlockError;
 use alloy_primitives::B256;
 use alys_engine::ExecutionEngine;
-use alys_primitives::{Approval, BlockProposal, ConsensusBlock, SignedConsensusBlock};
+use alys_primitives::{
+    Approval, AuxPowHeader, BlockProposal, ConsensusBlock, SignedConsensusBlock,
+};
 use std::collections::HashMap;
 use tokio::sync::{mpsc, watch};
 
@@ -33,6 +35,8 @@ pub enum GossipMessage {
     Approval(Approval),
     /// A block with threshold approval.
     Block(Box<SignedConsensusBlock>),
+    /// A submitted AuxPoW for the next proposer (DESIGN §9 "aux work").
+    AuxPow(Box<AuxPowHeader>),
 }
 
 /// Inputs of the service.
@@ -45,8 +49,10 @@ pub enum Input {
     },
     /// A message from the network.
     Gossip(GossipMessage),
-    /// Finalize this block (AuxPoW later; tests now).
+    /// Finalize this block (tests; AuxPoW finalizes through import).
     Finalize(B256),
+    /// A proof submitted over the miner RPC: kept for the next proposer and gossiped.
+    AuxPow(Box<AuxPowHeader>),
 }
 
 /// Slots kept in the approval pool behind the current one.
@@ -63,6 +69,8 @@ pub struct ConsensusService<E> {
     /// Highest slot signed for (persisted: see [`Self::claim_slot`]).
     last_signed_slot: u64,
     orphans: Vec<SignedConsensusBlock>,
+    /// Production is halted for want of an AuxPoW (logged once per halt).
+    halted: bool,
     outbound: mpsc::UnboundedSender<GossipMessage>,
     status: watch::Sender<ChainStatus>,
 }
@@ -98,6 +106,7 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             proposals: HashMap::new(),
             last_signed_slot,
             orphans: Vec::new(),
+            halted: false,
             outbound: out_tx,
             status: status_tx,
         };
@@ -134,6 +143,19 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             Input::Gossip(GossipMessage::Proposal(p)) => self.on_proposal(*p).await,
             Input::Gossip(GossipMessage::Approval(a)) => self.on_approval(a).await,
             Input::Gossip(GossipMessage::Block(b)) => self.on_block(*b).await,
+            Input::Gossip(GossipMessage::AuxPow(h)) => {
+                if let Err(e) = self.chain.add_pending_auxpow(*h) {
+                    tracing::debug!(error = %e, "gossiped AuxPoW refused");
+                }
+            }
+            Input::AuxPow(h) => match self.chain.add_pending_auxpow((*h).clone()) {
+                Ok(true) => {
+                    tracing::info!(range_start = h.range_start, range_end = %h.range_end, payout = %h.payout, "AuxPoW submitted; the next proposer includes it");
+                    self.publish(GossipMessage::AuxPow(h));
+                }
+                Ok(false) => {}
+                Err(e) => tracing::info!(error = %e, "submitted AuxPoW refused"),
+            },
             Input::Finalize(root) => {
                 if let Err(e) = self.chain.finalize(root).await {
                     tracing::warn!(%root, error = %e, "finalize failed");
@@ -159,7 +181,20 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             return;
         }
         let proposal = match self.chain.produce_block(slot, &signer).await {
-            Ok(p) => p,
+            Ok(p) => {
+                if std::mem::take(&mut self.halted) {
+                    tracing::info!(slot, "AuxPoW arrived; block production resumed");
+                }
+                p
+            }
+            Err(e @ crate::producer::ProduceError::PowRequired { .. }) => {
+                if !std::mem::replace(&mut self.halted, true) {
+                    tracing::warn!(slot, "{e}");
+                } else {
+                    tracing::debug!(slot, "{e}");
+                }
+                return;
+            }
             Err(e) => {
                 tracing::warn!(slot, error = %e, "block production failed");
                 return;

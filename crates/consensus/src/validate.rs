@@ -12,16 +12,19 @@
 //! 4. payload: parent hash = the parent's payload hash, number = parent's + 1, timestamp =
 //!    slot start and after the parent's, fee recipient = burn address, `prevRandao` =
 //!    sha256(parent approval's signature), zero on top of genesis;
-//! 5. withdrawals exactly equal the expected mints of the block's peg-ins (no extra, missing,
-//!    duplicate or reordered withdrawal);
-//! 6. peg-ins: no outpoint twice, each accepted by the [`PegInVerifier`] (confirmed, unspent,
+//! 5. AuxPoW ([`crate::pow`]): a valid proof for the right range and bits, or none while
+//!    the halting rule allows it;
+//! 6. withdrawals exactly equal the expected mints: the block's peg-ins, then the fee re-mint of
+//!    its AuxPoW (no extra, missing, duplicate or reordered withdrawal);
+//! 7. peg-ins: no outpoint twice, each accepted by the [`PegInVerifier`] (confirmed, unspent,
 //!    not yet minted: the Bitcoin side is a seam; the default verifier rejects every peg-in);
-//! 7. AuxPoW and peg-outs: not supported yet, so any is rejected.
+//! 8. peg-outs: not supported yet, so any is rejected.
 //!
 //! The EL verdict (`newPayload` VALID) is checked by [`crate::import`], which maps it onto
 //! [`BlockError::ElInvalid`] / [`BlockError::ElNotValid`].
 
 use crate::forkchoice::{prev_randao, BlockInfo};
+use crate::pow::{check_auxpow, ChainLookup, PowError, PowParams, VerifiedPow};
 use crate::schedule::proposer_index;
 use alloy::eips::eip4895::Withdrawal;
 use alloy_primitives::{Address, B256};
@@ -194,9 +197,9 @@ pub enum BlockError {
         /// Why.
         reason: String,
     },
-    /// AuxPoW is not supported yet.
-    #[error("blocks with AuxPoW are not supported yet")]
-    AuxPowNotSupported,
+    /// The AuxPoW rules (or the halting rule) are broken.
+    #[error("{0}")]
+    AuxPow(PowError),
     /// Peg-outs are not supported yet (the node would build no proposal).
     #[error("blocks with peg-out data are not supported yet")]
     PegOutNotSupported,
@@ -248,6 +251,10 @@ pub struct ValidationContext<'a> {
     pub pegins: &'a dyn PegInVerifier,
     /// Slot duration in ms (for the slot start).
     pub slot_duration_ms: u64,
+    /// Merged-mining parameters (`None`: disabled by the spec).
+    pub pow: Option<&'a PowParams>,
+    /// Ancestor lookups for the AuxPoW rules.
+    pub lookup: &'a dyn ChainLookup,
 }
 
 impl ValidationContext<'_> {
@@ -415,7 +422,12 @@ pub fn check_body(
             got: p.prev_randao,
         });
     }
-    check_withdrawals(block)?;
+    let pow = check_block_auxpow(ctx, parent, block)?;
+    let fees = pow
+        .as_ref()
+        .map(|p| p.withdrawals.as_slice())
+        .unwrap_or(&[]);
+    check_withdrawals(block, fees)?;
     for (index, pegin) in block.pegins.iter().enumerate() {
         if block.pegins[..index]
             .iter()
@@ -429,27 +441,63 @@ pub fn check_body(
             .verify(parent, pegin)
             .map_err(|reason| BlockError::PegInRejected { index, reason })?;
     }
-    if block.auxpow.is_some() {
-        return Err(BlockError::AuxPowNotSupported);
-    }
     if block.pegout_proposal.is_some() || !block.finalized_pegouts.is_empty() {
         return Err(BlockError::PegOutNotSupported);
     }
     Ok(())
 }
 
-/// Rule 4: withdrawals = expected mints, exactly.
-pub fn check_withdrawals(block: &ConsensusBlock) -> Result<(), BlockError> {
+/// Rule 5: the block's AuxPoW against its parent (fee withdrawals indexed after the peg-in
+/// mints).
+pub fn check_block_auxpow(
+    ctx: &ValidationContext<'_>,
+    parent: &BlockInfo,
+    block: &ConsensusBlock,
+) -> Result<Option<VerifiedPow>, BlockError> {
+    let first_index = withdrawal_index_base(block.execution_payload.block_number)
+        .saturating_add(distinct_recipients(&block.pegins) as u64);
+    check_auxpow(
+        ctx.spec,
+        ctx.pow,
+        ctx.lookup,
+        parent,
+        block.auxpow.as_ref().map(|b| &b[..]),
+        first_index,
+    )
+    .map_err(BlockError::AuxPow)
+}
+
+fn distinct_recipients(pegins: &[PegIn]) -> usize {
+    let mut seen: Vec<Address> = Vec::new();
+    for p in pegins {
+        if !seen.contains(&p.evm_address) {
+            seen.push(p.evm_address);
+        }
+    }
+    seen.len()
+}
+
+/// Rule 6: withdrawals = peg-in mints followed by `fees` (the AuxPoW's fee re-mint), exactly.
+pub fn check_withdrawals(block: &ConsensusBlock, fees: &[Withdrawal]) -> Result<(), BlockError> {
     let p = &block.execution_payload;
-    let expected = expected_withdrawals(&block.pegins, withdrawal_index_base(p.block_number))
+    let mut expected = expected_withdrawals(&block.pegins, withdrawal_index_base(p.block_number))
         .map_err(BlockError::PegInsUnmintable)?;
+    expected.extend_from_slice(fees);
+    if expected.len() > alys_primitives::payload::MAX_WITHDRAWALS_PER_PAYLOAD {
+        return Err(BlockError::PegInsUnmintable(
+            WithdrawalError::TooManyRecipients(expected.len()),
+        ));
+    }
     let actual = p.engine_withdrawals();
     if actual == expected {
         return Ok(());
     }
     let mismatch = |m| Err(BlockError::Withdrawals(m));
     for (i, w) in actual.iter().enumerate() {
-        if actual[..i].iter().any(|o| o.address == w.address) {
+        if actual[..i]
+            .iter()
+            .any(|o| o.address == w.address && o.validator_index == w.validator_index)
+        {
             return mismatch(WithdrawalMismatch::Duplicate(w.address));
         }
     }

@@ -41,6 +41,8 @@ pub mod methods {
     pub const GET_PAYLOAD_BODIES_BY_HASH_V1: &str = "engine_getPayloadBodiesByHashV1";
     /// `engine_getPayloadBodiesByRangeV1`
     pub const GET_PAYLOAD_BODIES_BY_RANGE_V1: &str = "engine_getPayloadBodiesByRangeV1";
+    /// `eth_getBlockReceipts` (served on the authenticated port by Geth and the embedded EL)
+    pub const GET_BLOCK_RECEIPTS: &str = "eth_getBlockReceipts";
 }
 
 /// The Engine API methods this client can call (for `engine_exchangeCapabilities`).
@@ -232,6 +234,15 @@ impl HttpEngineClient {
 }
 
 impl ExecutionEngine for HttpEngineClient {
+    /// `eth_getBlockReceipts` by block hash.
+    async fn block_receipts(
+        &self,
+        block_hash: B256,
+    ) -> Result<Option<Vec<alloy::rpc::types::TransactionReceipt>>, EngineError> {
+        self.call(methods::GET_BLOCK_RECEIPTS, params1(block_hash)?)
+            .await
+    }
+
     /// `engine_forkchoiceUpdatedV3`.
     async fn forkchoice_updated(
         &self,

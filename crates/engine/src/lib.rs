@@ -25,6 +25,7 @@ pub use alloy::rpc::types::engine::{
     ForkchoiceState, ForkchoiceUpdated, JwtSecret, PayloadAttributes, PayloadId, PayloadStatus,
     PayloadStatusEnum,
 };
+pub use alloy::rpc::types::TransactionReceipt;
 pub use alloy_primitives::B256;
 pub use client::{methods, ClientVersion, EngineClientConfig, HttpEngineClient, CAPABILITIES};
 pub use error::{codes, EngineError};
@@ -55,4 +56,19 @@ pub trait ExecutionEngine: Send + Sync + 'static {
         versioned_hashes: Vec<B256>,
         parent_beacon_block_root: B256,
     ) -> impl Future<Output = Result<PayloadStatus, EngineError>> + Send;
+
+    /// `eth_getBlockReceipts` of an executed block (`None` if the client does not know it).
+    /// Consensus uses it for the priority fees it re-mints (DESIGN §4 "Fees"). Geth serves it
+    /// on its authenticated port, and so does the embedded EL. Default: not supported.
+    fn block_receipts(
+        &self,
+        block_hash: B256,
+    ) -> impl Future<Output = Result<Option<Vec<TransactionReceipt>>, EngineError>> + Send {
+        let _ = block_hash;
+        async {
+            Err(EngineError::MethodNotFound(
+                methods::GET_BLOCK_RECEIPTS.into(),
+            ))
+        }
+    }
 }

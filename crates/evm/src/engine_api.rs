@@ -229,5 +229,13 @@ pub fn engine_module(chain: SharedChain) -> RpcModule<SharedChain> {
             block_by_hash(&chain.lock(), hash, full)
         })
         .map(|_| ()));
+    // Consensus reads the priority fees it re-mints from here (Geth serves it too).
+    reg(module
+        .register_blocking_method("eth_getBlockReceipts", |params: Params, chain, _| {
+            let hash: B256 = params.one()?;
+            let db = chain.lock().db().clone();
+            crate::eth::receipts::block_receipts(&db, hash)
+        })
+        .map(|_| ()));
     module
 }

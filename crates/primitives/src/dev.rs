@@ -9,6 +9,8 @@
 //! * The `Bridge` predeploy account exists (no code yet) and the EIP-4788 beacon-roots contract
 //!   is predeployed as in Geth's dev genesis, so the parent consensus block root is readable
 //!   from the EVM.
+//! * Merged mining: regtest-like `powLimit` = initial `bits` = `0x207fffff`, target spacing one
+//!   slot (2 s), half-life 1 h ([`DEV_POW_LIMIT`]).
 //! * Federation fee address: the address whose bytes are
 //!   `keccak256("alys-dev-federation-fee")[12..]`.
 
@@ -26,6 +28,14 @@ pub const DEV_CHAIN_ID: u64 = 263_634;
 pub const DEV_GAS_LIMIT: u64 = 30_000_000;
 /// Dev chain genesis base fee (1 gwei).
 pub const DEV_BASE_FEE: u64 = 1_000_000_000;
+/// Dev merged-mining pow limit and initial bits: Bitcoin regtest's `0x207fffff` (every other
+/// hash meets it), so the built-in CPU miner finds a proof at once.
+pub const DEV_POW_LIMIT: u32 = 0x207f_ffff;
+/// Dev ASERT half-life (one hour); the target spacing is one slot.
+pub const DEV_POW_HALF_LIFE_SECS: u64 = 3600;
+/// Bitcoin confirmations a deposit needs on the dev chain.
+pub const DEV_REQUIRED_BTC_CONFIRMATIONS: u32 = 2;
+
 /// Balance of each prefunded dev account, in whole BTC (18 decimals on the EVM).
 pub const DEV_ACCOUNT_BALANCE_BTC: u64 = 10_000;
 
@@ -85,9 +95,33 @@ pub fn dev_secret_key(index: usize) -> SecretKey {
     SecretKey::key_gen(&ikm).unwrap_or_else(|_| unreachable!("32-byte IKM"))
 }
 
+/// Secret key of dev federation member `index` on Bitcoin: `sha256("alys-dev-federation-bitcoin-{index}")`
+/// (a valid secp256k1 scalar for every index used here; dev only, never for real funds).
+pub fn dev_bitcoin_secret_key(index: usize) -> [u8; 32] {
+    Sha256::digest(format!("alys-dev-federation-bitcoin-{index}").as_bytes()).into()
+}
+
+/// Compressed public key (hex) of dev federation member `index` on Bitcoin.
+pub fn dev_bitcoin_pubkey(index: usize) -> String {
+    use alloy::signers::k256::ecdsa::SigningKey;
+    let secret = dev_bitcoin_secret_key(index);
+    // sha256 outputs are below the curve order except with negligible probability; the
+    // fixed indices used by the dev spec are checked by a unit test.
+    match SigningKey::from_slice(&secret) {
+        Ok(key) => hex::encode(key.verifying_key().to_encoded_point(true).as_bytes()),
+        Err(_) => unreachable!("dev federation key {index} out of range"),
+    }
+}
+
 /// The dev federation fee address.
 pub fn dev_fee_address() -> Address {
     Address::from_slice(&keccak256(b"alys-dev-federation-fee")[12..])
+}
+
+/// The default payout address of the dev chain's built-in miner (`keccak256("alys-dev-miner")`
+/// low 20 bytes): an address nobody else pays, so its balance is exactly its fee share.
+pub fn dev_miner_address() -> Address {
+    Address::from_slice(&keccak256(b"alys-dev-miner")[12..])
 }
 
 /// The dev EL genesis (see the module docs).
@@ -159,12 +193,17 @@ impl ChainSpec {
             max_blocks_without_pow: crate::spec::DEFAULT_MAX_BLOCKS_WITHOUT_POW,
             federation_fee_addresses: vec![dev_fee_address()],
             miner_fee_share: crate::spec::DEFAULT_MINER_FEE_SHARE,
-            federation_bitcoin_pubkeys: Vec::new(),
-            peg_threshold: None,
+            federation_bitcoin_pubkeys: (0..n_authorities).map(dev_bitcoin_pubkey).collect(),
+            peg_threshold: Some((2 * n_authorities).div_ceil(3) as u32),
             bitcoin_network: Some("regtest".into()),
             bitcoin_start_height: None,
-            required_btc_confirmations: Some(6),
-            pow: None,
+            required_btc_confirmations: Some(DEV_REQUIRED_BTC_CONFIRMATIONS),
+            pow: Some(crate::spec::PowSpec {
+                pow_limit: DEV_POW_LIMIT,
+                target_spacing_secs: crate::spec::DEFAULT_SLOT_DURATION_MS / 1000,
+                half_life_secs: DEV_POW_HALF_LIFE_SECS,
+                bits: DEV_POW_LIMIT,
+            }),
             min_peg_in_sats: None,
             min_peg_out_sats: None,
             max_peg_out_fee_rate: None,
@@ -179,6 +218,24 @@ impl ChainSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dev_federation_bitcoin_keys_are_valid_and_distinct() {
+        let keys: Vec<String> = (0..16).map(dev_bitcoin_pubkey).collect();
+        for k in &keys {
+            assert_eq!(k.len(), 66, "{k}");
+            assert!(k.starts_with("02") || k.starts_with("03"), "{k}");
+        }
+        let distinct: std::collections::HashSet<_> = keys.iter().collect();
+        assert_eq!(distinct.len(), keys.len());
+        let spec = ChainSpec::dev(3).unwrap();
+        assert_eq!(spec.federation_bitcoin_pubkeys, keys[..3].to_vec());
+        assert_eq!(spec.peg_threshold, Some(2));
+        assert_eq!(
+            spec.required_btc_confirmations,
+            Some(DEV_REQUIRED_BTC_CONFIRMATIONS)
+        );
+    }
     use alloy::signers::local::PrivateKeySigner;
 
     #[test]

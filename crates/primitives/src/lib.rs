@@ -6,6 +6,7 @@
 //! ([`signing`]), units ([`units`]) and the expected withdrawals (mints) of a block
 //! ([`withdrawals`]). It holds no logic that needs I/O beyond loading spec and key files.
 
+pub mod auxpow_header;
 pub mod block;
 pub mod bls;
 pub mod dev;
@@ -18,6 +19,7 @@ pub mod withdrawals;
 
 pub use alloy_primitives::{address, b256, Address, B256, U256};
 
+pub use auxpow_header::AuxPowHeader;
 pub use block::{
     AggregateApproval, Approval, AuthorityIndex, BlockProposal, ConsensusBlock, DecodeBlockError,
     PegIn, SignedConsensusBlock,
@@ -27,7 +29,9 @@ pub use payload::ExecutionPayload;
 pub use signing::{compute_domain, signing_root, Domain, DomainType, SigningData};
 pub use spec::{ChainSpec, SpecError};
 pub use units::Sats;
-pub use withdrawals::{expected_withdrawals, withdrawal_index_base, WithdrawalError};
+pub use withdrawals::{
+    expected_withdrawals, fee_withdrawals, withdrawal_index_base, FeeSplit, WithdrawalError,
+};
 
 /// Fee recipient of every execution payload: priority fees are burned here and re-minted to
 /// miners and the federation as withdrawals of the PoW-carrying block (DESIGN §4 "Fees").

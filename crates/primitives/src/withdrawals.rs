@@ -6,7 +6,12 @@
 //! with execution number `h` has index `h × 16 + i` ([`withdrawal_index_base`]), unique across
 //! the chain because a payload carries at most 16 withdrawals.
 //!
-//! Fee-share withdrawals (DESIGN §4 "Fees") are appended after the peg-in mints by later work.
+//! Fee re-mint (DESIGN §4 "Fees"): a block carrying an AuxPoW appends, after the peg-in mints,
+//! the fee shares of the range it finalizes ([`fee_withdrawals`]): the pool `G` (gwei, computed
+//! by consensus from cumulative priority fees, see `docs/merged-mining.md`) is split as
+//! `miner = floor(G × minerFeeShare / 100)`, the rest `R = G − miner` as `floor(R / k)` to each
+//! of the `k` federation fee addresses, the remainder `R mod k` to the first one. Order: miner,
+//! then federation addresses in spec order; zero amounts are omitted.
 
 use crate::block::PegIn;
 use crate::payload::MAX_WITHDRAWALS_PER_PAYLOAD;
@@ -25,6 +30,79 @@ pub enum WithdrawalError {
     /// More distinct recipients than a payload can carry.
     #[error("{0} distinct recipients, more than {MAX_WITHDRAWALS_PER_PAYLOAD} withdrawals")]
     TooManyRecipients(usize),
+}
+
+/// `validator_index` of fee re-mint withdrawals (tells them apart from peg-in mints).
+pub const FEE_VALIDATOR_INDEX: u64 = 1;
+
+/// A fee pool split between the miner and the federation, in gwei.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeeSplit {
+    /// The miner's share.
+    pub miner: u64,
+    /// Each federation address's share, in spec order.
+    pub federation: Vec<u64>,
+}
+
+impl FeeSplit {
+    /// Splits `pool_gwei`: `miner_share_pct`% (floor) to the miner, the rest evenly over
+    /// `federation` recipients with the remainder to the first. With no federation recipient
+    /// everything goes to the miner (the spec requires recipients when the share is < 100).
+    pub fn new(pool_gwei: u64, miner_share_pct: u8, federation: usize) -> Self {
+        let pct = u128::from(miner_share_pct.min(100));
+        let mut miner = (u128::from(pool_gwei) * pct / 100) as u64;
+        if federation == 0 {
+            miner = pool_gwei;
+        }
+        let rest = pool_gwei - miner;
+        let mut shares = Vec::with_capacity(federation);
+        if federation > 0 {
+            let k = federation as u64;
+            shares = vec![rest / k; federation];
+            shares[0] += rest % k;
+        }
+        FeeSplit {
+            miner,
+            federation: shares,
+        }
+    }
+
+    /// Sum of all shares (always the pool).
+    pub fn total(&self) -> u64 {
+        self.federation
+            .iter()
+            .fold(self.miner, |a, b| a.saturating_add(*b))
+    }
+}
+
+/// The fee re-mint withdrawals for `pool_gwei`, indices from `first_index`: the miner's share
+/// to `miner`, the rest over `federation` ([`FeeSplit`]); zero amounts omitted.
+pub fn fee_withdrawals(
+    pool_gwei: u64,
+    miner: Address,
+    miner_share_pct: u8,
+    federation: &[Address],
+    first_index: u64,
+) -> Vec<Withdrawal> {
+    let split = FeeSplit::new(pool_gwei, miner_share_pct, federation.len());
+    let recipients = std::iter::once((miner, split.miner)).chain(
+        federation
+            .iter()
+            .copied()
+            .zip(split.federation.iter().copied()),
+    );
+    let mut out = Vec::new();
+    for (address, amount) in recipients {
+        if amount > 0 {
+            out.push(Withdrawal {
+                index: first_index.saturating_add(out.len() as u64),
+                validator_index: FEE_VALIDATOR_INDEX,
+                address,
+                amount,
+            });
+        }
+    }
+    out
 }
 
 /// First withdrawal index of the payload with execution block number `block_number`.
@@ -107,5 +185,27 @@ mod tests {
             Err(WithdrawalError::TooManyRecipients(17))
         );
         assert_eq!(withdrawal_index_base(3), 48);
+    }
+
+    #[test]
+    fn fee_split_rounds_dust_to_first_federation_address() {
+        let s = FeeSplit::new(1001, 80, 3);
+        assert_eq!(s.miner, 800);
+        assert_eq!(s.federation, vec![67, 67, 67]);
+        assert_eq!(s.total(), 1001);
+        let s = FeeSplit::new(10, 80, 3);
+        assert_eq!((s.miner, s.federation.clone()), (8, vec![2, 0, 0]));
+        assert_eq!(FeeSplit::new(7, 100, 0).miner, 7);
+        assert_eq!(FeeSplit::new(7, 0, 2).federation, vec![4, 3]);
+        assert_eq!(FeeSplit::new(u64::MAX, 99, 1).total(), u64::MAX);
+        let fed = [Address::repeat_byte(0xf1), Address::repeat_byte(0xf2)];
+        let w = fee_withdrawals(5, Address::repeat_byte(0xaa), 80, &fed, 10);
+        assert_eq!(w.len(), 2);
+        assert_eq!(
+            (w[0].index, w[0].address, w[0].amount),
+            (10, Address::repeat_byte(0xaa), 4)
+        );
+        assert_eq!((w[1].index, w[1].address, w[1].amount), (11, fed[0], 1));
+        assert!(fee_withdrawals(0, Address::ZERO, 80, &fed, 0).is_empty());
     }
 }

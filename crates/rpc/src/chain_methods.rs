@@ -37,6 +37,7 @@ fn block_json(block: &SignedConsensusBlock, height: u64) -> Value {
         "transactions": payload.transactions.len(),
         "withdrawals": payload.withdrawals.len(),
         "pegins": m.pegins.len(),
+        "auxpow": m.auxpow.is_some(),
         "approvals": block.approval.bitfield.iter().filter(|b| *b).count(),
     })
 }
@@ -106,7 +107,7 @@ pub fn register_chain_methods(methods: &mut Methods, view: ChainView) {
     let v = view.clone();
     methods.register(
         "getsyncstatus",
-        "getsyncstatus: head, finalized and the current slot",
+        "getsyncstatus: head, finalized, the current slot and merged-mining status (halting)",
         move |_| {
             let s = v.status.borrow().clone();
             let current = (v.current_slot)();
@@ -118,6 +119,24 @@ pub fn register_chain_methods(methods: &mut Methods, view: ChainView) {
                 "finalizedRoot": s.finalized_root,
                 "currentSlot": current,
                 "slotsBehind": current.saturating_sub(s.head_slot),
+                "mergedMining": {
+                    "enabled": s.pow.enabled,
+                    "finalizedHeight": s.pow.finalized_height,
+                    "rangeStart": s.pow.range_start,
+                    "bits": format!("{:08x}", s.pow.bits),
+                    "blocksWithoutPow": s.pow.blocks_without_pow,
+                    "maxBlocksWithoutPow": s.pow.max_blocks_without_pow,
+                    "powRequired": s.pow.pow_required,
+                    "halted": s.pow.halted,
+                    "haltReason": s.pow.halted.then(|| format!(
+                        "block {} needs an AuxPoW: {} blocks since the last finalized one (max {}); waiting for a miner (createauxblock/submitauxblock)",
+                        s.head_height.saturating_add(1),
+                        s.pow.blocks_without_pow.saturating_add(1),
+                        s.pow.max_blocks_without_pow
+                    )),
+                    "pendingProofs": s.pow.pending_proofs,
+                    "pendingFeesWei": s.pow.pending_fees_wei.to_string(),
+                },
             }))
         },
     );

@@ -1,0 +1,262 @@
+//! Merged mining end to end, as users run it: `alys dev` with its built-in miner finalizes blocks
+//! and re-mints priority fees to the miner and the federation (to the wei, read over eth RPC
+//! with Foundry's `cast`); with `--no-miner` and a small `--max-blocks-without-pow` production
+//! halts, shows it on `getsyncstatus`, and resumes when the `alys-miner` binary mines against
+//! the node RPC; the finalized height survives a restart.
+
+mod common;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::{cast, DevProcess as Dev};
+use serde_json::{json, Value};
+
+const KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const ADDR1: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+const GWEI: u128 = 1_000_000_000;
+
+/// The `alys-miner` binary next to `alys` (built on demand: it lives in another package).
+fn miner_bin() -> PathBuf {
+    let alys = PathBuf::from(env!("CARGO_BIN_EXE_alys"));
+    let miner = alys.with_file_name("alys-miner");
+    if !miner.is_file() {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "build",
+                "-p",
+                "alys-miner",
+                "--bin",
+                "alys-miner",
+                "--manifest-path",
+            ])
+            .arg(manifest)
+            .status()
+            .expect("cargo runs");
+        assert!(
+            status.success(),
+            "building alys-miner (or run `cargo build -p alys-miner`)"
+        );
+    }
+    assert!(
+        miner.is_file(),
+        "{} missing: run `cargo build -p alys-miner`",
+        miner.display()
+    );
+    miner
+}
+
+impl Dev {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A node RPC call (JSON-RPC 1.0, Basic alys:alys); returns `result` or panics with the log.
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        let body =
+            json!({"jsonrpc": "1.0", "id": 1, "method": method, "params": params}).to_string();
+        let v = node_rpc(self.node_rpc_port, &body);
+        match v {
+            Some(v) if v["error"].is_null() => v["result"].clone(),
+            other => panic!("{method}: {other:?}\n{}", self.log_tail()),
+        }
+    }
+
+    fn sync(&mut self) -> Value {
+        self.call("getsyncstatus", json!([]))
+    }
+}
+
+fn node_rpc(port: u16, body: &str) -> Option<Value> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        s,
+        "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWx5czphbHlz\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    serde_json::from_str(out.split("\r\n\r\n").nth(1)?).ok()
+}
+
+fn start_dev(datadir: &Path, extra: &[&str]) -> Dev {
+    let mut args = vec!["--slot-ms", "1000"];
+    args.extend_from_slice(extra);
+    let mut dev = Dev::start(datadir, &args);
+    wait(&mut dev, Duration::from_secs(30), "node RPC up", |d| {
+        node_rpc(
+            d.node_rpc_port,
+            r#"{"method":"getsyncstatus","params":[],"id":1}"#,
+        )
+        .is_some()
+    });
+    dev
+}
+
+fn wait(dev: &mut Dev, timeout: Duration, what: &str, mut ok: impl FnMut(&mut Dev) -> bool) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if ok(dev) {
+            return;
+        }
+        if let Ok(Some(status)) = dev.child.try_wait() {
+            panic!(
+                "alys dev exited ({status}) waiting for {what}:\n{}",
+                dev.log_tail()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; node log:\n{}",
+            dev.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn stop(dev: Dev) {
+    dev.stop();
+}
+
+fn balance(rpc: &str, addr: &str) -> u128 {
+    cast(&["balance", addr, "-r", rpc])
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn u(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+#[test]
+fn built_in_miner_finalizes_and_remints_fees_to_the_wei() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut dev = start_dev(dir.path(), &[]);
+    // Blocks become finalized within a few slots of the first proof.
+    wait(&mut dev, Duration::from_secs(30), "finalized ≥ 2", |d| {
+        u(&d.sync()["finalizedHeight"]) >= 2
+    });
+    let s = dev.sync();
+    assert!(u(&s["headHeight"]) - u(&s["finalizedHeight"]) <= 3, "{s}");
+    assert_eq!(s["mergedMining"]["halted"], false);
+
+    // A transfer paying a priority fee with a sub-gwei part.
+    let receipt = cast(&[
+        "send",
+        "--private-key",
+        KEY0,
+        ADDR1,
+        "--value",
+        "1",
+        "--gas-price",
+        "5000000000",
+        "--priority-gas-price",
+        "1500000007",
+        "-r",
+        &dev.eth_rpc,
+        "--json",
+    ])
+    .unwrap();
+    let receipt: Value = serde_json::from_str(&receipt).unwrap();
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    let hex =
+        |v: &Value| u128::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    let gas_used = hex(&receipt["gasUsed"]);
+    let price = hex(&receipt["effectiveGasPrice"]);
+    let number = hex(&receipt["blockNumber"]) as u64;
+    let base_fee: u128 = cast(&[
+        "block",
+        &number.to_string(),
+        "-f",
+        "baseFeePerGas",
+        "-r",
+        &dev.eth_rpc,
+    ])
+    .unwrap()
+    .parse()
+    .unwrap();
+    let fees = (price - base_fee) * gas_used;
+    assert_eq!(fees, 1_500_000_007 * 21_000);
+
+    // Wait until a proof covering the block has been included and executed.
+    let miner = alys_primitives::dev::dev_miner_address().to_string();
+    let federation = alys_primitives::dev::dev_fee_address().to_string();
+    wait(&mut dev, Duration::from_secs(30), "fee re-mint", |d| {
+        u(&d.sync()["finalizedHeight"]) >= number && balance(&d.eth_rpc, &miner) > 0
+    });
+    // Only this transaction paid fees: the whole gwei part is re-minted, 80 % to the miner,
+    // the rest to the (single) federation address; the sub-gwei 147 wei wait for a later proof.
+    let pool = fees / GWEI;
+    let miner_share = pool * 80 / 100;
+    assert_eq!(balance(&dev.eth_rpc, &miner), miner_share * GWEI);
+    assert_eq!(
+        balance(&dev.eth_rpc, &federation),
+        (pool - miner_share) * GWEI
+    );
+    assert!(dev.log().contains("AuxPoW finalized blocks"));
+    stop(dev);
+}
+
+#[test]
+fn production_halts_without_pow_and_resumes_with_alys_miner() {
+    let miner_bin = miner_bin();
+    let dir = tempfile::tempdir().unwrap();
+    let mut dev = start_dev(dir.path(), &["--no-miner", "--max-blocks-without-pow", "3"]);
+    wait(&mut dev, Duration::from_secs(30), "halt", |d| {
+        d.sync()["mergedMining"]["halted"] == true
+    });
+    let s = dev.sync();
+    assert_eq!(u(&s["headHeight"]), 3, "{s}");
+    assert_eq!(u(&s["finalizedHeight"]), 0);
+    assert!(s["mergedMining"]["haltReason"]
+        .as_str()
+        .unwrap()
+        .contains("needs an AuxPoW"));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(u(&dev.sync()["headHeight"]), 3, "no block while halted");
+    assert!(
+        dev.log().contains("production halted"),
+        "{}",
+        dev.log_tail()
+    );
+
+    // An external miner resumes production.
+    let mut miner = Command::new(&miner_bin)
+        .args(["--url", &format!("http://127.0.0.1:{}", dev.node_rpc_port)])
+        .args(["--user", "alys", "--password", "alys"])
+        .args(["--address", "0x6d6d6d6d6d6d6d6d6d6d6d6d6d6d6d6d6d6d6d6d"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait(&mut dev, Duration::from_secs(30), "resume", |d| {
+        let s = d.sync();
+        u(&s["headHeight"]) >= 8 && u(&s["finalizedHeight"]) >= 3
+    });
+    assert!(dev.log().contains("block production resumed"));
+    let _ = miner.kill();
+    let _ = miner.wait();
+
+    // Without the miner it halts again at finalized + 3.
+    wait(&mut dev, Duration::from_secs(30), "halt again", |d| {
+        d.sync()["mergedMining"]["halted"] == true
+    });
+    let s = dev.sync();
+    let finalized = u(&s["finalizedHeight"]);
+    assert_eq!(u(&s["headHeight"]), finalized + 3, "{s}");
+    stop(dev);
+
+    // Finality survives a restart.
+    let mut dev = start_dev(dir.path(), &["--no-miner", "--max-blocks-without-pow", "3"]);
+    let s = dev.sync();
+    assert_eq!(u(&s["finalizedHeight"]), finalized, "{s}");
+    assert_eq!(s["mergedMining"]["halted"], true);
+    stop(dev);
+}

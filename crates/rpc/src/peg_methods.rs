@@ -1,0 +1,84 @@
+//! Peg-in methods of the node RPC (DESIGN §7, §11): `getdepositaddress`, `getpeginstatus`,
+//! `getfederation`.
+
+use std::sync::Arc;
+
+use alys_bitcoin::bitcoin::Txid;
+use alys_bitcoin::{DepositIndex, FollowerPegIns};
+use alys_consensus::ChainStatus;
+use alys_federation::Federation;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::server::{Methods, RpcError};
+
+/// What the peg methods read.
+#[derive(Clone)]
+pub struct PegView {
+    /// The federation (address, keys, thresholds).
+    pub federation: Arc<Federation>,
+    /// The follower's peg-in status index.
+    pub index: DepositIndex,
+    /// The consensus minted-outpoint view (which sidechain block minted a deposit).
+    pub minted: Arc<FollowerPegIns>,
+    /// The chain status (head root).
+    pub status: watch::Receiver<ChainStatus>,
+}
+
+fn param_txid(params: &[Value]) -> Result<Txid, RpcError> {
+    let text = params
+        .first()
+        .and_then(Value::as_str)
+        .ok_or_else(|| RpcError::invalid_params("missing parameter `txid` (hex string)"))?;
+    text.parse::<Txid>()
+        .map_err(|e| RpcError::invalid_params(format!("`txid`: {e}")))
+}
+
+/// Registers the peg methods.
+pub fn register_peg_methods(methods: &mut Methods, view: PegView) {
+    let v = view.clone();
+    methods.register(
+        "getdepositaddress",
+        "getdepositaddress: the federation's Bitcoin deposit address",
+        move |_| Ok(json!(v.federation.address().to_string())),
+    );
+    let v = view.clone();
+    methods.register(
+        "getfederation",
+        "getfederation: federation keys, thresholds, address, descriptor and peg-in minimum",
+        move |_| {
+            let f = &v.federation;
+            Ok(json!({
+                "address": f.address().to_string(),
+                "descriptor": f.descriptor(),
+                "scriptPubKey": hex::encode(f.script_pubkey().as_bytes()),
+                "network": f.network().to_string(),
+                "keys": f.keys().iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+                "threshold": f.threshold(),
+                "minPegInSats": f.min_peg_in_sats(),
+            }))
+        },
+    );
+    let v = view;
+    methods.register(
+        "getpeginstatus",
+        "getpeginstatus <txid>: seen / confirmations so far / minted in block X / rejected with the reason",
+        move |p| {
+            let txid = param_txid(&p)?;
+            let status = v.index.status(&txid).ok_or_else(|| {
+                RpcError::not_found(format!("{txid} has not been seen paying the federation"))
+            })?;
+            let head = v.status.borrow().head_root;
+            let minted_in = v.minted.minted_in(&head, &txid);
+            let mut out = serde_json::to_value(&status)
+                .map_err(|e| RpcError::internal(e.to_string()))?;
+            if let Some(obj) = out.as_object_mut() {
+                obj.insert("mintedIn".into(), json!(minted_in));
+                if minted_in.is_some() {
+                    obj.insert("state".into(), json!("minted"));
+                }
+            }
+            Ok(out)
+        },
+    );
+}
