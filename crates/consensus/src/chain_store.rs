@@ -236,26 +236,6 @@ impl ChainStore {
         Ok(())
     }
 
-    /// Persist an imported block at `height` and, if the head moved, the canonical changes,
-    /// in one atomic batch.
-    pub fn put_imported(
-        &self,
-        block: &SignedConsensusBlock,
-        height: u64,
-        head: Option<&CanonicalUpdate>,
-    ) -> Result<(), ChainStoreError> {
-        let root = block.root();
-        let mut batch = WriteBatch::new();
-        batch.put(BLOCKS, root.as_slice(), block.encode());
-        batch.put(BY_HEIGHT, &height_key(height, &root), Vec::new());
-        batch.put(HEIGHTS, root.as_slice(), height.to_be_bytes().to_vec());
-        if let Some(update) = head {
-            Self::add_canonical(&mut batch, update);
-        }
-        self.store.write(batch, Durability::Synced)?;
-        Ok(())
-    }
-
     /// Persist an imported block at `height` with its merged-mining index, the canonical
     /// changes if the head moved, and the new finalized block if it finalized one: one atomic
     /// batch.
@@ -339,7 +319,8 @@ mod tests {
                 set: vec![(1, b1.root())],
                 delete: vec![],
             };
-            cs.put_imported(&b1, 1, Some(&update)).unwrap();
+            cs.put_imported_block(&b1, 1, &PowIndex::default(), Some(&update), None)
+                .unwrap();
         }
         let cs = ChainStore::open(Arc::new(Store::open(dir.path()).unwrap()), &g).unwrap();
         assert_eq!(cs.head_root().unwrap(), b1.root());
