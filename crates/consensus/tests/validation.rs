@@ -4,11 +4,7 @@
 
 mod common;
 
-use alloy::consensus::TxEnvelope;
 use alloy::eips::eip4895::Withdrawal;
-use alloy::rpc::types::engine::{
-    CancunPayloadFields, ExecutionPayload as EnginePayload, ExecutionPayloadSidecar,
-};
 use alloy_primitives::{Address, FixedBytes, B256};
 use alys_consensus::approvals::{aggregate_approval, ApprovalError, ApprovalPool};
 use alys_consensus::forkchoice::BlockInfo;
@@ -51,16 +47,6 @@ async fn setup_with(pegins: Arc<dyn PegInVerifier>) -> Setup {
 
 async fn setup() -> Setup {
     setup_with(Arc::new(alys_consensus::NoPegIns)).await
-}
-
-/// Recompute the payload's block hash after tampering with it.
-fn rehash(block: &mut ConsensusBlock) {
-    let sidecar =
-        ExecutionPayloadSidecar::v3(CancunPayloadFields::new(block.parent_root, Vec::new()));
-    let b = EnginePayload::V3(block.execution_payload.to_engine())
-        .try_into_block_with_sidecar::<TxEnvelope>(&sidecar)
-        .expect("block");
-    block.execution_payload.block_hash = b.header.hash_slow();
 }
 
 /// Assert `block` is refused with `expected` and nothing changed.

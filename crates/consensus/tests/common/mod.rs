@@ -4,7 +4,10 @@
 
 #![allow(dead_code)]
 
-use alloy::rpc::types::engine::JwtSecret;
+use alloy::consensus::TxEnvelope;
+use alloy::rpc::types::engine::{
+    CancunPayloadFields, ExecutionPayload as EnginePayload, ExecutionPayloadSidecar, JwtSecret,
+};
 use alloy_primitives::{FixedBytes, B256};
 use alys_consensus::approvals::aggregate_approval;
 use alys_consensus::schedule::proposer_index;
@@ -176,4 +179,14 @@ pub fn zero_sig() -> FixedBytes<96> {
 
 pub fn root_of(b: &SignedConsensusBlock) -> B256 {
     b.root()
+}
+
+/// Recompute the payload's block hash after tampering with it.
+pub fn rehash(block: &mut ConsensusBlock) {
+    let sidecar =
+        ExecutionPayloadSidecar::v3(CancunPayloadFields::new(block.parent_root, Vec::new()));
+    let b = EnginePayload::V3(block.execution_payload.to_engine())
+        .try_into_block_with_sidecar::<TxEnvelope>(&sidecar)
+        .expect("block");
+    block.execution_payload.block_hash = b.header.hash_slow();
 }
