@@ -7,79 +7,23 @@
 
 mod common;
 
-use std::{
-    path::Path,
-    process::Command,
-    time::{Duration, Instant},
-};
+use std::{path::Path, time::Duration};
 
-use common::{cast_bin, DevProcess as Dev};
-
-impl Dev {
-    /// Calls the node RPC (user/password alys/alys); returns `result` or the error object.
-    fn node(&self, method: &str, params: serde_json::Value) -> Result<serde_json::Value, String> {
-        let out = Command::new("curl")
-            .args([
-                "-s",
-                "-u",
-                "alys:alys",
-                "-H",
-                "Content-Type: application/json",
-            ])
-            .arg("-d")
-            .arg(
-                serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-                    .to_string(),
-            )
-            .arg(&self.node_rpc)
-            .output()
-            .map_err(|e| e.to_string())?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&out.stdout).map_err(|e| format!("{e}: {out:?}"))?;
-        match v.get("result") {
-            Some(r) if !r.is_null() => Ok(r.clone()),
-            _ => Err(v.get("error").map(|e| e.to_string()).unwrap_or_default()),
-        }
-    }
-}
+use common::{build_deposits, cast_bin, python_with_bitcoinlib, with_auth, DevProcess as Dev};
 
 fn start_dev(datadir: &Path) -> Dev {
     Dev::start(&datadir.join("node"), &["--btc-block-secs", "1"])
 }
 
-/// python3 with python-bitcoinlib, installing it with pip if needed; `None` (with the reason
-/// printed) when that is impossible.
-fn python_with_bitcoinlib() -> Option<()> {
-    let has = || {
-        Command::new("python3")
-            .args(["-c", "import bitcoin.rpc"])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    };
-    if has() {
-        return Some(());
-    }
-    let _ = Command::new("python3")
-        .args(["-m", "pip", "install", "-q", "python-bitcoinlib"])
-        .status();
-    if has() {
-        Some(())
-    } else {
-        println!("SKIPPED: python3 with python-bitcoinlib unavailable (pip install failed)");
-        None
-    }
-}
-
 #[test]
 fn python_bitcoinlib_deposit_is_minted_once_and_small_one_rejected() {
-    if python_with_bitcoinlib().is_none() {
+    if !python_with_bitcoinlib() {
         return;
     }
-    let Some(cast) = cast_bin() else {
+    if cast_bin().is_none() {
         println!("SKIPPED: Foundry's cast not installed (scripts/setup.sh)");
         return;
-    };
+    }
     let dir = tempfile::tempdir().unwrap();
     let dev = start_dev(dir.path());
 
@@ -96,83 +40,50 @@ fn python_bitcoinlib_deposit_is_minted_once_and_small_one_rejected() {
     let small_recipient: [u8; 20] = rand::random();
     let sats: u64 = 123_456;
     let small = min - 1;
-    let btc_url = dev
-        .bitcoin_rpc
-        .as_deref()
-        .expect("alys dev printed its Bitcoin RPC")
-        .replacen("http://", "http://alys:alys@", 1);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pegin/deposit.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .args([
-            btc_url.as_str(),
-            &spk,
-            &hex::encode(recipient),
-            &sats.to_string(),
-            &hex::encode(small_recipient),
-            &small.to_string(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "deposit.py failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        dev.log_tail()
+    let btc_url = with_auth(
+        dev.bitcoin_rpc
+            .as_deref()
+            .expect("alys dev printed its Bitcoin RPC"),
+        "alys",
+        "alys",
     );
-    let txids: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let (deposit, small_tx) = (txids["deposit"].clone(), txids["small"].clone());
-
-    let balance = |addr: &[u8; 20]| -> u128 {
-        let out = Command::new(&cast)
-            .args([
-                "balance",
-                &format!("0x{}", hex::encode(addr)),
-                "-r",
-                &dev.eth_rpc,
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    };
+    let plan = serde_json::json!([
+        {"fed": [sats], "op_return": hex::encode(recipient)},
+        {"fed": [small], "op_return": hex::encode(small_recipient)},
+    ]);
+    let (_, txs) =
+        build_deposits(&btc_url, &spk, &plan).unwrap_or_else(|e| panic!("{e}\n{}", dev.log_tail()));
+    let (deposit, small_tx) = (txs[0].txid.clone(), txs[1].txid.clone());
+    let balance = |addr: &[u8; 20]| dev.balance(addr);
     assert_eq!(balance(&recipient), 0);
 
-    let deadline = Instant::now() + Duration::from_secs(120);
     let mut saw_confirmations = false;
-    let minted = loop {
-        if let Ok(s) = dev.node("getpeginstatus", serde_json::json!([deposit])) {
+    let minted = common::wait_until(
+        Duration::from_secs(120),
+        "the deposit to be minted",
+        || {
+            let s = dev.pegin_status(&deposit).ok()?;
             if s["state"] == "seen" || s["confirmations"].as_u64().unwrap_or(0) > 0 {
                 saw_confirmations = true;
             }
-            if s["state"] == "minted" {
-                break s;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "deposit not minted within 120s: {:?}\n{}",
-            dev.node("getpeginstatus", serde_json::json!([deposit])),
-            dev.log_tail()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    };
+            (s["state"] == "minted").then_some(s)
+        },
+        || format!("{:?}\n{}", dev.pegin_status(&deposit), dev.log_tail()),
+    );
     assert!(saw_confirmations, "{minted}");
     assert!(minted["mintedIn"].is_string(), "{minted}");
     assert_eq!(minted["sats"], sats);
 
     // The mint is in an imported block: the balance rises by exactly sats × 10^10 wei.
     let expected = u128::from(sats) * 10u128.pow(10);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while balance(&recipient) != expected {
-        assert!(
-            Instant::now() < deadline,
-            "balance {} != {expected}",
-            balance(&recipient)
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    // Minted once: several more slots later it is unchanged.
-    std::thread::sleep(Duration::from_secs(6));
+    common::wait_until(
+        Duration::from_secs(30),
+        "the recipient's balance to reach sats × 10^10 wei",
+        || (balance(&recipient) == expected).then_some(()),
+        || format!("balance {} != {expected}", balance(&recipient)),
+    );
+    // Minted once: three more sidechain blocks later it is unchanged.
+    dev.wait_block_above(dev.block_number() + 2);
     assert_eq!(balance(&recipient), expected);
 
     let rejected = dev
