@@ -374,15 +374,19 @@ fn reorged_out_deposit_mined_again_in_another_block_is_minted_once() {
     // outpoint is in the minted set).
     btc.ok("invalidateblock", json!([b2]));
     assert_eq!(btc.mempool(), vec![deposit.txid.clone()]);
-    dev.wait_pegin(&deposit.txid, "reverted", |s| {
+    let reverted = dev.wait_pegin(&deposit.txid, "reverted", |s| {
         s["block"]["hash"] != b2.as_str()
     });
+    // The mint stands; the Bitcoin side shows the reorg.
+    assert_eq!(reverted["state"], "minted", "{reverted}");
+    assert_eq!(reverted["bitcoinState"], "reverted", "{reverted}");
     let b3 = btc.mine(3).remove(0);
     assert_eq!(btc.block_of(&deposit.txid), Some(b3.clone()));
     let again = dev.wait_pegin(&deposit.txid, "confirmed again in a third block", |s| {
         s["block"]["hash"] == b3.as_str() && s["confirmations"].as_u64() >= Some(2)
     });
     assert_eq!(again["state"], "minted", "{again}");
+    assert_eq!(again["bitcoinState"], "confirmed", "{again}");
     assert_eq!(again["mintedIn"], minted["mintedIn"], "{again}");
     expect_settled(&dev, &[(recipient, wei)], 1, 4);
     dev.stop();

@@ -75,7 +75,11 @@ pub fn register_peg_methods(methods: &mut Methods, view: PegView) {
             if let Some(obj) = out.as_object_mut() {
                 obj.insert("mintedIn".into(), json!(minted_in));
                 if minted_in.is_some() {
-                    obj.insert("state".into(), json!("minted"));
+                    // Keep the Bitcoin-side state visible (e.g. `reverted` after a deep
+                    // Bitcoin reorg of an already minted deposit).
+                    if let Some(bitcoin_state) = obj.insert("state".into(), json!("minted")) {
+                        obj.insert("bitcoinState".into(), bitcoin_state);
+                    }
                 }
             }
             Ok(out)
