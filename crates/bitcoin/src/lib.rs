@@ -24,8 +24,8 @@ pub mod state;
 pub use bitcoin;
 pub use client::{Auth, ClientConfig, CoreRpcClient};
 pub use follower::{
-    Follower, FollowerConfig, FollowerError, Step, DEFAULT_REQUIRED_CONFIRMATIONS, DEFAULT_WINDOW,
-    FOLLOWER,
+    Follower, FollowerConfig, FollowerError, Step, DEFAULT_POLL_INTERVAL,
+    DEFAULT_REQUIRED_CONFIRMATIONS, DEFAULT_WINDOW, FOLLOWER,
 };
 pub use index::{DepositIndex, PegInRecord, PegInState, PegInStatus, PEGIN_STATUS};
 pub use pegin_source::{BlockPegIns, FollowerPegIns, PegInChain, PegInCheckError, MINTED};

@@ -1,0 +1,449 @@
+//! Peg-in latency: from the Bitcoin block that gives a deposit its required confirmation to the
+//! mint being in an imported sidechain block. Target: the mint lands in the next slot.
+//!
+//! `cargo bench -p alys --bench pegin_latency` (`ALYS_BENCH_PEGINS`, default 20 deposits).
+//! Starts `alys dev` without Bitcoin auto-mining (the bench mines), funds the devnet wallet, then
+//! per deposit: wallet-built deposit (`createrawtransaction` with the federation address and a
+//! 20-byte OP_RETURN → `fundrawtransaction` → `signrawtransactionwithwallet` →
+//! `sendrawtransaction`), mine the blocks up to one short of `requiredBtcConfirmations`, wait
+//! until the node has seen them, sleep a random 0–1 slot (so t0 covers every phase of the slot),
+//! mine the last block and take t0 when `generatetoaddress` returns. Poll every 10 ms:
+//! `getpeginstatus` until "minted", then `eth_getBalance` (latest) until it equals
+//! sats × 10^10: t1. Latency = t1 − t0; the slot of the minting block (`getblockbyhash` of
+//! `mintedIn`) minus the slot of t0 (slot = floor(unix ms / slot ms), the node's clock) is the
+//! number of slots the mint took: 1 = the next slot = target met.
+
+use std::{
+    io::{Read, Write},
+    net::TcpStream,
+    path::Path,
+    process::{Child, Command},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use serde_json::{json, Value};
+
+const POLL: Duration = Duration::from_millis(10);
+
+/// A JSON-RPC endpoint over a plain HTTP/1.1 POST (one connection per call).
+struct Rpc {
+    host: String,
+    auth: Option<String>,
+}
+
+impl Rpc {
+    fn new(url: &str, user_pass: Option<&str>) -> Self {
+        let host = url.trim_start_matches("http://");
+        let host = host.split('/').next().unwrap_or(host).to_string();
+        Self {
+            host,
+            auth: user_pass.map(base64),
+        }
+    }
+
+    fn call(&self, method: &str, params: Value) -> Result<Value, String> {
+        let body =
+            json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+        let mut s = TcpStream::connect(&self.host).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(60))).ok();
+        let auth = self
+            .auth
+            .as_ref()
+            .map(|a| format!("Authorization: Basic {a}\r\n"))
+            .unwrap_or_default();
+        write!(
+            s,
+            "POST / HTTP/1.1\r\nHost: {}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.host,
+            body.len()
+        )
+        .map_err(|e| e.to_string())?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&raw);
+        let (head, body) = text.split_once("\r\n\r\n").ok_or("no HTTP body")?;
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_string()
+        };
+        let v: Value = serde_json::from_str(&body).map_err(|e| format!("{e}: {head}\n{body}"))?;
+        match v.get("result") {
+            Some(r) if !r.is_null() => Ok(r.clone()),
+            _ => Err(v.get("error").map(|e| e.to_string()).unwrap_or_default()),
+        }
+    }
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((len, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn base64(s: &str) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in s.as_bytes().chunks(3) {
+        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn hex_u128(v: &Value) -> u128 {
+    u128::from_str_radix(v.as_str().unwrap_or("0x0").trim_start_matches("0x"), 16).unwrap()
+}
+
+/// `alys dev` on free ports, its endpoints read from what it prints.
+struct Dev {
+    child: Child,
+    log: std::path::PathBuf,
+    node: Rpc,
+    eth: Rpc,
+    btc: Rpc,
+}
+
+impl Dev {
+    fn start(datadir: &Path) -> Self {
+        let log = datadir.join("dev.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_alys"))
+            .arg("dev")
+            .arg("--datadir")
+            .arg(datadir)
+            .args([
+                "--btc-block-secs",
+                "0",
+                "--http-port",
+                "0",
+                "--authrpc-port",
+                "0",
+            ])
+            .args(["--rpc-port", "0", "--bitcoin-rpc-port", "0"])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        let mut child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let url = |label: &str| {
+                text.lines()
+                    .find(|l| l.trim_start().starts_with(label))
+                    .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
+                    .map(str::to_string)
+            };
+            if let (Some(eth), Some(node), Some(btc)) = (
+                url("eth JSON-RPC"),
+                url("node JSON-RPC"),
+                url("bitcoin RPC"),
+            ) {
+                return Self {
+                    child: child.take().unwrap(),
+                    log,
+                    node: Rpc::new(&node, Some("alys:alys")),
+                    eth: Rpc::new(&eth, None),
+                    btc: Rpc::new(&btc, Some("alys:alys")),
+                };
+            }
+            let c = child.as_mut().unwrap();
+            if let Ok(Some(status)) = c.try_wait() {
+                panic!("alys dev exited ({status}):\n{text}");
+            }
+            assert!(Instant::now() < deadline, "no endpoints in 60 s:\n{text}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        for _ in 0..300 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One measured deposit.
+struct Sample {
+    sats: u64,
+    /// t0 → state "confirmed" first seen (the follower has connected the block).
+    confirmed_ms: f64,
+    /// t0 → `getpeginstatus` says "minted".
+    minted_ms: f64,
+    /// t0 → `eth_getBalance` shows the mint (the latency).
+    latency_ms: f64,
+    /// t0 → start of the next slot.
+    to_next_slot_ms: u64,
+    /// Slot of the minting block − slot at t0 (1 = next slot).
+    slots: u64,
+    /// Execution block number of the mint − `eth_blockNumber` at t0.
+    blocks: u64,
+    /// Start of the minting slot → the balance shows the mint (production + import + polling).
+    in_slot_ms: f64,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[i.clamp(1, sorted.len()) - 1]
+}
+
+fn main() {
+    let k: usize = std::env::var("ALYS_BENCH_PEGINS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let dir = tempfile::tempdir().unwrap();
+    let dev = Dev::start(dir.path());
+    let (node, eth, btc) = (&dev.node, &dev.eth, &dev.btc);
+
+    let spec = node.call("getchainspec", json!([])).unwrap()["spec"].clone();
+    let required = spec["requiredBtcConfirmations"]
+        .as_u64()
+        .unwrap_or(6)
+        .max(1);
+    let slot_ms = spec["slotDurationMs"].as_u64().unwrap();
+    let fed = node.call("getdepositaddress", json!([])).unwrap();
+    let fed = fed.as_str().unwrap().to_string();
+    let mine_to = btc.call("getnewaddress", json!([])).unwrap();
+    btc.call("generatetoaddress", json!([101, mine_to]))
+        .unwrap();
+    let mine = |n: u64| btc.call("generatetoaddress", json!([n, mine_to])).unwrap();
+    // The sidechain is producing (the first blocks need the merged miner).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while node.call("getsyncstatus", json!([])).unwrap()["headHeight"]
+        .as_u64()
+        .unwrap_or(0)
+        < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no sidechain blocks:\n{}",
+            dev.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!(
+        "peg-in latency: {k} deposits, requiredBtcConfirmations = {required}, slot = {slot_ms} ms, \
+         poll every {} ms",
+        POLL.as_millis()
+    );
+
+    let mut samples = Vec::new();
+    for i in 0..k {
+        let recipient: [u8; 20] = rand::random();
+        let recipient_hex = format!("0x{}", hex::encode(recipient));
+        let sats = 100_000 + i as u64;
+        let amount = format!("{}.{:08}", sats / 100_000_000, sats % 100_000_000);
+        let raw = btc
+            .call(
+                "createrawtransaction",
+                json!([[], [{ fed.as_str(): amount }, {"data": hex::encode(recipient)}]]),
+            )
+            .unwrap();
+        let funded = btc.call("fundrawtransaction", json!([raw])).unwrap();
+        let signed = btc
+            .call("signrawtransactionwithwallet", json!([funded["hex"]]))
+            .unwrap();
+        assert_eq!(signed["complete"], true, "{signed}");
+        let txid = btc
+            .call("sendrawtransaction", json!([signed["hex"]]))
+            .unwrap();
+        let status = || node.call("getpeginstatus", json!([txid]));
+
+        // All confirmations but the last; wait until the follower has them.
+        if required > 1 {
+            mine(required - 1);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while status().map(|s| s["confirmations"].as_u64()) != Ok(Some(required - 1)) {
+                assert!(
+                    Instant::now() < deadline,
+                    "{:?}\n{}",
+                    status(),
+                    dev.log_tail()
+                );
+                std::thread::sleep(POLL);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(rand::random::<u64>() % slot_ms));
+
+        mine(1);
+        let t0 = Instant::now();
+        let t0_ms = unix_ms();
+        let head_t0 = hex_u128(&eth.call("eth_blockNumber", json!([])).unwrap()) as u64;
+        let elapsed = |t: Instant| t.duration_since(t0).as_secs_f64() * 1000.0;
+
+        let deadline = t0 + Duration::from_secs(60);
+        let mut confirmed = None;
+        let minted = loop {
+            if let Ok(s) = status() {
+                if confirmed.is_none() && (s["state"] == "confirmed" || s["state"] == "minted") {
+                    confirmed = Some(Instant::now());
+                }
+                if s["state"] == "minted" {
+                    break (Instant::now(), s);
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not minted in 60 s: {:?}\n{}",
+                status(),
+                dev.log_tail()
+            );
+            std::thread::sleep(POLL);
+        };
+        let expected = u128::from(sats) * 10u128.pow(10);
+        let t1 = loop {
+            let b = eth.call("eth_getBalance", json!([recipient_hex, "latest"]));
+            if b.as_ref().map(hex_u128).ok() == Some(expected) {
+                break Instant::now();
+            }
+            assert!(Instant::now() < deadline, "balance {b:?} != {expected}");
+            std::thread::sleep(POLL);
+        };
+        assert_eq!(minted.1["sats"], sats, "{}", minted.1);
+        let block = node
+            .call("getblockbyhash", json!([minted.1["mintedIn"]]))
+            .unwrap();
+        let mint_slot = block["slot"].as_u64().unwrap();
+        let mint_number = block["executionBlockNumber"].as_u64().unwrap();
+        let eth_block = eth
+            .call(
+                "eth_getBlockByNumber",
+                json!([format!("{mint_number:#x}"), false]),
+            )
+            .unwrap();
+        assert_eq!(
+            hex_u128(&eth_block["timestamp"]) as u64,
+            mint_slot * slot_ms / 1000,
+            "block timestamp is its slot start"
+        );
+        let slots = mint_slot.saturating_sub(t0_ms / slot_ms);
+        let latency_ms = elapsed(t1);
+        let mint_slot_start = mint_slot * slot_ms;
+        let s = Sample {
+            sats,
+            confirmed_ms: elapsed(confirmed.unwrap()),
+            minted_ms: elapsed(minted.0),
+            latency_ms,
+            to_next_slot_ms: slot_ms - t0_ms % slot_ms,
+            slots,
+            blocks: mint_number.saturating_sub(head_t0),
+            in_slot_ms: latency_ms - mint_slot_start.saturating_sub(t0_ms) as f64,
+        };
+        eprintln!(
+            "deposit {:>2}/{k}: {} sats, latency {:.0} ms, {} slot(s)",
+            i + 1,
+            s.sats,
+            s.latency_ms,
+            s.slots
+        );
+        samples.push(s);
+    }
+
+    println!();
+    println!(
+        "| # | t0 → next slot (ms) | t0 → follower confirmed (ms) | t0 → minted status (ms) | \
+         latency t0 → balance (ms) | after slot start (ms) | latency / slot | slots after t0 | \
+         blocks after t0 |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (i, s) in samples.iter().enumerate() {
+        println!(
+            "| {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {} | {} |",
+            i + 1,
+            s.to_next_slot_ms,
+            s.confirmed_ms,
+            s.minted_ms,
+            s.latency_ms,
+            s.in_slot_ms,
+            s.latency_ms / slot_ms as f64,
+            s.slots,
+            s.blocks
+        );
+    }
+    let sorted = |f: fn(&Sample) -> f64| {
+        let mut v: Vec<f64> = samples.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    println!();
+    println!("| figure | p50 (ms) | p90 (ms) | max (ms) | p50 / slot | p90 / slot | max / slot |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    type Figure = (&'static str, fn(&Sample) -> f64);
+    let rows: [Figure; 4] = [
+        ("t0 → follower confirmed", |s| s.confirmed_ms),
+        ("minting slot start → balance", |s| s.in_slot_ms),
+        ("t0 → minted status", |s| s.minted_ms),
+        ("**latency** (t0 → balance)", |s| s.latency_ms),
+    ];
+    for (name, f) in rows {
+        let v = sorted(f);
+        let (p50, p90, max) = (percentile(&v, 50.0), percentile(&v, 90.0), v[v.len() - 1]);
+        let slot = slot_ms as f64;
+        println!(
+            "| {name} | {p50:.0} | {p90:.0} | {max:.0} | {:.2} | {:.2} | {:.2} |",
+            p50 / slot,
+            p90 / slot,
+            max / slot
+        );
+    }
+    let next = samples.iter().filter(|s| s.slots <= 1).count();
+    let mut hist = std::collections::BTreeMap::new();
+    for s in &samples {
+        *hist.entry(s.slots).or_insert(0usize) += 1;
+    }
+    let hist: Vec<String> = hist
+        .iter()
+        .map(|(slots, n)| format!("{slots} slot(s): {n}"))
+        .collect();
+    println!();
+    println!(
+        "minted in the next slot (target): {next}/{} ({:.0} %); slots after t0: {}",
+        samples.len(),
+        100.0 * next as f64 / samples.len() as f64,
+        hist.join(", ")
+    );
+}
