@@ -19,6 +19,10 @@ use tokio::sync::watch;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // `RUST_LOG=warn` shows retries and slow paths behind outliers.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .try_init();
     let slots: u64 = std::env::var("ALYS_BENCH_SLOTS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -98,7 +102,11 @@ async fn main() {
             ))
             .await;
         } else {
-            latencies.push(imported_at - clock.slot_start_ms(slot));
+            let latency = imported_at - clock.slot_start_ms(slot);
+            if latency > 150 {
+                tracing::warn!(slot, latency, "slow slot");
+            }
+            latencies.push(latency);
         }
     }
     latencies.sort_unstable();

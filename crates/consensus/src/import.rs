@@ -82,6 +82,7 @@ impl<E: ExecutionEngine> Chain<E> {
         &mut self,
         block: &SignedConsensusBlock,
     ) -> Result<ImportOutcome, ImportError> {
+        let started = std::time::Instant::now();
         let root = block.root();
         if self.forkchoice.contains(&root) || self.store.contains(&root)? {
             return Ok(ImportOutcome::AlreadyKnown);
@@ -92,7 +93,9 @@ impl<E: ExecutionEngine> Chain<E> {
             validate_signed_block(&ctx, &parent, block)?;
             check_block_auxpow(&ctx, &parent, &block.message)?
         };
+        let validated = started.elapsed();
         el_verdict(self.new_payload(&block.message).await?)?;
+        let executed = started.elapsed();
         let fees = self.block_fees(&block.message).await?;
         let timestamp = block.message.execution_payload.timestamp;
         let index = match &pow {
@@ -145,11 +148,22 @@ impl<E: ExecutionEngine> Chain<E> {
                 "AuxPoW finalized blocks"
             );
         }
-        tracing::debug!(%root, slot = block.message.slot, height, new_head, "imported block");
+        let stored = started.elapsed();
         self.prune_pending_auxpow();
         if new_head || finalized.is_some() {
             self.notify_el().await;
         }
+        tracing::debug!(
+            %root,
+            slot = block.message.slot,
+            height,
+            new_head,
+            validate_us = validated.as_micros() as u64,
+            new_payload_us = (executed - validated).as_micros() as u64,
+            store_us = (stored - executed).as_micros() as u64,
+            forkchoice_us = (started.elapsed() - stored).as_micros() as u64,
+            "imported block"
+        );
         Ok(ImportOutcome::Imported { root, new_head })
     }
 

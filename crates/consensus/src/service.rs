@@ -180,6 +180,7 @@ impl<E: ExecutionEngine> ConsensusService<E> {
         {
             return;
         }
+        let started = std::time::Instant::now();
         let proposal = match self.chain.produce_block(slot, &signer).await {
             Ok(p) => {
                 if std::mem::take(&mut self.halted) {
@@ -201,7 +202,7 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             }
         };
         let root = proposal.block.root();
-        tracing::debug!(slot, %root, "proposed block");
+        tracing::debug!(slot, %root, produce_us = started.elapsed().as_micros() as u64, "proposed block");
         if !self.claim_slot(slot) {
             return;
         }
