@@ -6,7 +6,7 @@
 //! revm alone on an in-memory database with no state root and no persistence: the physical
 //! limit of this machine. A second part imports the same block into clients whose state holds
 //! 10k and 1M accounts, to show that the cost of a block follows the accounts it changes, not
-//! the size of the state.
+//! the size of the state, next to the time to rebuild that state's root from scratch.
 //!
 //! Run: `cargo bench -p alys-evm --bench execution` (env `ALYS_BENCH_BIG_STATE=0` skips the 1M
 //! account part).
@@ -371,20 +371,28 @@ async fn main() {
         .unwrap_or(true);
     let sizes: &[usize] = if big { &[10_000, 1_000_000] } else { &[10_000] };
     println!();
-    println!("| accounts in state | transfers in block (changed accounts) | import (ms) | state root (ms) |");
-    println!("|---|---|---|---|");
+    println!("| accounts in state | transfers in block (changed accounts) | import (ms) | state root (ms) | state root from scratch (ms) | incremental / from scratch |");
+    println!("|---|---|---|---|---|---|");
     for &size in sizes {
         let genesis = genesis(&senders, size);
+        // Reference: the root rebuilt from every account, in memory (what a client without
+        // incremental updates would redo per block).
+        let started = Instant::now();
+        let full_root = alloy_trie::root::state_root_ref_unhashed(&genesis.alloc);
+        let from_scratch = started.elapsed().as_secs_f64();
+        assert_ne!(full_root, B256::ZERO);
         for per_sender in [1, 14] {
             let block = block_txs(&senders, 0, per_sender, Workload::Transfers);
             let changed = block.len() + SENDERS;
             let payloads = build_chain(genesis.clone(), vec![block]).await;
             let (secs, root) = import(genesis.clone(), &payloads).await;
             println!(
-                "| {size} | {} ({changed}) | {:.1} | {:.1} |",
+                "| {size} | {} ({changed}) | {:.1} | {:.1} | {:.1} | {:.3} |",
                 per_sender as usize * SENDERS,
                 secs * 1e3,
-                root * 1e3
+                root * 1e3,
+                from_scratch * 1e3,
+                root / from_scratch
             );
         }
     }
