@@ -20,6 +20,7 @@ pub mod approvals;
 pub mod chain;
 pub mod chain_store;
 pub mod clock;
+pub mod deferred;
 pub mod forkchoice;
 pub mod import;
 pub mod local;

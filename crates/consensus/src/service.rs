@@ -12,9 +12,13 @@
 //! * at **threshold** → aggregate → [`Chain::import_block`] → gossip the signed block;
 //! * **signed block** from the network → [`Chain::import_block`] (blocks whose parent is not
 //!   yet known wait in a small orphan buffer).
+//!
+//! Proposals and blocks refused only because this node's Bitcoin follower has not yet seen a
+//! deposit they mint are tried again shortly (see [`crate::deferred`]).
 
 use crate::approvals::ApprovalPool;
 use crate::chain::{Chain, ChainStatus, Signer};
+use crate::deferred::{is_retryable, Deferred, DeferredQueue, RETRY_INTERVAL};
 use crate::import::{ImportError, ImportOutcome};
 use crate::schedule::proposer_index;
 use crate::validate::BlockError;
@@ -53,6 +57,8 @@ pub enum Input {
     Finalize(B256),
     /// A proof submitted over the miner RPC: kept for the next proposer and gossiped.
     AuxPow(Box<AuxPowHeader>),
+    /// Try deferred proposals and blocks again (sent by the service to itself).
+    RetryDeferred,
 }
 
 /// Slots kept in the approval pool behind the current one.
@@ -71,6 +77,12 @@ pub struct ConsensusService<E> {
     orphans: Vec<SignedConsensusBlock>,
     /// Production is halted for want of an AuxPoW (logged once per halt).
     halted: bool,
+    /// Proposals and blocks waiting for this node's Bitcoin follower.
+    deferred: DeferredQueue,
+    /// A [`Input::RetryDeferred`] is on its way.
+    retry_scheduled: bool,
+    /// Our own inputs, for [`Input::RetryDeferred`] (weak: the service ends with its senders).
+    inputs: mpsc::WeakSender<Input>,
     outbound: mpsc::UnboundedSender<GossipMessage>,
     status: watch::Sender<ChainStatus>,
 }
@@ -107,6 +119,9 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             last_signed_slot,
             orphans: Vec::new(),
             halted: false,
+            deferred: DeferredQueue::default(),
+            retry_scheduled: false,
+            inputs: in_tx.downgrade(),
             outbound: out_tx,
             status: status_tx,
         };
@@ -156,6 +171,17 @@ impl<E: ExecutionEngine> ConsensusService<E> {
                 Ok(false) => {}
                 Err(e) => tracing::info!(error = %e, "submitted AuxPoW refused"),
             },
+            Input::RetryDeferred => {
+                self.retry_scheduled = false;
+                for item in self.deferred.take() {
+                    match item {
+                        Deferred::Proposal(p) => self.on_proposal(p).await,
+                        Deferred::Block(b) => {
+                            self.import(&b).await;
+                        }
+                    }
+                }
+            }
             Input::Finalize(root) => {
                 if let Err(e) = self.chain.finalize(root).await {
                     tracing::warn!(%root, error = %e, "finalize failed");
@@ -225,7 +251,12 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             .verify_proposal(&proposal.block, &proposal.proposer_approval)
             .await
         {
-            tracing::info!(%root, slot = proposal.block.slot, error = %e, "proposal rejected");
+            let slot = proposal.block.slot;
+            if is_retryable(&e) && self.defer(Deferred::Proposal(proposal)) {
+                tracing::debug!(%root, slot, error = %e, "proposal deferred");
+            } else {
+                tracing::info!(%root, slot, error = %e, "proposal rejected");
+            }
             return;
         }
         if let Err(e) = self.add_approval(&proposal.proposer_approval) {
@@ -324,7 +355,11 @@ impl<E: ExecutionEngine> ConsensusService<E> {
                 false
             }
             Err(e) => {
-                tracing::info!(root = %block.root(), error = %e, "block not imported");
+                if is_retryable(&e) && self.defer(Deferred::Block(block.clone())) {
+                    tracing::debug!(root = %block.root(), error = %e, "block deferred");
+                } else {
+                    tracing::info!(root = %block.root(), error = %e, "block not imported");
+                }
                 false
             }
         };
@@ -333,6 +368,23 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             self.import_orphans().await;
         }
         imported
+    }
+
+    /// Keep `item` for another attempt in [`RETRY_INTERVAL`]; false when its window is over.
+    fn defer(&mut self, item: Deferred) -> bool {
+        if !self.deferred.push(item, self.chain.clock().current_slot()) {
+            return false;
+        }
+        if !std::mem::replace(&mut self.retry_scheduled, true) {
+            let inputs = self.inputs.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(RETRY_INTERVAL).await;
+                if let Some(inputs) = inputs.upgrade() {
+                    let _ = inputs.send(Input::RetryDeferred).await;
+                }
+            });
+        }
+        true
     }
 
     async fn import_orphans(&mut self) {

@@ -1,0 +1,82 @@
+//! Proposals and blocks refused only because this node's view of Bitcoin is behind.
+//!
+//! Every authority runs its own Bitcoin follower, polling its own Bitcoin node. A proposer whose
+//! follower saw a deposit's last confirmation a few milliseconds before the slot started proposes
+//! the mint; a validator whose follower has not polled yet refuses it as unconfirmed. That
+//! verdict is about the validator, not the block, so the service keeps such proposals and blocks
+//! and tries them again every [`RETRY_INTERVAL`] for [`RETRY_WINDOW_SLOTS`] slots after their own
+//! slot, instead of dropping them (which would cost the slot, or leave the node behind its
+//! federation). Anything else invalid is never kept.
+
+use std::time::Duration;
+
+use alys_primitives::{BlockProposal, SignedConsensusBlock};
+
+use crate::import::ImportError;
+use crate::validate::BlockError;
+
+/// Wait between two attempts (the order of the Bitcoin follower's poll interval).
+pub const RETRY_INTERVAL: Duration = Duration::from_millis(100);
+/// Slots after its own during which a refused proposal or block is tried again.
+pub const RETRY_WINDOW_SLOTS: u64 = 16;
+/// Kept at most; the oldest goes first.
+const MAX_DEFERRED: usize = 64;
+
+/// A refused proposal or block waiting for another attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deferred {
+    /// A proposal we could not approve yet.
+    Proposal(BlockProposal),
+    /// A block with threshold approvals we could not import yet.
+    Block(SignedConsensusBlock),
+}
+
+impl Deferred {
+    fn slot(&self) -> u64 {
+        match self {
+            Deferred::Proposal(p) => p.block.slot,
+            Deferred::Block(b) => b.message.slot,
+        }
+    }
+}
+
+/// Whether `error` may go away once this node's Bitcoin follower catches up: a peg-in the
+/// verifier refused (unknown, not yet confirmed, …). Every other rule is final.
+pub fn is_retryable(error: &ImportError) -> bool {
+    matches!(
+        error,
+        ImportError::Invalid(BlockError::PegInRejected { .. })
+    )
+}
+
+/// The queue of deferred proposals and blocks.
+#[derive(Debug, Default)]
+pub struct DeferredQueue {
+    items: Vec<Deferred>,
+}
+
+impl DeferredQueue {
+    /// Keep `item` unless its window has passed at `current_slot`; returns whether it was kept.
+    pub fn push(&mut self, item: Deferred, current_slot: u64) -> bool {
+        if item.slot().saturating_add(RETRY_WINDOW_SLOTS) < current_slot
+            || self.items.contains(&item)
+        {
+            return false;
+        }
+        if self.items.len() >= MAX_DEFERRED {
+            self.items.remove(0);
+        }
+        self.items.push(item);
+        true
+    }
+
+    /// Everything kept, emptying the queue (items still refused are pushed back).
+    pub fn take(&mut self) -> Vec<Deferred> {
+        std::mem::take(&mut self.items)
+    }
+
+    /// Nothing kept.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}

@@ -1,0 +1,187 @@
+//! Three authorities whose Bitcoin views differ for a moment: the proposer's follower has seen
+//! a deposit's last confirmation, the two validators' followers have not polled yet. The
+//! validators keep the proposal and try again shortly instead of dropping it, so the mint lands
+//! in the proposer's slot once they catch up; a peg-in none of them will ever see is never
+//! imported.
+
+mod common;
+
+use alloy_primitives::{Address, B256};
+use alys_consensus::chain_store::ChainStore;
+use alys_consensus::schedule::proposer_index;
+use alys_consensus::{
+    BlockInfo, ChainStatus, ConsensusService, Input, LocalNetwork, PegInVerifier, ServiceHandle,
+};
+use alys_primitives::PegIn;
+use common::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// A node's view of one deposit: confirmed once `visible` is set. The proposer also proposes it
+/// (on the genesis parent only, so it is minted once).
+struct FollowerView {
+    deposit: PegIn,
+    visible: Arc<AtomicBool>,
+    proposes: bool,
+}
+
+impl PegInVerifier for FollowerView {
+    fn verify(&self, _parent: &BlockInfo, pegin: &PegIn) -> Result<(), String> {
+        if *pegin == self.deposit && self.visible.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err("deposit not confirmed: 1 confirmation(s) so far".into())
+        }
+    }
+
+    fn candidates(&self, parent: &BlockInfo) -> Vec<PegIn> {
+        if self.proposes && parent.height == 0 {
+            vec![self.deposit]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+fn deposit() -> PegIn {
+    PegIn {
+        txid: B256::repeat_byte(0x11),
+        block_hash: B256::repeat_byte(0xbb),
+        vout: 0,
+        sats: 21_000,
+        evm_address: Address::repeat_byte(0xa1),
+    }
+}
+
+struct Federation {
+    _dirs: Vec<tempfile::TempDir>,
+    inputs: Vec<tokio::sync::mpsc::Sender<Input>>,
+    statuses: Vec<watch::Receiver<ChainStatus>>,
+    stores: Vec<ChainStore>,
+    time: alys_consensus::ManualTimeSource,
+    slot: u64,
+    _net: LocalNetwork,
+    _els: Vec<alys_evm::EmbeddedEl>,
+}
+
+/// Three authorities; the proposer of the first slot sees `deposit` (if `proposer_sees`), the
+/// validators see it once `validators_see` is set.
+async fn federation(proposer_sees: bool, validators_see: Arc<AtomicBool>) -> Federation {
+    let spec = spec();
+    let time = manual_time();
+    let slot = time.now_slot() + 1;
+    let proposer = proposer_index(slot, 3);
+    assert!(proposer < 3);
+    let dirs: Vec<_> = (0..3)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let (mut inputs, mut statuses, mut links, mut els) = (vec![], vec![], vec![], vec![]);
+    let mut stores = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        let view = FollowerView {
+            deposit: deposit(),
+            visible: if i == proposer {
+                Arc::new(AtomicBool::new(proposer_sees))
+            } else {
+                validators_see.clone()
+            },
+            proposes: i == proposer,
+        };
+        let n = node_with(dir.path(), spec.clone(), &time, Arc::new(view)).await;
+        stores.push(n.chain.store().clone());
+        let ServiceHandle {
+            inputs: tx,
+            outbound,
+            status,
+            ..
+        } = ConsensusService::spawn(n.chain, Some(signer(&spec, i)));
+        inputs.push(tx.clone());
+        statuses.push(status);
+        links.push((tx, outbound));
+        els.push(n.el);
+    }
+    Federation {
+        _dirs: dirs,
+        inputs,
+        statuses,
+        stores,
+        time,
+        slot,
+        _net: LocalNetwork::connect(links),
+        _els: els,
+    }
+}
+
+impl Federation {
+    async fn tick(&self) {
+        self.time.set_ms(self.slot * 1000);
+        for tx in &self.inputs {
+            tx.send(Input::Tick { slot: self.slot })
+                .await
+                .expect("service alive");
+        }
+    }
+
+    fn heads(&self) -> Vec<u64> {
+        self.statuses.iter().map(|s| s.borrow().head_slot).collect()
+    }
+}
+
+trait NowSlot {
+    fn now_slot(&self) -> u64;
+}
+
+impl NowSlot for alys_consensus::ManualTimeSource {
+    fn now_slot(&self) -> u64 {
+        use alys_consensus::TimeSource;
+        self.now_ms() / 1000
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mint_refused_by_lagging_validators_lands_once_they_catch_up() {
+    let validators_see = Arc::new(AtomicBool::new(false));
+    let mut f = federation(true, validators_see.clone()).await;
+    f.tick().await;
+
+    // The validators cannot approve yet: no block for the slot anywhere.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        f.heads().iter().all(|h| *h < f.slot),
+        "imported before the validators saw the deposit: {:?}",
+        f.heads()
+    );
+
+    // Their followers catch up: the kept proposal is approved and imported by all three, in
+    // the proposer's slot, with the mint.
+    validators_see.store(true, Ordering::SeqCst);
+    let slot = f.slot;
+    for (i, st) in f.statuses.iter_mut().enumerate() {
+        tokio::time::timeout(Duration::from_secs(5), st.wait_for(|s| s.head_slot >= slot))
+            .await
+            .unwrap_or_else(|_| panic!("node {i} did not import slot {slot}"))
+            .expect("status");
+    }
+    let heads: Vec<_> = f.statuses.iter().map(|s| s.borrow().clone()).collect();
+    assert!(heads.iter().all(|h| h == &heads[0]), "{heads:?}");
+    assert_eq!((heads[0].head_slot, heads[0].head_height), (slot, 1));
+    for store in &f.stores {
+        let root = store.canonical_root(1).expect("store").expect("block 1");
+        let block = store.block(&root).expect("store").expect("block");
+        assert_eq!(block.message.pegins.to_vec(), vec![deposit()]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mint_no_validator_ever_sees_is_never_imported() {
+    let f = federation(true, Arc::new(AtomicBool::new(false))).await;
+    f.tick().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        f.heads().iter().all(|h| *h < f.slot),
+        "a block minting an unconfirmed deposit was imported: {:?}",
+        f.heads()
+    );
+}
