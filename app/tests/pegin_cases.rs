@@ -53,6 +53,15 @@ fn federation(dev: &Dev) -> (String, u64) {
     )
 }
 
+/// `alys dev` with its embedded Bitcoin devnet mining every `btc_block_secs` (0: only when the
+/// test mines), its Bitcoin RPC, and the federation's scriptPubKey and `minPegInSats`.
+fn start_dev(dir: &std::path::Path, btc_block_secs: &str) -> (Dev, Btc, String, u64) {
+    let dev = Dev::start(&dir.join("node"), &["--btc-block-secs", btc_block_secs]);
+    let btc = Btc::of(&dev);
+    let (spk, min) = federation(&dev);
+    (dev, btc, spk, min)
+}
+
 /// A Bitcoin node's RPC (user/password alys/alys).
 struct Btc {
     url: String,
@@ -174,9 +183,7 @@ fn deposit_shapes_rejected_with_reason_and_split_deposit_minted_once_with_the_su
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let dev = Dev::start(&dir.path().join("node"), &["--btc-block-secs", "1"]);
-    let btc = Btc::of(&dev);
-    let (spk, min) = federation(&dev);
+    let (dev, btc, spk, min) = start_dev(dir.path(), "1");
     let amount = 100_000u64.max(min);
     let split = [70_000u64.max(min), 53_456];
     let short: [u8; 19] = rand::random();
@@ -242,9 +249,7 @@ fn reorged_out_deposit_double_spent_on_the_replacement_chain_is_never_minted() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let dev = Dev::start(&dir.path().join("node"), &["--btc-block-secs", "0"]);
-    let btc = Btc::of(&dev);
-    let (spk, min) = federation(&dev);
+    let (dev, btc, spk, min) = start_dev(dir.path(), "0");
     let sats = 150_000u64.max(min);
     let canary_sats = 60_000u64.max(min);
     let recipient: [u8; 20] = rand::random();
@@ -329,9 +334,7 @@ fn reorged_out_deposit_mined_again_in_another_block_is_minted_once() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let dev = Dev::start(&dir.path().join("node"), &["--btc-block-secs", "0"]);
-    let btc = Btc::of(&dev);
-    let (spk, min) = federation(&dev);
+    let (dev, btc, spk, min) = start_dev(dir.path(), "0");
     let sats = 210_000u64.max(min);
     let recipient: [u8; 20] = rand::random();
     let plan = json!([{"fed": [sats], "op_return": hex::encode(recipient)}]);

@@ -9,9 +9,7 @@ mod common;
 use alloy_primitives::{Address, B256};
 use alys_consensus::chain_store::ChainStore;
 use alys_consensus::schedule::proposer_index;
-use alys_consensus::{
-    BlockInfo, ChainStatus, ConsensusService, Input, LocalNetwork, PegInVerifier, ServiceHandle,
-};
+use alys_consensus::{BlockInfo, ChainStatus, Input, LocalNetwork, PegInVerifier};
 use alys_primitives::PegIn;
 use common::*;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -77,8 +75,7 @@ async fn federation(proposer_sees: bool, validators_see: Arc<AtomicBool>) -> Fed
     let dirs: Vec<_> = (0..3)
         .map(|_| tempfile::tempdir().expect("tempdir"))
         .collect();
-    let (mut inputs, mut statuses, mut links, mut els) = (vec![], vec![], vec![], vec![]);
-    let mut stores = Vec::new();
+    let mut nodes = Vec::new();
     for (i, dir) in dirs.iter().enumerate() {
         let view = FollowerView {
             deposit: deposit(),
@@ -89,19 +86,15 @@ async fn federation(proposer_sees: bool, validators_see: Arc<AtomicBool>) -> Fed
             },
             proposes: i == proposer,
         };
-        let n = node_with(dir.path(), spec.clone(), &time, Arc::new(view)).await;
-        stores.push(n.chain.store().clone());
-        let ServiceHandle {
-            inputs: tx,
-            outbound,
-            status,
-            ..
-        } = ConsensusService::spawn(n.chain, Some(signer(&spec, i)));
-        inputs.push(tx.clone());
-        statuses.push(status);
-        links.push((tx, outbound));
-        els.push(n.el);
+        nodes.push(node_with(dir.path(), spec.clone(), &time, Arc::new(view)).await);
     }
+    let RunningFederation {
+        inputs,
+        statuses,
+        stores,
+        net,
+        els,
+    } = run_federation(&spec, nodes);
     Federation {
         _dirs: dirs,
         inputs,
@@ -109,7 +102,7 @@ async fn federation(proposer_sees: bool, validators_see: Arc<AtomicBool>) -> Fed
         stores,
         time,
         slot,
-        _net: LocalNetwork::connect(links),
+        _net: net,
         _els: els,
     }
 }

@@ -5,7 +5,6 @@
 
 mod common;
 
-use alys_consensus::chain_store::ChainStore;
 use alys_consensus::schedule::proposer_index;
 use alys_consensus::{ChainStatus, ConsensusService, Input, LocalNetwork, NoPegIns, ServiceHandle};
 use common::*;
@@ -22,26 +21,17 @@ async fn three_authorities_produce_100_blocks() {
     let dirs: Vec<_> = (0..3)
         .map(|_| tempfile::tempdir().expect("tempdir"))
         .collect();
-    let mut inputs = Vec::new();
-    let mut statuses: Vec<watch::Receiver<ChainStatus>> = Vec::new();
-    let mut stores: Vec<ChainStore> = Vec::new();
-    let mut links = Vec::new();
-    let mut els = Vec::new();
-    for (i, dir) in dirs.iter().enumerate() {
-        let n = node(dir.path(), spec.clone(), &time).await;
-        stores.push(n.chain.store().clone());
-        let ServiceHandle {
-            inputs: tx,
-            outbound,
-            status,
-            ..
-        } = ConsensusService::spawn(n.chain, Some(signer(&spec, i)));
-        inputs.push(tx.clone());
-        statuses.push(status);
-        links.push((tx, outbound));
-        els.push(n.el);
+    let mut nodes = Vec::new();
+    for dir in &dirs {
+        nodes.push(node(dir.path(), spec.clone(), &time).await);
     }
-    let net = LocalNetwork::connect(links);
+    let RunningFederation {
+        inputs,
+        mut statuses,
+        stores,
+        net,
+        els,
+    } = run_federation(&spec, nodes);
 
     let first = time_slot(&time) + 1;
     let mut latencies = Vec::new();

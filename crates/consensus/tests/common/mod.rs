@@ -10,8 +10,12 @@ use alloy::rpc::types::engine::{
 };
 use alloy_primitives::{FixedBytes, B256};
 use alys_consensus::approvals::aggregate_approval;
+use alys_consensus::chain_store::ChainStore;
 use alys_consensus::schedule::proposer_index;
-use alys_consensus::{Chain, ManualTimeSource, NoPegIns, PegInVerifier, Signer, SlotClock};
+use alys_consensus::{
+    Chain, ChainStatus, ConsensusService, Input, LocalNetwork, ManualTimeSource, NoPegIns,
+    PegInVerifier, ServiceHandle, Signer, SlotClock,
+};
 use alys_engine::{EngineClientConfig, HttpEngineClient};
 use alys_evm::{ElConfig, EmbeddedEl};
 use alys_primitives::block::AggregateApproval;
@@ -189,4 +193,39 @@ pub fn rehash(block: &mut ConsensusBlock) {
         .try_into_block_with_sidecar::<TxEnvelope>(&sidecar)
         .expect("block");
     block.execution_payload.block_hash = b.header.hash_slow();
+}
+
+/// Authorities running as services, connected by the in-process bus.
+pub struct RunningFederation {
+    pub inputs: Vec<tokio::sync::mpsc::Sender<Input>>,
+    pub statuses: Vec<tokio::sync::watch::Receiver<ChainStatus>>,
+    pub stores: Vec<ChainStore>,
+    pub net: LocalNetwork,
+    pub els: Vec<EmbeddedEl>,
+}
+
+/// Spawn node i as authority i's service and connect them all.
+pub fn run_federation(spec: &ChainSpec, nodes: Vec<TestNode>) -> RunningFederation {
+    let (mut inputs, mut statuses, mut stores, mut links, mut els) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for (i, n) in nodes.into_iter().enumerate() {
+        stores.push(n.chain.store().clone());
+        let ServiceHandle {
+            inputs: tx,
+            outbound,
+            status,
+            ..
+        } = ConsensusService::spawn(n.chain, Some(signer(spec, i)));
+        inputs.push(tx.clone());
+        statuses.push(status);
+        links.push((tx, outbound));
+        els.push(n.el);
+    }
+    RunningFederation {
+        inputs,
+        statuses,
+        stores,
+        net: LocalNetwork::connect(links),
+        els,
+    }
 }
