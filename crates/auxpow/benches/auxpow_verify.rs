@@ -5,7 +5,6 @@
 //! `cargo bench -p alys-auxpow --bench auxpow_verify` (vectors via `ALYS_VECTORS_DIR`, default
 //! `../shared/vectors` beside the repository).
 
-use std::path::PathBuf;
 
 use alys_auxpow::bitcoin::block::Header;
 use alys_auxpow::bitcoin::consensus::encode::{deserialize, serialize};
@@ -15,14 +14,7 @@ use alys_auxpow::{AuxPow, VerifyParams, WorkHash};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
 fn vectors() -> Vec<(String, Header, Vec<u8>)> {
-    let dir = std::env::var_os("ALYS_VECTORS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/vectors"
-            ))
-        });
+    let dir = alys_primitives::vectors::vectors_root();
     let Ok(text) = std::fs::read_to_string(dir.join("auxpow/namecoin_auxpow_headers.json")) else {
         eprintln!("SKIP: no vectors under {}", dir.display());
         return Vec::new();

@@ -10,24 +10,7 @@ use alys_evm::ef_tests::{run_dir, Report};
 use serde_json::Value;
 
 fn fixtures_dir() -> Option<PathBuf> {
-    let vectors = std::env::var_os("ALYS_VECTORS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/vectors"
-            ))
-        });
-    let dir = vectors.join("evm").join("ethereum_tests");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipping ethereum/tests: {} not found (set ALYS_VECTORS_DIR)",
-            dir.display()
-        );
-        None
-    }
+    alys_primitives::vectors::vectors_path("evm/ethereum_tests")
 }
 
 #[test]

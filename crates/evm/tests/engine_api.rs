@@ -494,15 +494,8 @@ fn violates_fixed_bytes(schema: &serde_json::Value, value: &serde_json::Value) -
 }
 
 fn vectors_dir() -> Option<PathBuf> {
-    let dir = std::env::var("ALYS_VECTORS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/vectors"
-            ))
-        });
-    dir.join("engine_api").exists().then_some(dir)
+    alys_primitives::vectors::vectors_path("engine_api")?;
+    Some(alys_primitives::vectors::vectors_root())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,7 @@ pub mod payload;
 pub mod signing;
 pub mod spec;
 pub mod units;
+pub mod vectors;
 pub mod withdrawals;
 
 pub use alloy_primitives::{address, b256, Address, B256, U256};

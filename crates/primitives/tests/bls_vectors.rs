@@ -4,22 +4,11 @@
 
 use alys_primitives::bls::{AggregateSignature, BlsError, PublicKey, SecretKey, Signature};
 use serde_json::Value;
-use std::path::PathBuf;
 
 fn dir(kind: &str) -> Option<Vec<(String, Value)>> {
-    let root = std::env::var_os("ALYS_VECTORS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/vectors"
-            ))
-        });
-    let d = root.join("bls/eth_bls12_381_tests_v0.1.2_json").join(kind);
-    if !d.is_dir() {
-        eprintln!("skipping {kind}: vectors not found at {}", d.display());
-        return None;
-    }
+    let d = alys_primitives::vectors::vectors_path(&format!(
+        "bls/eth_bls12_381_tests_v0.1.2_json/{kind}"
+    ))?;
     let mut out = Vec::new();
     for e in std::fs::read_dir(&d).unwrap() {
         let p = e.unwrap().path();

@@ -9,23 +9,7 @@ use alys_auxpow::{grind_header, AuxPow};
 /// `ALYS_VECTORS_DIR`, or `shared/vectors` beside the repository; `None` (with a printed
 /// reason) when absent.
 pub fn vectors_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("ALYS_VECTORS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/vectors"
-            ))
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIP: vectors directory {} not found (set ALYS_VECTORS_DIR)",
-            dir.display()
-        );
-        None
-    }
+    alys_primitives::vectors::vectors_path("")
 }
 
 /// Regtest-style limit `0x207fffff`.

@@ -8,23 +8,7 @@ use alys_btc_devnet::rpc::core_op_name;
 /// `ALYS_VECTORS_DIR`, or `shared/vectors` beside the repository; `None` (with a printed
 /// reason) when absent.
 pub fn vectors_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("ALYS_VECTORS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/vectors"
-            ))
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIP: vectors directory {} not found (set ALYS_VECTORS_DIR)",
-            dir.display()
-        );
-        None
-    }
+    alys_primitives::vectors::vectors_path("")
 }
 
 fn push_data(out: &mut Vec<u8>, data: &[u8]) {
