@@ -338,6 +338,10 @@ fn gas_of(payloads: &[ExecutionPayloadV3]) -> u64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // `RUST_LOG=alys_evm=debug` prints each imported payload's execution and state-root time.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .try_init();
     let senders: Vec<PrivateKeySigner> = (1..=SENDERS as u64)
         .map(|i| PrivateKeySigner::from_bytes(&B256::from(U256::from(i))).expect("key"))
         .collect();
