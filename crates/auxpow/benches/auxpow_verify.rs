@@ -5,7 +5,6 @@
 //! `cargo bench -p alys-auxpow --bench auxpow_verify` (vectors via `ALYS_VECTORS_DIR`, default
 //! `../shared/vectors` beside the repository).
 
-
 use alys_auxpow::bitcoin::block::Header;
 use alys_auxpow::bitcoin::consensus::encode::{deserialize, serialize};
 use alys_auxpow::bitcoin::hashes::{sha256d, Hash};
