@@ -5,10 +5,7 @@
 
 mod common;
 
-use std::{
-    path::Path,
-    time::{Duration, Instant},
-};
+use std::{path::Path, time::Duration};
 
 use common::{cast, DevProcess as Dev};
 use rand::Rng;
@@ -51,31 +48,9 @@ fn block_hash(rpc: &str, number: u64) -> String {
 
 /// Waits until the chain's head is above `above`; on timeout or exit, fails with the node's log.
 fn wait_for_block(dev: &mut Dev, above: u64, timeout: Duration) -> u64 {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(n) = block_number(&dev.eth_rpc) {
-            if n > above {
-                return n;
-            }
-        }
-        if let Ok(Some(status)) = dev.child.try_wait() {
-            panic!(
-                "alys dev exited ({status}) before block {}:\n{}",
-                above + 1,
-                dev.log_tail()
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no block above {above} within {timeout:?}; node log:\n{}",
-            dev.log_tail()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn stop(dev: Dev) {
-    dev.stop();
+    dev.wait_for(timeout, &format!("a block above {above}"), |d| {
+        block_number(&d.eth_rpc).filter(|n| *n > above)
+    })
 }
 
 #[test]
@@ -109,7 +84,7 @@ fn cast_transfer_survives_restart() {
     assert_eq!(after, before + 10u128.pow(18));
     let head = block_number(&dev.eth_rpc).unwrap();
     let head_hash = block_hash(&dev.eth_rpc, head);
-    stop(dev);
+    dev.stop();
 
     let mut dev = start_dev(dir.path(), 2000);
     wait_for_block(&mut dev, head, Duration::from_secs(20));
@@ -125,7 +100,7 @@ fn cast_transfer_survives_restart() {
     assert_eq!(again, after);
     let receipt = cast(&["receipt", &tx, "status", "-r", &dev.eth_rpc]).unwrap();
     assert!(receipt.starts_with('1') || receipt == "true", "{receipt}");
-    stop(dev);
+    dev.stop();
 }
 
 #[test]
@@ -225,5 +200,5 @@ fn node_rpc_answers_json_rpc_1_and_2_with_basic_auth() {
     assert_eq!(v["error"]["code"], -5);
     let (_, v) = node_rpc(dev.node_rpc_port, auth, "{not json");
     assert_eq!(v["error"]["code"], -32700);
-    stop(dev);
+    dev.stop();
 }

@@ -9,7 +9,7 @@ mod common;
 use std::{
     path::{Path, PathBuf},
     process::{Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use common::{cast, DevProcess as Dev};
@@ -100,28 +100,7 @@ fn start_dev(datadir: &Path, extra: &[&str]) -> Dev {
 }
 
 fn wait(dev: &mut Dev, timeout: Duration, what: &str, mut ok: impl FnMut(&mut Dev) -> bool) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if ok(dev) {
-            return;
-        }
-        if let Ok(Some(status)) = dev.child.try_wait() {
-            panic!(
-                "alys dev exited ({status}) waiting for {what}:\n{}",
-                dev.log_tail()
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; node log:\n{}",
-            dev.log_tail()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn stop(dev: Dev) {
-    dev.stop();
+    dev.wait_for(timeout, what, |d| ok(d).then_some(()));
 }
 
 fn balance(rpc: &str, addr: &str) -> u128 {
@@ -201,7 +180,7 @@ fn built_in_miner_finalizes_and_remints_fees_to_the_wei() {
         (pool - miner_share) * GWEI
     );
     assert!(dev.log().contains("AuxPoW finalized blocks"));
-    stop(dev);
+    dev.stop();
 }
 
 #[test]
@@ -251,12 +230,12 @@ fn production_halts_without_pow_and_resumes_with_alys_miner() {
     let s = dev.sync();
     let finalized = u(&s["finalizedHeight"]);
     assert_eq!(u(&s["headHeight"]), finalized + 3, "{s}");
-    stop(dev);
+    dev.stop();
 
     // Finality survives a restart.
     let mut dev = start_dev(dir.path(), &["--no-miner", "--max-blocks-without-pow", "3"]);
     let s = dev.sync();
     assert_eq!(u(&s["finalizedHeight"]), finalized, "{s}");
     assert_eq!(s["mergedMining"]["halted"], true);
-    stop(dev);
+    dev.stop();
 }

@@ -2,6 +2,8 @@
 //! Core 28-compatible RPC): deposits built and signed by the devnet wallet, reorgs forced with
 //! `invalidateblock`, and the devnet restarted mid-run on the same datadir and port.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use alys_btc_devnet::{BtcDevnet, DevnetConfig};
 use alys_federation::bitcoin::Network;
 use alys_federation::{Federation, SchnorrSigner};
 use alys_store::Store;
+use common::wait_for;
 use serde_json::{json, Value};
 
 fn federation() -> Federation {
@@ -90,23 +93,6 @@ fn deposits_of(evs: &[FollowerEvent], txid: Txid) -> Vec<alys_bitcoin::FoundDepo
             _ => None,
         })
         .collect()
-}
-
-async fn wait_for<F: Fn(&[FollowerEvent]) -> bool>(
-    rx: &mut tokio::sync::mpsc::Receiver<FollowerEvent>,
-    seen: &mut Vec<FollowerEvent>,
-    done: F,
-) {
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while !done(seen) {
-            match rx.recv().await {
-                Some(ev) => seen.push(ev),
-                None => panic!("follower stopped"),
-            }
-        }
-    })
-    .await
-    .expect("timed out waiting for follower events");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,7 +14,7 @@ use alys_bitcoin::{
     PegInState, RpcError,
 };
 use alys_store::Store;
-use common::{deposit_tx, federation, HttpServer, MemChain};
+use common::{deposit_tx, federation, wait_for, HttpServer, MemChain};
 use parking_lot::Mutex;
 
 const R: [u8; 20] = [0x22; 20];
@@ -92,23 +92,6 @@ async fn client_methods_and_errors() {
         t.elapsed() >= Duration::from_millis(20 + 40 + 80),
         "backoff applied"
     );
-}
-
-async fn wait_for<F: Fn(&[FollowerEvent]) -> bool>(
-    rx: &mut tokio::sync::mpsc::Receiver<FollowerEvent>,
-    seen: &mut Vec<FollowerEvent>,
-    done: F,
-) {
-    tokio::time::timeout(Duration::from_secs(20), async {
-        while !done(seen) {
-            match rx.recv().await {
-                Some(ev) => seen.push(ev),
-                None => panic!("follower stopped"),
-            }
-        }
-    })
-    .await
-    .expect("timed out waiting for follower events");
 }
 
 fn count_deposits(evs: &[FollowerEvent], txid: alys_bitcoin::bitcoin::Txid) -> usize {

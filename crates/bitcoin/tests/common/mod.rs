@@ -1,5 +1,6 @@
 //! Test support: an in-memory Bitcoin chain of real rust-bitcoin blocks with Core's RPC
-//! semantics (in-process [`MemRpc`] and a real HTTP JSON-RPC server), and deposit builders.
+//! semantics (in-process [`MemRpc`] and a real HTTP JSON-RPC server), deposit builders, and a
+//! wait for follower events.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -464,4 +465,23 @@ impl HttpServer {
         });
         Self { addr, task }
     }
+}
+
+/// Receives follower events into `seen` until `done(seen)`; fails after 30 s or if the
+/// follower stops.
+pub async fn wait_for<F: Fn(&[alys_bitcoin::FollowerEvent]) -> bool>(
+    rx: &mut tokio::sync::mpsc::Receiver<alys_bitcoin::FollowerEvent>,
+    seen: &mut Vec<alys_bitcoin::FollowerEvent>,
+    done: F,
+) {
+    tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while !done(seen) {
+            match rx.recv().await {
+                Some(ev) => seen.push(ev),
+                None => panic!("follower stopped"),
+            }
+        }
+    })
+    .await
+    .expect("timed out waiting for follower events");
 }
