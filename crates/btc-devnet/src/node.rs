@@ -401,10 +401,14 @@ impl Node {
             .unwrap_or_default()
     }
 
-    /// Signs the wallet's inputs of `tx`; returns the per-input errors.
-    pub fn sign(&self, tx: &mut Transaction, extra: &[(OutPoint, TxOut)]) -> Vec<(usize, String)> {
-        let spent: Vec<Option<TxOut>> = tx
-            .input
+    /// The outputs `tx`'s inputs spend: from `extra` (caller-supplied prevouts) first, else
+    /// from the chain or the mempool; `None` where unknown.
+    pub fn spent_outputs(
+        &self,
+        tx: &Transaction,
+        extra: &[(OutPoint, TxOut)],
+    ) -> Vec<Option<TxOut>> {
+        tx.input
             .iter()
             .map(|i| {
                 extra
@@ -413,8 +417,13 @@ impl Node {
                     .map(|(_, t)| t.clone())
                     .or_else(|| self.spent_output(&i.previous_output))
             })
-            .collect();
-        self.wallet.sign(tx, &spent, false)
+            .collect()
+    }
+
+    /// Signs the wallet's inputs of `tx` given the outputs they spend
+    /// ([`Self::spent_outputs`]); returns the per-input errors.
+    pub fn sign(&self, tx: &mut Transaction, spent: &[Option<TxOut>]) -> Vec<(usize, String)> {
+        self.wallet.sign(tx, spent, false)
     }
 
     /// Address of a wallet key for `script`, if any.

@@ -54,37 +54,27 @@ pub(super) fn getbalance(node: &Node, params: &[Value]) -> Result<Value, RpcErro
         }
     }
     let minconf = opt_i64(params, 1, 0)?;
-    let bal: u64 = node
-        .wallet_coins()
-        .iter()
-        .filter(|c| c.trusted && i64::from(c.confirmations) >= minconf)
-        .map(|c| c.out.value.to_sat())
-        .sum();
+    let bal = wallet_sats(node, |c| c.trusted && i64::from(c.confirmations) >= minconf);
     Ok(btc_u(bal))
 }
 
+/// Sum in sats of the wallet's spendable coins that pass `keep`.
+fn wallet_sats(node: &Node, keep: impl Fn(&crate::node::WalletCoin) -> bool) -> u64 {
+    node.wallet_coins()
+        .iter()
+        .filter(|c| keep(c))
+        .map(|c| c.out.value.to_sat())
+        .sum()
+}
+
 pub(super) fn getbalances(node: &Node) -> Value {
-    let coins = node.wallet_coins();
-    let trusted: u64 = coins
-        .iter()
-        .filter(|c| c.trusted)
-        .map(|c| c.out.value.to_sat())
-        .sum();
-    let pending: u64 = coins
-        .iter()
-        .filter(|c| !c.trusted)
-        .map(|c| c.out.value.to_sat())
-        .sum();
+    let trusted = wallet_sats(node, |c| c.trusted);
+    let pending = wallet_sats(node, |c| !c.trusted);
     json!({"mine": {"trusted": btc_u(trusted), "untrusted_pending": btc_u(pending), "immature": btc_u(node.immature_balance())}})
 }
 
 pub(super) fn getwalletinfo(node: &Node) -> Value {
-    let coins = node.wallet_coins();
-    let trusted: u64 = coins
-        .iter()
-        .filter(|c| c.trusted)
-        .map(|c| c.out.value.to_sat())
-        .sum();
+    let trusted = wallet_sats(node, |c| c.trusted);
     json!({
         "walletname": "", "walletversion": 169900, "format": "sqlite",
         "balance": btc_u(trusted), "unconfirmed_balance": btc(0),
@@ -200,7 +190,8 @@ pub(super) fn sendtoaddress(node: &mut Node, params: &[Value]) -> Result<Value, 
     let subtract_from: Vec<usize> = if subtract { vec![0] } else { vec![] };
     node.fund(&mut tx, fee_rate, &subtract_from, None, true)
         .map_err(node_err)?;
-    let errors = node.sign(&mut tx, &[]);
+    let spent = node.spent_outputs(&tx, &[]);
+    let errors = node.sign(&mut tx, &spent);
     if !errors.is_empty() {
         return Err(RpcError::new(
             RPC_WALLET_ERROR,
@@ -356,19 +347,9 @@ pub(super) fn signrawtransactionwithwallet(
             ));
         }
     }
-    let errors = node.sign(&mut tx, &extra);
+    let spent = node.spent_outputs(&tx, &extra);
+    let errors = node.sign(&mut tx, &spent);
     // Inputs we cannot sign that are already complete (verify) are not errors.
-    let spent: Vec<Option<TxOut>> = tx
-        .input
-        .iter()
-        .map(|i| {
-            extra
-                .iter()
-                .find(|(o, _)| *o == i.previous_output)
-                .map(|(_, t)| t.clone())
-                .or_else(|| node.spent_output(&i.previous_output))
-        })
-        .collect();
     let mut error_list = Vec::new();
     for (i, reason) in errors {
         let complete_already = spent.iter().all(|s| s.is_some()) && {
