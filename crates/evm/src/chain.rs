@@ -17,22 +17,19 @@ use alloy::rpc::types::engine::{
 };
 use alloy_genesis::Genesis;
 use alloy_primitives::{keccak256, Bytes, B256, U256};
-use alloy_trie::{TrieAccount, EMPTY_ROOT_HASH};
 use alys_store::{Durability, Store, WriteBatch};
 
+pub use crate::genesis::genesis_block;
+pub use crate::header_rules::check_header_against_parent;
 use crate::{
-    db::{AccountChange, BlockChanges, DbError, Direction, ElDb, StorageChange, StoredBody},
+    db::{DbError, Direction, ElDb, StoredBody},
     execute::{execute_block, BlockContext, ExecError, ExecutedBlock, Mode},
     forks::{ForkError, ForkSchedule},
     state::{Ancestry, Overlay, StateView},
-    trie::{Trie, TrieError},
+    trie::TrieError,
     txpool::TxPool,
 };
 
-/// Upper bound on the gas limit change between a block and its parent (1/1024 of the parent's).
-const GAS_LIMIT_BOUND_DIVISOR: u64 = 1024;
-/// Minimum block gas limit.
-const MIN_GAS_LIMIT: u64 = 5000;
 /// Built payloads kept for `getPayload`.
 const MAX_BUILT_PAYLOADS: usize = 64;
 /// Invalid blocks remembered for `latestValidHash` answers.
@@ -118,7 +115,7 @@ pub struct Chain {
     pub pool: TxPool,
 }
 
-fn rlp_bytes<T: alloy_rlp::Encodable>(v: &T) -> Vec<u8> {
+pub(crate) fn rlp_bytes<T: alloy_rlp::Encodable>(v: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(v.length());
     v.encode(&mut out);
     out
@@ -761,183 +758,4 @@ fn payload_id(parent: B256, attrs: &PayloadAttributes) -> PayloadId {
     }
     let hash = keccak256(&buf);
     PayloadId::new(hash[..8].try_into().unwrap_or_default())
-}
-
-/// Post-merge header rules relative to the parent (Yellow Paper + EIP-1559/4844/4895).
-pub fn check_header_against_parent(
-    schedule: &ForkSchedule,
-    header: &Header,
-    parent: &Header,
-) -> Result<(), String> {
-    if header.number != parent.number + 1 {
-        return Err(format!(
-            "block number {} does not follow parent {}",
-            header.number, parent.number
-        ));
-    }
-    if header.timestamp <= parent.timestamp {
-        return Err(format!(
-            "timestamp {} is not after parent's {}",
-            header.timestamp, parent.timestamp
-        ));
-    }
-    let bound = parent.gas_limit / GAS_LIMIT_BOUND_DIVISOR;
-    if header.gas_limit.abs_diff(parent.gas_limit) >= bound || header.gas_limit < MIN_GAS_LIMIT {
-        return Err(format!(
-            "gas limit {} out of bounds for parent gas limit {}",
-            header.gas_limit, parent.gas_limit
-        ));
-    }
-    if header.gas_used > header.gas_limit {
-        return Err(format!(
-            "gas used {} exceeds gas limit {}",
-            header.gas_used, header.gas_limit
-        ));
-    }
-    if header.extra_data.len() > 32 {
-        return Err(format!(
-            "extra data is {} bytes, at most 32 allowed",
-            header.extra_data.len()
-        ));
-    }
-    let expected_base_fee = parent.next_block_base_fee(BaseFeeParams::ethereum());
-    if header.base_fee_per_gas != expected_base_fee {
-        return Err(format!(
-            "base fee {:?} differs from expected {:?}",
-            header.base_fee_per_gas, expected_base_fee
-        ));
-    }
-    if !header.difficulty.is_zero() || !header.nonce.is_zero() {
-        return Err("difficulty and nonce must be zero after the merge".into());
-    }
-    if header.ommers_hash != alloy::consensus::EMPTY_OMMER_ROOT_HASH {
-        return Err("ommers hash must be the empty list hash".into());
-    }
-    let shanghai = schedule.is_shanghai(header.timestamp);
-    if shanghai != header.withdrawals_root.is_some() {
-        return Err("withdrawals root presence does not match the fork".into());
-    }
-    let cancun = schedule.is_cancun(header.timestamp);
-    if cancun {
-        let expected_excess = if schedule.is_cancun(parent.timestamp) {
-            parent.next_block_excess_blob_gas(BlobParams::cancun())
-        } else {
-            Some(0)
-        };
-        if header.excess_blob_gas != expected_excess {
-            return Err(format!(
-                "excess blob gas {:?} differs from expected {:?}",
-                header.excess_blob_gas, expected_excess
-            ));
-        }
-        if header.blob_gas_used.is_none() || header.parent_beacon_block_root.is_none() {
-            return Err("Cancun header fields missing".into());
-        }
-    } else if header.blob_gas_used.is_some()
-        || header.excess_blob_gas.is_some()
-        || header.parent_beacon_block_root.is_some()
-    {
-        return Err("Cancun header fields present before Cancun".into());
-    }
-    Ok(())
-}
-
-/// Builds the genesis header and the batch that writes genesis state.
-pub fn genesis_block(db: &ElDb, genesis: &Genesis) -> Result<(Header, WriteBatch), ChainError> {
-    let schedule = ForkSchedule::from_chain_config(&genesis.config)?;
-    let mut batch = WriteBatch::new();
-    let mut changes = BlockChanges::default();
-    let mut nodes = Vec::new();
-    let mut code = Vec::new();
-    let mut account_trie = Trie::new(EMPTY_ROOT_HASH);
-    for (address, account) in &genesis.alloc {
-        let mut storage_trie = Trie::new(EMPTY_ROOT_HASH);
-        for (slot, value) in account.storage_slots() {
-            if value.is_zero() {
-                continue;
-            }
-            storage_trie.insert(db, keccak256(slot), rlp_bytes(&value))?;
-            changes.storage.push(StorageChange {
-                address: *address,
-                slot,
-                old: U256::ZERO,
-                new: value,
-            });
-        }
-        let storage = storage_trie.commit();
-        nodes.extend(storage.new_nodes);
-        let code_hash = match account.code.as_ref().filter(|c| !c.is_empty()) {
-            Some(c) => {
-                let h = keccak256(c);
-                code.push((h, c.clone()));
-                h
-            }
-            None => alloy::consensus::constants::KECCAK_EMPTY,
-        };
-        let trie_account = TrieAccount {
-            nonce: account.nonce.unwrap_or_default(),
-            balance: account.balance,
-            storage_root: storage.root,
-            code_hash,
-        };
-        account_trie.insert(db, keccak256(address), rlp_bytes(&trie_account))?;
-        changes.accounts.push(AccountChange {
-            address: *address,
-            old: vec![],
-            new: vec![trie_account],
-        });
-    }
-    let state = account_trie.commit();
-    nodes.extend(state.new_nodes);
-    let cancun = schedule.is_cancun(genesis.timestamp);
-    let header = Header {
-        parent_hash: B256::ZERO,
-        ommers_hash: alloy::consensus::EMPTY_OMMER_ROOT_HASH,
-        beneficiary: genesis.coinbase,
-        state_root: state.root,
-        transactions_root: EMPTY_ROOT_HASH,
-        receipts_root: EMPTY_ROOT_HASH,
-        logs_bloom: Default::default(),
-        difficulty: genesis.difficulty,
-        number: 0,
-        gas_limit: genesis.gas_limit,
-        gas_used: 0,
-        timestamp: genesis.timestamp,
-        extra_data: genesis.extra_data.clone(),
-        mix_hash: genesis.mix_hash,
-        nonce: genesis.nonce.into(),
-        base_fee_per_gas: Some(
-            genesis
-                .base_fee_per_gas
-                .map(|f| f as u64)
-                .unwrap_or(1_000_000_000),
-        ),
-        withdrawals_root: schedule
-            .is_shanghai(genesis.timestamp)
-            .then_some(EMPTY_ROOT_HASH),
-        blob_gas_used: cancun.then(|| genesis.blob_gas_used.unwrap_or_default()),
-        excess_blob_gas: cancun.then(|| genesis.excess_blob_gas.unwrap_or_default()),
-        parent_beacon_block_root: cancun.then_some(B256::ZERO),
-        requests_hash: None,
-        ..Default::default()
-    };
-    let hash = header.hash_slow();
-    ElDb::put_nodes_and_code(&mut batch, &nodes, &code);
-    ElDb::put_block(
-        &mut batch,
-        hash,
-        &header,
-        &StoredBody {
-            transactions: vec![],
-            withdrawals: vec![],
-        },
-        &[],
-        &changes,
-    );
-    ElDb::apply_changes(&mut batch, &changes, Direction::Forward);
-    ElDb::put_canonical(&mut batch, 0, hash, &[]);
-    ElDb::put_pointer(&mut batch, "head", hash);
-    ElDb::put_pointer(&mut batch, "safe", hash);
-    ElDb::put_pointer(&mut batch, "finalized", hash);
-    Ok((header, batch))
 }

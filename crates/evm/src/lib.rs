@@ -15,6 +15,8 @@ pub mod eth_api;
 pub mod eth_common;
 pub mod execute;
 pub mod forks;
+pub mod genesis;
+pub mod header_rules;
 pub mod node;
 pub mod rpc_block;
 pub mod state;
