@@ -8,7 +8,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use alloy::consensus::{transaction::SignerRecoverable, Block, Header, TxEnvelope};
+use alloy::consensus::{Block, Header, TxEnvelope};
 use alloy::eips::{eip1559::BaseFeeParams, eip7840::BlobParams};
 use alloy::rpc::types::engine::{
     BlobsBundleV1, ExecutionPayload, ExecutionPayloadEnvelopeV3, ExecutionPayloadSidecar,
@@ -25,6 +25,8 @@ use crate::{
     db::{DbError, Direction, ElDb, StoredBody},
     execute::{execute_block, BlockContext, ExecError, ExecutedBlock, Mode},
     forks::{ForkError, ForkSchedule},
+    recent_blocks::{RecentBlock, RecentBlocks},
+    sender_recovery::with_recovered_senders,
     state::{Ancestry, Overlay, StateView},
     trie::TrieError,
     txpool::TxPool,
@@ -111,6 +113,7 @@ pub struct Chain {
     invalid: HashMap<B256, InvalidBlock>,
     built: Vec<(PayloadId, BuiltPayload)>,
     last_import: Option<crate::execute::ExecTimings>,
+    recent: RecentBlocks,
     /// Pending transactions.
     pub pool: TxPool,
 }
@@ -169,6 +172,7 @@ impl Chain {
             invalid: HashMap::new(),
             built: Vec::new(),
             last_import: None,
+            recent: RecentBlocks::default(),
         })
     }
 
@@ -271,25 +275,59 @@ impl Chain {
         }
         let (unwind, forward) = self.path_to(target, number)?;
         for (_, hash) in unwind {
-            let changes = self
-                .db
-                .changes(&hash)?
-                .ok_or(ChainError::MissingBlock(hash))?;
-            overlay.apply(&changes, Direction::Backward);
+            overlay.apply(&self.recent_block(&hash)?.changes, Direction::Backward);
         }
         for (_, hash) in forward {
-            let changes = self
-                .db
-                .changes(&hash)?
-                .ok_or(ChainError::MissingBlock(hash))?;
-            overlay.apply(&changes, Direction::Forward);
+            overlay.apply(&self.recent_block(&hash)?.changes, Direction::Forward);
         }
         Ok(overlay)
     }
 
     /// Whether `hash` is executed and stored.
     pub fn is_known(&self, hash: &B256) -> Result<bool, ChainError> {
-        Ok(self.db.changes(hash)?.is_some())
+        Ok(self.recent.get(hash).is_some() || self.db.has_changes(hash)?)
+    }
+
+    /// The change record and body of an executed block: from memory for the last blocks
+    /// executed, otherwise from the store.
+    fn recent_block(&self, hash: &B256) -> Result<Arc<RecentBlock>, ChainError> {
+        if let Some(block) = self.recent.get(hash) {
+            return Ok(block);
+        }
+        let changes = self
+            .db
+            .changes(hash)?
+            .ok_or(ChainError::MissingBlock(*hash))?;
+        let body = self.db.body(hash)?.ok_or(ChainError::MissingBlock(*hash))?;
+        Ok(Arc::new(RecentBlock {
+            changes: Arc::new(changes),
+            body: Arc::new(body),
+        }))
+    }
+
+    /// Stores an executed block in one batch, then keeps its new trie nodes in the node cache
+    /// and its change record and body among the recent blocks.
+    fn persist(&mut self, executed: &ExecutedBlock) -> Result<(), DbError> {
+        let mut batch = WriteBatch::new();
+        ElDb::put_nodes_and_code(&mut batch, &executed.trie_nodes, &executed.code);
+        ElDb::put_block(
+            &mut batch,
+            executed.hash,
+            &executed.header,
+            &executed.body,
+            &executed.receipts,
+            &executed.changes,
+        );
+        self.db.write(batch, Durability::Buffered)?;
+        self.db.cache_nodes(&executed.trie_nodes);
+        self.recent.insert(
+            executed.hash,
+            RecentBlock {
+                changes: executed.changes.clone(),
+                body: executed.body.clone(),
+            },
+        );
+        Ok(())
     }
 
     /// `engine_newPayload`: validates, executes and stores a block.
@@ -301,6 +339,7 @@ impl Chain {
         payload: ExecutionPayload,
         sidecar: ExecutionPayloadSidecar,
     ) -> Result<PayloadStatus, ChainError> {
+        let started = std::time::Instant::now();
         let block_hash = payload.block_hash();
         let parent_hash = payload.parent_hash();
         let versioned_hashes = sidecar.versioned_hashes().cloned().unwrap_or_default();
@@ -336,19 +375,22 @@ impl Chain {
             self.remember_invalid(block_hash, Some(parent_hash), reason.into());
             return Ok(invalid(reason, Some(parent_hash)));
         }
+        let decoded = started.elapsed();
         match self.import_block(&parent, parent_hash, block) {
             Ok(executed) => {
+                let imported = started.elapsed();
+                self.last_import = Some(executed.timings);
+                self.persist(&executed)?;
                 tracing::debug!(
                     number = executed.header.number,
                     txs = executed.tx_hashes.len(),
-                    execution = ?executed.timings.execution,
+                    decode = ?decoded,
+                    recover_and_execute = ?executed.timings.execution,
                     state_root = ?executed.timings.state_root,
+                    import = ?(imported - decoded),
+                    store = ?(started.elapsed() - imported),
                     "payload executed"
                 );
-                self.last_import = Some(executed.timings);
-                let mut batch = WriteBatch::new();
-                store_executed(&mut batch, &executed);
-                self.db.write(batch, Durability::Buffered)?;
                 Ok(status(PayloadStatusEnum::Valid, Some(block_hash)))
             }
             Err(ImportError::Invalid(reason)) => {
@@ -384,7 +426,6 @@ impl Chain {
         if !block.body.ommers.is_empty() {
             return Err(ImportError::Invalid("ommers must be empty".into()));
         }
-        let txs = recover_senders(&block.body.transactions).map_err(ImportError::Invalid)?;
         let view = self.state_at(parent_hash).map_err(ImportError::Chain)?;
         let ctx = BlockContext {
             parent_hash,
@@ -405,7 +446,11 @@ impl Chain {
             excess_blob_gas: header.excess_blob_gas.unwrap_or_default(),
             parent_state_root: parent.state_root,
         };
-        let executed = match execute_block(view, &self.schedule, &ctx, txs, Mode::Import) {
+        let executed = with_recovered_senders(&block.body.transactions, |txs| {
+            execute_block(view, &self.schedule, &ctx, txs, Mode::Import)
+        })
+        .map_err(|bad| ImportError::Invalid(bad.to_string()))?;
+        let executed = match executed {
             Ok(e) => e,
             Err(ExecError::Invalid(reason)) => return Err(ImportError::Invalid(reason)),
             Err(e) => return Err(ImportError::Chain(e.into())),
@@ -476,32 +521,38 @@ impl Chain {
         let mut batch = WriteBatch::new();
         let mut reinject = Vec::new();
         for (number, hash) in &unwind {
-            let changes = self
-                .db
-                .changes(hash)?
-                .ok_or(ChainError::MissingBlock(*hash))?;
-            ElDb::apply_changes(&mut batch, &changes, Direction::Backward);
-            let body = self.db.body(hash)?.ok_or(ChainError::MissingBlock(*hash))?;
-            let hashes: Vec<B256> = body.transactions.iter().map(|t| *t.tx_hash()).collect();
+            let block = self.recent_block(hash)?;
+            ElDb::apply_changes(&mut batch, &block.changes, Direction::Backward);
+            let hashes: Vec<B256> = block
+                .body
+                .transactions
+                .iter()
+                .map(|t| *t.tx_hash())
+                .collect();
             ElDb::delete_canonical(&mut batch, *number, &hashes);
-            reinject.extend(body.transactions);
+            reinject.extend(block.body.transactions.iter().cloned());
         }
-        let mut mined = Vec::new();
+        let mut mined_blocks = Vec::new();
         for (number, hash) in &forward {
-            let changes = self
-                .db
-                .changes(hash)?
-                .ok_or(ChainError::MissingBlock(*hash))?;
-            ElDb::apply_changes(&mut batch, &changes, Direction::Forward);
-            let body = self.db.body(hash)?.ok_or(ChainError::MissingBlock(*hash))?;
-            let hashes: Vec<B256> = body.transactions.iter().map(|t| *t.tx_hash()).collect();
+            let block = self.recent_block(hash)?;
+            ElDb::apply_changes(&mut batch, &block.changes, Direction::Forward);
+            let hashes: Vec<B256> = block
+                .body
+                .transactions
+                .iter()
+                .map(|t| *t.tx_hash())
+                .collect();
             ElDb::put_canonical(&mut batch, *number, *hash, &hashes);
-            mined.extend(body.transactions);
+            mined_blocks.push(block);
         }
         ElDb::put_pointer(&mut batch, "head", target);
         self.db.write(batch, Durability::Buffered)?;
         self.head = header;
         self.head_hash = target;
+        let mined: Vec<&TxEnvelope> = mined_blocks
+            .iter()
+            .flat_map(|b| &b.body.transactions)
+            .collect();
         self.pool.on_reorg(reinject, &mined);
         Ok(())
     }
@@ -657,11 +708,7 @@ impl Chain {
         for (hash, reason) in &executed.skipped {
             tracing::debug!(%hash, %reason, "transaction left out of payload");
         }
-        let mut batch = WriteBatch::new();
-        store_executed(&mut batch, &executed);
-        self.db
-            .write(batch, Durability::Buffered)
-            .map_err(ChainError::from)?;
+        self.persist(&executed).map_err(ChainError::from)?;
         if self.built.len() >= MAX_BUILT_PAYLOADS {
             self.built.remove(0);
         }
@@ -712,36 +759,6 @@ type BlockPath = Vec<(u64, B256)>;
 enum ImportError {
     Invalid(String),
     Chain(ChainError),
-}
-
-/// Recovers every transaction's sender, in parallel (signature recovery dominates import cost
-/// for simple transactions).
-fn recover_senders(
-    txs: &[TxEnvelope],
-) -> Result<Vec<alloy::consensus::transaction::Recovered<TxEnvelope>>, String> {
-    use rayon::prelude::*;
-    txs.par_iter()
-        .enumerate()
-        .map(|(i, tx)| {
-            tx.recover_signer()
-                .map(|signer| {
-                    alloy::consensus::transaction::Recovered::new_unchecked(tx.clone(), signer)
-                })
-                .map_err(|e| format!("transaction {i}: bad signature: {e}"))
-        })
-        .collect()
-}
-
-fn store_executed(batch: &mut WriteBatch, executed: &ExecutedBlock) {
-    ElDb::put_nodes_and_code(batch, &executed.trie_nodes, &executed.code);
-    ElDb::put_block(
-        batch,
-        executed.hash,
-        &executed.header,
-        &executed.body,
-        &executed.receipts,
-        &executed.changes,
-    );
 }
 
 /// Deterministic payload id: the first 8 bytes of keccak(parent ‖ attributes).

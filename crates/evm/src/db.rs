@@ -15,7 +15,7 @@ use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
 use alloy_trie::TrieAccount;
 use alys_store::{Column, Durability, Store, StoreError, WriteBatch};
 
-use crate::trie::{NodeReader, TrieError};
+use crate::trie::{verify, NodeCache, NodeReader, TrieError};
 
 /// Flat accounts: address → RLP(TrieAccount).
 pub const ACCOUNTS: Column = Column(0x10);
@@ -116,6 +116,7 @@ pub enum Direction {
 #[derive(Debug, Clone)]
 pub struct ElDb {
     store: Arc<Store>,
+    nodes: Arc<NodeCache>,
 }
 
 fn storage_key(address: &Address, slot: &B256) -> [u8; 52] {
@@ -144,7 +145,17 @@ impl ElDb {
     /// Wraps `store`, checking the schema version.
     pub fn new(store: Arc<Store>) -> Result<Self, DbError> {
         store.ensure_schema(SCHEMA.0, SCHEMA.1)?;
-        Ok(Self { store })
+        Ok(Self {
+            store,
+            nodes: Arc::new(NodeCache::default()),
+        })
+    }
+
+    /// Keeps trie nodes just written to the store in the node cache, for the next block's
+    /// reads. Call only once the batch holding them is written.
+    pub fn cache_nodes(&self, nodes: &[(B256, Vec<u8>)]) {
+        self.nodes
+            .insert_all(nodes.iter().map(|(hash, rlp)| (hash, rlp)));
     }
 
     /// The underlying store.
@@ -225,6 +236,11 @@ impl ElDb {
             .get(CHANGES, hash.as_slice())?
             .map(|b| decode("changes", hash.as_slice(), &b))
             .transpose()
+    }
+
+    /// Whether an executed block's change record is stored (without decoding it).
+    pub fn has_changes(&self, hash: &B256) -> Result<bool, DbError> {
+        Ok(self.store.get(CHANGES, hash.as_slice())?.is_some())
     }
 
     /// Canonical block hash at `number`.
@@ -339,8 +355,26 @@ impl ElDb {
 
 impl NodeReader for ElDb {
     fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
+        if let Some(rlp) = self.nodes.get(hash) {
+            return Ok(Some(rlp));
+        }
         self.store
             .get(TRIE, hash.as_slice())
             .map_err(|e| TrieError::Db(e.to_string()))
+    }
+
+    /// Cached nodes were checked when read or hashed when committed; nodes read from disk are
+    /// checked, then cached.
+    fn verified_node(&self, hash: &B256) -> Result<Vec<u8>, TrieError> {
+        if let Some(rlp) = self.nodes.get(hash) {
+            return Ok(rlp);
+        }
+        let stored = self
+            .store
+            .get(TRIE, hash.as_slice())
+            .map_err(|e| TrieError::Db(e.to_string()))?;
+        let rlp = verify(hash, stored)?;
+        self.nodes.insert(*hash, rlp.clone());
+        Ok(rlp)
     }
 }

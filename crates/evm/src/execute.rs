@@ -3,7 +3,7 @@
 //! computes every root of the header: transactions, receipts, withdrawals, logs bloom and the
 //! state root by updating the state trie along the changed paths only.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, sync::Arc};
 
 use alloy::consensus::transaction::Recovered;
 use alloy::consensus::{
@@ -92,13 +92,13 @@ pub struct ExecutedBlock {
     /// Its hash.
     pub hash: B256,
     /// Included transactions and withdrawals.
-    pub body: StoredBody,
+    pub body: Arc<StoredBody>,
     /// Transaction hashes, in block order.
     pub tx_hashes: Vec<B256>,
     /// Receipts, in block order.
     pub receipts: Vec<ReceiptEnvelope>,
     /// Flat state changes.
-    pub changes: BlockChanges,
+    pub changes: Arc<BlockChanges>,
     /// New trie nodes to persist.
     pub trie_nodes: Vec<(B256, Vec<u8>)>,
     /// New contract code to persist.
@@ -112,7 +112,8 @@ pub struct ExecutedBlock {
 /// Time spent executing a block and updating the state trie.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ExecTimings {
-    /// Transactions, system calls and withdrawals in revm.
+    /// Transactions, system calls and withdrawals in revm; on import this overlaps with, and so
+    /// includes, the recovery of the senders.
     pub execution: std::time::Duration,
     /// Flat-state changes and the state root (storage tries and account trie).
     pub state_root: std::time::Duration,
@@ -214,35 +215,39 @@ pub fn execute_block(
     let bundle = state.take_bundle();
 
     let execution = started.elapsed();
-    let started = std::time::Instant::now();
+    let receipts = result.receipts;
+    // The state root and the roots of the block's own lists are independent: compute them side
+    // by side.
+    let ((commit, state_root_time), roots) = rayon::join(
+        || {
+            let started = std::time::Instant::now();
+            let commit = commit_state(&view, ctx.parent_state_root, &bundle);
+            (commit, started.elapsed())
+        },
+        || ListRoots::of(&included, &receipts),
+    );
     let StateCommit {
         changes,
         trie_nodes,
         state_root,
-    } = commit_state(&view, ctx.parent_state_root, &bundle)?;
+    } = commit?;
     let timings = ExecTimings {
         execution,
-        state_root: started.elapsed(),
+        state_root: state_root_time,
     };
     let code: Vec<(B256, Bytes)> = bundle
         .contracts
         .iter()
         .map(|(h, c)| (*h, c.original_bytes()))
         .collect();
-
-    let receipts = result.receipts;
-    let logs_bloom = receipts.iter().fold(Bloom::ZERO, |mut acc, r| {
-        acc.accrue_bloom(&r.bloom());
-        acc
-    });
     let header = Header {
         parent_hash: ctx.parent_hash,
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
         beneficiary: ctx.beneficiary,
         state_root,
-        transactions_root: calculate_transaction_root(&included),
-        receipts_root: calculate_receipt_root(&receipts),
-        logs_bloom,
+        transactions_root: roots.transactions,
+        receipts_root: roots.receipts,
+        logs_bloom: roots.logs_bloom,
         difficulty: U256::ZERO,
         number: ctx.number,
         gas_limit: ctx.gas_limit,
@@ -272,18 +277,38 @@ pub fn execute_block(
     Ok(ExecutedBlock {
         header,
         hash,
-        body: StoredBody {
+        body: Arc::new(StoredBody {
             transactions: included,
             withdrawals: ctx.withdrawals.clone(),
-        },
+        }),
         tx_hashes,
         receipts,
-        changes,
+        changes: Arc::new(changes),
         trie_nodes,
         code,
         skipped,
         timings,
     })
+}
+
+/// The header fields derived from the block's transactions and receipts.
+struct ListRoots {
+    transactions: B256,
+    receipts: B256,
+    logs_bloom: Bloom,
+}
+
+impl ListRoots {
+    fn of(transactions: &[TxEnvelope], receipts: &[ReceiptEnvelope]) -> Self {
+        Self {
+            transactions: calculate_transaction_root(transactions),
+            receipts: calculate_receipt_root(receipts),
+            logs_bloom: receipts.iter().fold(Bloom::ZERO, |mut acc, r| {
+                acc.accrue_bloom(&r.bloom());
+                acc
+            }),
+        }
+    }
 }
 
 fn internal_or_invalid(e: BlockExecutionError) -> ExecError {

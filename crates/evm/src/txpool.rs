@@ -546,9 +546,9 @@ impl TxPool {
 
     /// Drops mined transactions (and anything they made stale) and re-adds transactions of
     /// blocks that were reorged out. Called on every canonical head change.
-    pub fn on_reorg(&mut self, reinject: Vec<TxEnvelope>, mined: &[TxEnvelope]) {
+    pub fn on_reorg(&mut self, reinject: Vec<TxEnvelope>, mined: &[&TxEnvelope]) {
         let mut last_mined: HashMap<Address, u64> = HashMap::new();
-        for tx in mined {
+        for &tx in mined {
             // The pool knows the sender of its own transactions; recover only strangers, and
             // only when the pool could hold something they make stale.
             let sender = match self.by_hash.get(tx.tx_hash()) {
@@ -735,7 +735,7 @@ mod tests {
         assert_eq!(pool.pending_nonce(&key.address(), 0), 2);
         let (p, q) = pool.split_sender(&key.address(), 0);
         assert_eq!((p.len(), q.len()), (2, 1));
-        pool.on_reorg(vec![], &[sign_1559(&key, 1, 10, 1)]);
+        pool.on_reorg(vec![], &[&sign_1559(&key, 1, 10, 1)]);
         assert_eq!(pool.len(), 1);
         assert_eq!(pool.pending_nonce(&key.address(), 2), 2);
     }

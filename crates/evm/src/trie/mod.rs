@@ -31,12 +31,14 @@
 //! ```
 
 mod node;
+mod node_cache;
 mod reader;
 #[cfg(test)]
 mod tests;
 
 pub use alloy_trie::EMPTY_ROOT_HASH;
-pub use reader::{MemoryNodes, NodeReader};
+pub use node_cache::{NodeCache, DEFAULT_NODE_CACHE_BYTES};
+pub use reader::{verify, MemoryNodes, NodeReader};
 
 use alloy_primitives::{keccak256, Bytes, B256};
 use alloy_trie::nodes::RlpNode;

@@ -127,15 +127,7 @@ impl Node {
 
 /// Reads the node stored under `hash`, checking that its bytes hash to `hash`.
 pub(crate) fn fetch(db: &dyn NodeReader, hash: &B256) -> Result<Vec<u8>, TrieError> {
-    let bytes = db.node(hash)?.ok_or(TrieError::MissingNode(*hash))?;
-    let actual = keccak256(&bytes);
-    if actual != *hash {
-        return Err(TrieError::HashMismatch {
-            expected: *hash,
-            actual,
-        });
-    }
-    Ok(bytes)
+    db.verified_node(hash)
 }
 
 /// Reads and decodes the node stored under `hash`, located `depth` nibbles below the root.

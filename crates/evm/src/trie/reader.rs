@@ -1,32 +1,51 @@
 //! Access to the content-addressed node store.
 
 use super::{TrieCommit, TrieError};
-use alloy_primitives::{map::HashMap, B256};
+use alloy_primitives::{keccak256, map::HashMap, B256};
 use std::sync::Arc;
 
 /// Read access to stored trie nodes, keyed by `keccak256(rlp(node))`.
 pub trait NodeReader {
     /// Returns the RLP of the node with the given hash, or `None` if it is not stored.
     fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError>;
-}
 
-impl<T: NodeReader + ?Sized> NodeReader for &T {
-    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
-        (**self).node(hash)
+    /// Returns the RLP of the node with the given hash, checked to hash to `hash`.
+    ///
+    /// Readers that hold nodes already checked (a cache filled from checked reads and from
+    /// commits, which computed the hashes) override this to skip hashing them again.
+    fn verified_node(&self, hash: &B256) -> Result<Vec<u8>, TrieError> {
+        verify(hash, self.node(hash)?)
     }
 }
 
-impl<T: NodeReader + ?Sized> NodeReader for Box<T> {
-    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
-        (**self).node(hash)
+/// Checks that `bytes`, read under `hash`, are present and hash to it.
+pub fn verify(hash: &B256, bytes: Option<Vec<u8>>) -> Result<Vec<u8>, TrieError> {
+    let bytes = bytes.ok_or(TrieError::MissingNode(*hash))?;
+    let actual = keccak256(&bytes);
+    if actual != *hash {
+        return Err(TrieError::HashMismatch {
+            expected: *hash,
+            actual,
+        });
     }
+    Ok(bytes)
 }
 
-impl<T: NodeReader + ?Sized> NodeReader for Arc<T> {
-    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
-        (**self).node(hash)
-    }
+macro_rules! forward_node_reader {
+    ($($wrapper:ty),*) => {$(
+        impl<T: NodeReader + ?Sized> NodeReader for $wrapper {
+            fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
+                (**self).node(hash)
+            }
+
+            fn verified_node(&self, hash: &B256) -> Result<Vec<u8>, TrieError> {
+                (**self).verified_node(hash)
+            }
+        }
+    )*};
 }
+
+forward_node_reader!(&T, Box<T>, Arc<T>);
 
 /// An in-memory node store, for tests and benchmarks.
 #[derive(Debug, Clone, Default)]
