@@ -5,7 +5,7 @@
 //! state root, persistence): the end-to-end figure. The same transactions are then executed by
 //! revm alone on an in-memory database with no state root and no persistence: the physical
 //! limit of this machine. After a discarded warm-up import, import and raw run alternately,
-//! five rounds each, and the medians are reported. A second part imports the same block into clients whose state holds
+//! seven rounds each, and the medians are reported. A second part imports the same block into clients whose state holds
 //! 10k and 1M accounts, to show that the cost of a block follows the accounts it changes, not
 //! the size of the state, next to the time to rebuild that state's root from scratch.
 //!
@@ -45,7 +45,7 @@ const SENDERS: usize = 100;
 const BLOCKS: u64 = 10;
 const TOKEN: Address = Address::new([0x70; 20]);
 /// Rounds of (import, raw) measured alternately per workload.
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 7;
 
 fn token_runtime() -> Bytes {
     let artifact: serde_json::Value =
