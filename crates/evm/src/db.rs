@@ -378,3 +378,57 @@ impl NodeReader for ElDb {
         Ok(rlp)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::keccak256;
+
+    #[test]
+    fn nodes_read_from_disk_are_checked_before_they_are_cached() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(Store::open(dir.path()).expect("store"));
+        let db = ElDb::new(store.clone()).expect("db");
+        let node = vec![0xc2, 0x01, 0x02];
+        let hash = keccak256(&node);
+        let wrong_hash = keccak256(b"some other node");
+        let mut batch = WriteBatch::new();
+        batch.put(TRIE, hash.as_slice(), node.clone());
+        batch.put(TRIE, wrong_hash.as_slice(), node.clone());
+        store.write(batch, Durability::Buffered).expect("write");
+
+        assert_eq!(db.verified_node(&hash).expect("good node"), node);
+        for _ in 0..2 {
+            // A corrupt node is refused on every read: it never enters the cache.
+            assert!(matches!(
+                db.verified_node(&wrong_hash),
+                Err(TrieError::HashMismatch { expected, .. }) if expected == wrong_hash
+            ));
+        }
+        assert!(matches!(
+            db.verified_node(&keccak256(b"absent")),
+            Err(TrieError::MissingNode(_))
+        ));
+
+        // The checked node is now served from memory.
+        let mut batch = WriteBatch::new();
+        batch.delete(TRIE, hash.as_slice());
+        store.write(batch, Durability::Buffered).expect("delete");
+        assert_eq!(db.verified_node(&hash).expect("cached"), node);
+    }
+
+    #[test]
+    fn committed_nodes_are_cached_once_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(Store::open(dir.path()).expect("store"));
+        let db = ElDb::new(store).expect("db");
+        let node = vec![0xc3, 0x01, 0x02, 0x03];
+        let hash = keccak256(&node);
+        assert!(matches!(
+            db.verified_node(&hash),
+            Err(TrieError::MissingNode(_))
+        ));
+        db.cache_nodes(&[(hash, node.clone())]);
+        assert_eq!(db.node(&hash).expect("read"), Some(node));
+    }
+}

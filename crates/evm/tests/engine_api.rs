@@ -611,3 +611,72 @@ async fn served_methods_match_the_openrpc_spec() {
     h.el.stop().await;
     let _ = h.datadir;
 }
+
+/// A reorg deeper than the blocks the client keeps in memory: the change records and bodies of
+/// the older blocks come back from the store, and the state is the same either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reorg_deeper_than_the_blocks_kept_in_memory() {
+    let depth = alys_evm::recent_blocks::RECENT_BLOCKS as u64 + 4;
+    let h = start().await;
+    let signers = signers();
+    let genesis_hash = h.el.chain().lock().genesis_hash();
+    let recipient_a = Address::repeat_byte(0x44);
+    let recipient_b = Address::repeat_byte(0x55);
+
+    let mut head_a = genesis_hash;
+    for i in 1..=depth {
+        pool_add(&h.el, transfer(&signers[0], i - 1, recipient_a, 1));
+        let a = attrs(GENESIS_TIME + 2 * i, vec![], 3);
+        let root = a.parent_beacon_block_root.unwrap();
+        head_a = import(&h.client, build(&h.client, head_a, a).await, root).await;
+    }
+    let root_a = h.el.chain().lock().head().0.state_root;
+    assert_eq!(balance(&h.el, &recipient_a), U256::from(depth));
+
+    // Branch B from genesis: moving the head there unwinds all of A, the oldest blocks from the
+    // store. A's transactions return to the pool and are mined again on B.
+    let mut head_b = genesis_hash;
+    for i in 1..=depth + 1 {
+        if i > 1 {
+            pool_add(&h.el, transfer(&signers[1], i - 2, recipient_b, 2));
+        }
+        let a = attrs(GENESIS_TIME + 2 * i + 1, vec![], 4);
+        let root = a.parent_beacon_block_root.unwrap();
+        head_b = import(&h.client, build(&h.client, head_b, a).await, root).await;
+    }
+    assert_eq!(balance(&h.el, &recipient_a), U256::from(depth));
+    assert_eq!(balance(&h.el, &recipient_b), U256::from(2 * depth));
+    assert_flat_state_matches_head(&h.el);
+
+    // Back to A: B's first blocks are unwound from the store, A's re-applied from it.
+    let back = h
+        .client
+        .forkchoice_updated(fcs(head_a), None)
+        .await
+        .unwrap();
+    assert_eq!(back.payload_status.status, PayloadStatusEnum::Valid);
+    assert_eq!(h.el.chain().lock().head().0.state_root, root_a);
+    assert_eq!(balance(&h.el, &recipient_b), U256::ZERO);
+    assert_flat_state_matches_head(&h.el);
+
+    // And a restart, with nothing in memory, reopens A's head with the same state.
+    let datadir = h.datadir.clone();
+    let secret = h.secret;
+    h.el.stop().await;
+    let el = EmbeddedEl::start(ElConfig {
+        datadir,
+        genesis: genesis(&signers),
+        authrpc_addr: "127.0.0.1:0".parse().unwrap(),
+        http: None,
+        jwt_secret: secret,
+    })
+    .await
+    .unwrap();
+    let (state_root, hash) = {
+        let chain = el.chain().lock();
+        (chain.head().0.state_root, chain.head().1)
+    };
+    assert_eq!((hash, state_root), (head_a, root_a));
+    assert_flat_state_matches_head(&el);
+    el.stop().await;
+}
