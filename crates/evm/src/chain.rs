@@ -523,26 +523,14 @@ impl Chain {
         for (number, hash) in &unwind {
             let block = self.recent_block(hash)?;
             ElDb::apply_changes(&mut batch, &block.changes, Direction::Backward);
-            let hashes: Vec<B256> = block
-                .body
-                .transactions
-                .iter()
-                .map(|t| *t.tx_hash())
-                .collect();
-            ElDb::delete_canonical(&mut batch, *number, &hashes);
+            ElDb::delete_canonical(&mut batch, *number, &block.body.tx_hashes());
             reinject.extend(block.body.transactions.iter().cloned());
         }
         let mut mined_blocks = Vec::new();
         for (number, hash) in &forward {
             let block = self.recent_block(hash)?;
             ElDb::apply_changes(&mut batch, &block.changes, Direction::Forward);
-            let hashes: Vec<B256> = block
-                .body
-                .transactions
-                .iter()
-                .map(|t| *t.tx_hash())
-                .collect();
-            ElDb::put_canonical(&mut batch, *number, *hash, &hashes);
+            ElDb::put_canonical(&mut batch, *number, *hash, &block.body.tx_hashes());
             mined_blocks.push(block);
         }
         ElDb::put_pointer(&mut batch, "head", target);

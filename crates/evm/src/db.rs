@@ -70,6 +70,13 @@ pub struct StoredBody {
     pub withdrawals: Vec<Withdrawal>,
 }
 
+impl StoredBody {
+    /// Hashes of the transactions, in block order.
+    pub fn tx_hashes(&self) -> Vec<B256> {
+        self.transactions.iter().map(|t| *t.tx_hash()).collect()
+    }
+}
+
 /// Old and new value of one account touched by a block (`None` = absent).
 #[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
 pub struct AccountChange {
@@ -353,14 +360,20 @@ impl ElDb {
     }
 }
 
-impl NodeReader for ElDb {
-    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
-        if let Some(rlp) = self.nodes.get(hash) {
-            return Ok(Some(rlp));
-        }
+impl ElDb {
+    fn stored_node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
         self.store
             .get(TRIE, hash.as_slice())
             .map_err(|e| TrieError::Db(e.to_string()))
+    }
+}
+
+impl NodeReader for ElDb {
+    fn node(&self, hash: &B256) -> Result<Option<Vec<u8>>, TrieError> {
+        match self.nodes.get(hash) {
+            Some(rlp) => Ok(Some(rlp)),
+            None => self.stored_node(hash),
+        }
     }
 
     /// Cached nodes were checked when read or hashed when committed; nodes read from disk are
@@ -369,11 +382,7 @@ impl NodeReader for ElDb {
         if let Some(rlp) = self.nodes.get(hash) {
             return Ok(rlp);
         }
-        let stored = self
-            .store
-            .get(TRIE, hash.as_slice())
-            .map_err(|e| TrieError::Db(e.to_string()))?;
-        let rlp = verify(hash, stored)?;
+        let rlp = verify(hash, self.stored_node(hash)?)?;
         self.nodes.insert(*hash, rlp.clone());
         Ok(rlp)
     }

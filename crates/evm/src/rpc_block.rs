@@ -31,7 +31,7 @@ pub fn rpc_block(header: &Header, hash: B256, body: &StoredBody, full: bool) -> 
                 .collect(),
         )
     } else {
-        BlockTransactions::Hashes(body.transactions.iter().map(|t| *t.tx_hash()).collect())
+        BlockTransactions::Hashes(body.tx_hashes())
     };
     let size = {
         use alloy_rlp::Encodable;
