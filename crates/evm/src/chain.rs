@@ -49,6 +49,9 @@ pub enum ChainError {
     /// Unsupported or malformed fork schedule.
     #[error(transparent)]
     Fork(#[from] ForkError),
+    /// The genesis cannot start this chain (a header field out of range, a nonzero number).
+    #[error(transparent)]
+    Genesis(#[from] alys_primitives::SpecError),
     /// The genesis in the chain spec differs from the one this database was created with.
     #[error("database was initialised with genesis {stored}, chain spec gives {expected}")]
     GenesisMismatch {

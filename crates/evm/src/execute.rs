@@ -1,5 +1,6 @@
 //! Executes one block's transactions on a [`StateView`] with revm (through alloy-evm's Ethereum
-//! block executor: EIP-4788 beacon root call, EIP-2935 where active, withdrawals), then
+//! block executor: EIP-4788 beacon root call, EIP-2935 where active, withdrawals, and the
+//! EIP-7610 storage collision of [`crate::create_collision`]), then
 //! computes every root of the header: transactions, receipts, withdrawals, logs bloom and the
 //! state root by updating the state trie along the changed paths only.
 
@@ -14,7 +15,7 @@ use alloy::eips::eip4895::Withdrawal;
 use alloy_evm::{
     block::{BlockExecutionError, BlockExecutor, BlockValidationError},
     eth::{receipt_builder::AlloyReceiptBuilder, EthBlockExecutionCtx, EthBlockExecutor},
-    EthEvmFactory, EvmEnv, EvmFactory,
+    EthEvmFactory, Evm, EvmEnv, EvmFactory,
 };
 use alloy_primitives::{keccak256, Address, Bloom, Bytes, B256, B64, U256};
 use alloy_trie::{TrieAccount, EMPTY_ROOT_HASH};
@@ -26,6 +27,7 @@ use revm::{
 };
 
 use crate::{
+    create_collision::StorageCollisionGuard,
     db::{AccountChange, BlockChanges, DbError, StorageChange, StoredBody},
     forks::ForkSchedule,
     state::StateView,
@@ -173,7 +175,12 @@ pub fn execute_block(
         .with_bundle_update()
         .build();
     let env = evm_env(schedule, ctx);
-    let evm = EthEvmFactory::default().create_evm(&mut state, env);
+    // The guard adds EIP-7610's storage collision to revm's creation checks.
+    let evm = EthEvmFactory::default().create_evm_with_inspector(
+        &mut state,
+        env,
+        StorageCollisionGuard::default(),
+    );
     let exec_ctx = EthBlockExecutionCtx {
         parent_hash: ctx.parent_hash,
         parent_beacon_block_root: Some(ctx.parent_beacon_block_root),
@@ -203,7 +210,11 @@ pub fn execute_block(
                 }
             }
         }
-        match executor.execute_transaction(&tx) {
+        let outcome = executor.execute_transaction(&tx);
+        if let Some(e) = executor.evm_mut().inspector_mut().take_error() {
+            return Err(ExecError::Db(e));
+        }
+        match outcome {
             Ok(_) => included.push(tx.into_inner()),
             Err(e) if mode == Mode::Build && is_tx_fault(&e) => skipped.push((hash, e.to_string())),
             Err(e) if is_tx_fault(&e) => return Err(ExecError::Invalid(e.to_string())),

@@ -1,9 +1,10 @@
 //! Which Ethereum hard forks are active when: the fork schedule of a chain, read from the
 //! geth-style genesis `config`.
 //!
-//! The embedded execution client supports post-merge chains only: every fork up to and including
-//! Paris is active at genesis; Shanghai and Cancun activate by timestamp (or not at all). Prague and later are not
-//! supported yet and are rejected when a genesis schedules them.
+//! The embedded execution client supports post-merge chains only: every fork up to and
+//! including Paris is active at genesis; Shanghai and Cancun activate by timestamp (or not at
+//! all). Prague and later forks are not supported yet and are rejected when a genesis schedules
+//! them.
 
 use alloy_evm::eth::spec::EthExecutorSpec;
 use alloy_genesis::ChainConfig;
@@ -44,11 +45,19 @@ impl ForkSchedule {
 
     /// Reads the schedule from a geth genesis `config`.
     pub fn from_chain_config(config: &ChainConfig) -> Result<Self, ForkError> {
-        if config.prague_time.is_some() {
-            return Err(ForkError::Unsupported("Prague"));
-        }
-        if config.osaka_time.is_some() {
-            return Err(ForkError::Unsupported("Osaka"));
+        let later = [
+            ("Prague", config.prague_time),
+            ("Osaka", config.osaka_time),
+            ("BPO1", config.bpo1_time),
+            ("BPO2", config.bpo2_time),
+            ("BPO3", config.bpo3_time),
+            ("BPO4", config.bpo4_time),
+            ("BPO5", config.bpo5_time),
+            ("Amsterdam", config.amsterdam_time),
+            ("Bogota", config.bogota_time),
+        ];
+        if let Some((fork, _)) = later.iter().find(|(_, at)| at.is_some()) {
+            return Err(ForkError::Unsupported(*fork));
         }
         let (shanghai_time, cancun_time) = (config.shanghai_time, config.cancun_time);
         match (shanghai_time, cancun_time) {
@@ -111,25 +120,6 @@ impl EthExecutorSpec for ForkSchedule {
     }
 }
 
-/// A geth genesis `config` for a post-merge chain with every supported fork (up to Cancun)
-/// active at genesis.
-pub fn cancun_chain_config(chain_id: u64) -> ChainConfig {
-    ChainConfig {
-        chain_id,
-        homestead_block: Some(0),
-        eip150_block: Some(0),
-        eip155_block: Some(0),
-        eip158_block: Some(0),
-        byzantium_block: Some(0),
-        constantinople_block: Some(0),
-        petersburg_block: Some(0),
-        istanbul_block: Some(0),
-        berlin_block: Some(0),
-        london_block: Some(0),
-        terminal_total_difficulty: Some(U256::ZERO),
-        terminal_total_difficulty_passed: true,
-        shanghai_time: Some(0),
-        cancun_time: Some(0),
-        ..Default::default()
-    }
-}
+/// The geth genesis `config` of a post-merge chain with every supported fork (up to Cancun)
+/// active at genesis; defined once, in `alys-primitives`.
+pub use alys_primitives::genesis::cancun_chain_config;

@@ -1,5 +1,6 @@
 //! Header rules a block must meet relative to its parent (Yellow Paper + EIP-1559/4844/4895):
-//! number, timestamp, gas limit bounds, base fee, and the fork-dependent header fields.
+//! number, timestamp, gas limit bounds (1/1024 of the parent's, at least 5000, at most
+//! 2^63 - 1), base fee, and the fork-dependent header fields.
 
 use alloy::consensus::Header;
 use alloy::eips::{eip1559::BaseFeeParams, eip7840::BlobParams};
@@ -10,6 +11,9 @@ use crate::forks::ForkSchedule;
 const GAS_LIMIT_BOUND_DIVISOR: u64 = 1024;
 /// Minimum block gas limit.
 const MIN_GAS_LIMIT: u64 = 5000;
+/// Maximum block gas limit: 2^63 - 1 (geth's `params.MaxGasLimit`; the Yellow Paper bounds the
+/// gas limit to a signed 64-bit integer).
+pub const MAX_GAS_LIMIT: u64 = i64::MAX as u64;
 
 /// Post-merge header rules relative to the parent (Yellow Paper + EIP-1559/4844/4895).
 pub fn check_header_against_parent(
@@ -27,6 +31,12 @@ pub fn check_header_against_parent(
         return Err(format!(
             "timestamp {} is not after parent's {}",
             header.timestamp, parent.timestamp
+        ));
+    }
+    if header.gas_limit > MAX_GAS_LIMIT {
+        return Err(format!(
+            "gas limit {} exceeds the maximum 2^63 - 1",
+            header.gas_limit
         ));
     }
     let bound = parent.gas_limit / GAS_LIMIT_BOUND_DIVISOR;

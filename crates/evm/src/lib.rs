@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod chain;
+pub mod create_collision;
 pub mod db;
 pub mod ef_tests;
 pub mod engine_api;

@@ -15,9 +15,10 @@
 //!   `keccak256("alys-dev-federation-fee")[12..]`.
 
 use crate::bls::SecretKey;
+use crate::genesis::cancun_chain_config;
 use crate::spec::{default_threshold, ChainSpec, SpecError};
 use crate::BRIDGE_ADDRESS;
-use alloy_genesis::{ChainConfig, Genesis, GenesisAccount};
+use alloy_genesis::{Genesis, GenesisAccount};
 use alloy_primitives::{address, b256, keccak256, Address, Bytes, B256, U256};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -126,28 +127,7 @@ pub fn dev_miner_address() -> Address {
 
 /// The dev EL genesis (see the module docs).
 pub fn dev_genesis() -> Genesis {
-    let config = ChainConfig {
-        chain_id: DEV_CHAIN_ID,
-        homestead_block: Some(0),
-        eip150_block: Some(0),
-        eip155_block: Some(0),
-        eip158_block: Some(0),
-        byzantium_block: Some(0),
-        constantinople_block: Some(0),
-        petersburg_block: Some(0),
-        istanbul_block: Some(0),
-        muir_glacier_block: Some(0),
-        berlin_block: Some(0),
-        london_block: Some(0),
-        arrow_glacier_block: Some(0),
-        gray_glacier_block: Some(0),
-        merge_netsplit_block: Some(0),
-        shanghai_time: Some(0),
-        cancun_time: Some(0),
-        terminal_total_difficulty: Some(U256::ZERO),
-        terminal_total_difficulty_passed: true,
-        ..Default::default()
-    };
+    let config = cancun_chain_config(DEV_CHAIN_ID);
     let balance = U256::from(DEV_ACCOUNT_BALANCE_BTC) * U256::from(10u64).pow(U256::from(18));
     let mut alloc = BTreeMap::new();
     for (addr, _) in DEV_ACCOUNTS {

@@ -8,13 +8,18 @@
 //! `withdrawalsRoot` = empty root; Cancun → `blobGasUsed`/`excessBlobGas` (default 0) and a
 //! zero `parentBeaconBlockRoot`; Prague → `requestsHash` = hash of no requests. Forks after
 //! Prague that change the header (Amsterdam) are refused.
+//!
+//! [`genesis_header_with`] is the one place these rules live: the chain spec, the embedded
+//! execution client (which computes the state root with its own trie and fixes its own fork
+//! rules) and the tests all derive the genesis header through it. The module also owns
+//! [`cancun_chain_config`], the geth `config` of a chain with every fork up to Cancun at genesis.
 
 use crate::payload::ExecutionPayload;
 use crate::spec::SpecError;
 use alloy::consensus::constants::{EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH};
 use alloy::consensus::Header;
 use alloy::eips::eip7685::EMPTY_REQUESTS_HASH;
-use alloy_genesis::Genesis;
+use alloy_genesis::{ChainConfig, Genesis};
 use alloy_primitives::{Bloom, B256, B64, U256};
 use ssz_types::VariableList;
 
@@ -27,28 +32,63 @@ fn active_at(fork: Option<u64>, at: u64) -> bool {
     fork.is_some_and(|t| t <= at)
 }
 
-/// The genesis header for `genesis`.
-pub fn genesis_header(genesis: &Genesis) -> Result<Header, SpecError> {
-    let cfg = &genesis.config;
-    let number = genesis.number.unwrap_or(0);
-    let ts = genesis.timestamp;
-    if active_at(cfg.amsterdam_time, ts) {
-        return Err(SpecError::new(
-            "genesis.config.amsterdamTime",
-            cfg.amsterdam_time
-                .map(|t| t.to_string())
-                .unwrap_or_default(),
-            "Amsterdam at genesis is not supported",
-        ));
+/// The forks active at genesis that change the header's fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GenesisForks {
+    /// London (EIP-1559): the header carries a base fee.
+    pub london: bool,
+    /// Shanghai (EIP-4895): the header carries a withdrawals root.
+    pub shanghai: bool,
+    /// Cancun (EIP-4844/4788): blob gas fields and the parent beacon block root.
+    pub cancun: bool,
+    /// Prague (EIP-7685): the requests hash.
+    pub prague: bool,
+}
+
+impl GenesisForks {
+    /// The forks the genesis `config` activates at the genesis block and timestamp. Amsterdam at
+    /// genesis (a header change not implemented here) is refused.
+    pub fn of(genesis: &Genesis) -> Result<Self, SpecError> {
+        let cfg = &genesis.config;
+        let number = genesis.number.unwrap_or(0);
+        let ts = genesis.timestamp;
+        if active_at(cfg.amsterdam_time, ts) {
+            return Err(SpecError::new(
+                "genesis.config.amsterdamTime",
+                cfg.amsterdam_time
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
+                "Amsterdam at genesis is not supported",
+            ));
+        }
+        let cancun = cfg.is_cancun_active_at_block_and_timestamp(number, ts);
+        Ok(Self {
+            london: active_at(cfg.london_block, number),
+            shanghai: cfg.is_shanghai_active_at_block_and_timestamp(number, ts),
+            cancun,
+            prague: cancun && active_at(cfg.prague_time, ts),
+        })
     }
-    let london = active_at(cfg.london_block, number);
-    let shanghai = cfg.is_shanghai_active_at_block_and_timestamp(number, ts);
-    let cancun = cfg.is_cancun_active_at_block_and_timestamp(number, ts);
-    let prague = cancun && active_at(cfg.prague_time, ts);
+}
 
+/// The genesis header for `genesis`, with the forks its `config` activates and the state root
+/// of its alloc.
+pub fn genesis_header(genesis: &Genesis) -> Result<Header, SpecError> {
+    let forks = GenesisForks::of(genesis)?;
     let state_root = alloy_trie::root::state_root_ref_unhashed(&genesis.alloc);
+    genesis_header_with(genesis, forks, state_root)
+}
 
-    let base_fee_per_gas = if london {
+/// The genesis header for `genesis` under `forks`, given the state root of its alloc: the one
+/// place the header's fields are derived, for callers that compute the state trie themselves
+/// (the embedded execution client stores its nodes) or that fix the fork rules (it is
+/// post-merge only, so London is always active).
+pub fn genesis_header_with(
+    genesis: &Genesis,
+    forks: GenesisForks,
+    state_root: B256,
+) -> Result<Header, SpecError> {
+    let base_fee_per_gas = if forks.london {
         let fee = match genesis.base_fee_per_gas {
             Some(fee) => u64::try_from(fee).map_err(|_| {
                 SpecError::new("genesis.baseFeePerGas", fee.to_string(), "exceeds 2^64 - 1")
@@ -59,7 +99,7 @@ pub fn genesis_header(genesis: &Genesis) -> Result<Header, SpecError> {
     } else {
         None
     };
-
+    let cancun = forks.cancun;
     Ok(Header {
         parent_hash: genesis.parent_hash.unwrap_or_default(),
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
@@ -69,25 +109,52 @@ pub fn genesis_header(genesis: &Genesis) -> Result<Header, SpecError> {
         receipts_root: EMPTY_ROOT_HASH,
         logs_bloom: Bloom::ZERO,
         difficulty: genesis.difficulty,
-        number,
+        number: genesis.number.unwrap_or(0),
         gas_limit: if genesis.gas_limit == 0 {
             GETH_DEFAULT_GENESIS_GAS_LIMIT
         } else {
             genesis.gas_limit
         },
         gas_used: 0,
-        timestamp: ts,
+        timestamp: genesis.timestamp,
         extra_data: genesis.extra_data.clone(),
         mix_hash: genesis.mix_hash,
         nonce: B64::from(genesis.nonce),
         base_fee_per_gas,
-        withdrawals_root: shanghai.then_some(EMPTY_ROOT_HASH),
+        withdrawals_root: forks.shanghai.then_some(EMPTY_ROOT_HASH),
         blob_gas_used: cancun.then(|| genesis.blob_gas_used.unwrap_or(0)),
         excess_blob_gas: cancun.then(|| genesis.excess_blob_gas.unwrap_or(0)),
         parent_beacon_block_root: cancun.then_some(B256::ZERO),
-        requests_hash: prague.then_some(EMPTY_REQUESTS_HASH),
+        requests_hash: (cancun && forks.prague).then_some(EMPTY_REQUESTS_HASH),
         ..Default::default()
     })
+}
+
+/// A geth genesis `config` for a post-merge chain with every fork up to Cancun active at
+/// genesis (block 0, timestamp 0): the dev chain's, and the one tests and benches start from.
+pub fn cancun_chain_config(chain_id: u64) -> ChainConfig {
+    ChainConfig {
+        chain_id,
+        homestead_block: Some(0),
+        eip150_block: Some(0),
+        eip155_block: Some(0),
+        eip158_block: Some(0),
+        byzantium_block: Some(0),
+        constantinople_block: Some(0),
+        petersburg_block: Some(0),
+        istanbul_block: Some(0),
+        muir_glacier_block: Some(0),
+        berlin_block: Some(0),
+        london_block: Some(0),
+        arrow_glacier_block: Some(0),
+        gray_glacier_block: Some(0),
+        merge_netsplit_block: Some(0),
+        shanghai_time: Some(0),
+        cancun_time: Some(0),
+        terminal_total_difficulty: Some(U256::ZERO),
+        terminal_total_difficulty_passed: true,
+        ..Default::default()
+    }
 }
 
 /// The genesis block as an SSZ execution payload (the payload of the genesis consensus
@@ -128,7 +195,7 @@ pub fn genesis_hash(genesis: &Genesis) -> Result<B256, SpecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_genesis::{ChainConfig, GenesisAccount};
+    use alloy_genesis::GenesisAccount;
     use alloy_primitives::{Address, Bytes};
     use serde_json::Value;
     use std::collections::BTreeMap;
@@ -151,28 +218,6 @@ mod tests {
 
     fn hex_u256(v: &Value) -> U256 {
         v.as_str().unwrap().parse().unwrap()
-    }
-
-    fn cancun_config() -> ChainConfig {
-        ChainConfig {
-            chain_id: 1,
-            homestead_block: Some(0),
-            eip150_block: Some(0),
-            eip155_block: Some(0),
-            eip158_block: Some(0),
-            byzantium_block: Some(0),
-            constantinople_block: Some(0),
-            petersburg_block: Some(0),
-            istanbul_block: Some(0),
-            berlin_block: Some(0),
-            london_block: Some(0),
-            merge_netsplit_block: Some(0),
-            terminal_total_difficulty: Some(U256::ZERO),
-            terminal_total_difficulty_passed: true,
-            shanghai_time: Some(0),
-            cancun_time: Some(0),
-            ..Default::default()
-        }
     }
 
     /// Build a [`Genesis`] from an ethereum/tests BlockchainTest case.
@@ -202,7 +247,7 @@ mod tests {
             alloc.insert(addr.parse::<Address>().unwrap(), account);
         }
         Genesis {
-            config: cancun_config(),
+            config: cancun_chain_config(1),
             nonce: hex_u64(&h["nonce"]),
             timestamp: hex_u64(&h["timestamp"]),
             extra_data: h["extraData"].as_str().unwrap().parse().unwrap(),
@@ -268,7 +313,7 @@ mod tests {
     #[test]
     fn prague_adds_requests_hash_and_amsterdam_is_refused() {
         let mut g = Genesis {
-            config: cancun_config(),
+            config: cancun_chain_config(1),
             gas_limit: 30_000_000,
             ..Default::default()
         };
@@ -281,5 +326,55 @@ mod tests {
         g.config.osaka_time = Some(0);
         g.config.amsterdam_time = Some(0);
         assert!(genesis_header(&g).is_err());
+    }
+
+    #[test]
+    fn geth_defaults_and_range_checks() {
+        let mut g = Genesis {
+            config: cancun_chain_config(1),
+            ..Default::default()
+        };
+        let h = genesis_header(&g).unwrap();
+        assert_eq!(h.gas_limit, GETH_DEFAULT_GENESIS_GAS_LIMIT);
+        assert_eq!(h.base_fee_per_gas, Some(INITIAL_BASE_FEE));
+        g.base_fee_per_gas = Some(u64::MAX.into());
+        assert_eq!(genesis_header(&g).unwrap().base_fee_per_gas, Some(u64::MAX));
+        g.base_fee_per_gas = Some(u128::from(u64::MAX) + 1);
+        let e = genesis_header(&g).unwrap_err();
+        assert_eq!(e.field, "genesis.baseFeePerGas");
+        assert_eq!(e.value, "18446744073709551616");
+        // Before London the header has no base fee, whatever the genesis says.
+        g.config.london_block = None;
+        assert_eq!(genesis_header(&g).unwrap().base_fee_per_gas, None);
+    }
+
+    #[test]
+    fn the_header_follows_the_given_forks() {
+        let g = Genesis {
+            config: cancun_chain_config(1),
+            gas_limit: 30_000_000,
+            ..Default::default()
+        };
+        let none = GenesisForks {
+            london: false,
+            shanghai: false,
+            cancun: false,
+            prague: false,
+        };
+        let h = genesis_header_with(&g, none, B256::repeat_byte(1)).unwrap();
+        assert_eq!(h.state_root, B256::repeat_byte(1));
+        assert_eq!(
+            (h.base_fee_per_gas, h.withdrawals_root, h.blob_gas_used),
+            (None, None, None)
+        );
+        assert_eq!(
+            GenesisForks::of(&g).unwrap(),
+            GenesisForks {
+                london: true,
+                shanghai: true,
+                cancun: true,
+                prague: false,
+            }
+        );
     }
 }

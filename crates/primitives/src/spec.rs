@@ -16,7 +16,9 @@
 //! | `genesis` | Geth genesis JSON; London..Cancun active at genesis, merged at genesis |
 //!
 //! Unknown fields are rejected (a misspelt field must not silently fall back to a default).
-//! Numbers may be JSON numbers, decimal strings or `0x` hex strings.
+//! Numbers may be JSON numbers, decimal strings or `0x` hex strings. The file is read with
+//! serde (the `file` submodule owns its shape and the defaults) and every parse error names the
+//! field's path; [`ChainSpec::validate`] then checks the rules between fields.
 //!
 //! The default `maxBlocksWithoutPow` of 3600 blocks is two hours at 2 s slots: long enough to
 //! ride out a Bitcoin block drought or a pool outage, short enough that the federation alone
@@ -28,10 +30,13 @@
 //! `u64` as JSON numbers). Two files that differ only in formatting, key order or spelled-out
 //! defaults therefore have the same hash.
 
+mod file;
+
 use crate::bls::PublicKey;
+use alloy::serde::quantity;
 use alloy_genesis::Genesis;
 use alloy_primitives::{keccak256, Address, B256};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use std::path::Path;
 
@@ -87,12 +92,16 @@ impl SpecError {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PowSpec {
     /// Easiest allowed target, compact form (e.g. `0x207fffff`).
+    #[serde(deserialize_with = "quantity::deserialize")]
     pub pow_limit: u32,
     /// Target seconds between AuxPoWs.
+    #[serde(deserialize_with = "quantity::deserialize")]
     pub target_spacing_secs: u64,
     /// ASERT half-life in seconds.
+    #[serde(deserialize_with = "quantity::deserialize")]
     pub half_life_secs: u64,
     /// Initial target, compact form.
+    #[serde(deserialize_with = "quantity::deserialize")]
     pub bits: u32,
 }
 
@@ -111,7 +120,7 @@ pub struct EmergencySpec {
 /// A validated chain spec. Obtain one with [`ChainSpec::from_file`],
 /// [`ChainSpec::from_json_str`] or [`ChainSpec::dev`]; after editing fields by hand, call
 /// [`ChainSpec::validate`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChainSpec {
     /// EVM chain id.
@@ -154,123 +163,20 @@ pub struct ChainSpec {
     pub genesis: Genesis,
 }
 
-const KNOWN_FIELDS: &[&str] = &[
-    "chainId",
-    "auxpowChainId",
-    "slotDurationMs",
-    "authorities",
-    "approvalThreshold",
-    "maxBlocksWithoutPow",
-    "federationFeeAddresses",
-    "minerFeeShare",
-    "federationBitcoinPubkeys",
-    "pegThreshold",
-    "bitcoinNetwork",
-    "bitcoinStartHeight",
-    "requiredBtcConfirmations",
-    "pow",
-    "minPegInSats",
-    "minPegOutSats",
-    "maxPegOutFeeRate",
-    "emergency",
-    "genesis",
-];
+/// Reads the spec file format (see the module docs): defaults filled in, then validated.
+impl<'de> Deserialize<'de> for ChainSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        file::SpecFile::deserialize(d)?
+            .into_spec()
+            .map_err(serde::de::Error::custom)
+    }
+}
 
 const BITCOIN_NETWORKS: &[&str] = &["bitcoin", "testnet", "testnet4", "signet", "regtest"];
 
 /// `ceil(2n/3)`.
 pub fn default_threshold(n: usize) -> usize {
     (2 * n).div_ceil(3)
-}
-
-fn show(v: &Value) -> String {
-    v.to_string()
-}
-
-/// Parse an unsigned integer from a JSON number, a decimal string or a `0x` hex string.
-fn parse_uint(field: &str, v: &Value) -> Result<u64, SpecError> {
-    let bad = |why: &str| SpecError::new(field, show(v), why);
-    match v {
-        Value::Number(n) => n
-            .as_u64()
-            .ok_or_else(|| bad("expected an unsigned 64-bit integer")),
-        Value::String(s) => {
-            let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-                Some(h) => u64::from_str_radix(h, 16),
-                None => s.parse::<u64>(),
-            };
-            parsed.map_err(|_| bad("expected an unsigned 64-bit integer"))
-        }
-        _ => Err(bad("expected an unsigned integer")),
-    }
-}
-
-fn get_uint<T: TryFrom<u64>>(
-    obj: &Map<String, Value>,
-    field: &str,
-) -> Result<Option<T>, SpecError> {
-    match obj.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => {
-            let n = parse_uint(field, v)?;
-            T::try_from(n)
-                .map(Some)
-                .map_err(|_| SpecError::new(field, show(v), "out of range for this field"))
-        }
-    }
-}
-
-fn get_array<'a>(obj: &'a Map<String, Value>, field: &str) -> Result<&'a [Value], SpecError> {
-    match obj.get(field) {
-        None | Some(Value::Null) => Ok(&[]),
-        Some(Value::Array(a)) => Ok(a),
-        Some(v) => Err(SpecError::new(field, show(v), "expected an array")),
-    }
-}
-
-fn get_typed<T: for<'de> Deserialize<'de>>(
-    obj: &Map<String, Value>,
-    field: &str,
-) -> Result<Option<T>, SpecError> {
-    match obj.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => serde_json::from_value(v.clone())
-            .map(Some)
-            .map_err(|e| SpecError::new(field, show(v), e.to_string())),
-    }
-}
-
-fn parse_pow(v: &Value) -> Result<PowSpec, SpecError> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| SpecError::new("pow", show(v), "expected an object"))?;
-    for k in obj.keys() {
-        if !["powLimit", "targetSpacingSecs", "halfLifeSecs", "bits"].contains(&k.as_str()) {
-            return Err(SpecError::new(
-                format!("pow.{k}"),
-                show(&obj[k]),
-                "unknown field",
-            ));
-        }
-    }
-    let req = |f: &str| -> Result<u64, SpecError> {
-        let path = format!("pow.{f}");
-        let v = obj
-            .get(f)
-            .ok_or_else(|| SpecError::new(&path, "", "required"))?;
-        parse_uint(&path, v)
-    };
-    let compact = |f: &str| -> Result<u32, SpecError> {
-        let n = req(f)?;
-        u32::try_from(n)
-            .map_err(|_| SpecError::new(format!("pow.{f}"), n.to_string(), "not a compact target"))
-    };
-    Ok(PowSpec {
-        pow_limit: compact("powLimit")?,
-        target_spacing_secs: req("targetSpacingSecs")?,
-        half_life_secs: req("halfLifeSecs")?,
-        bits: compact("bits")?,
-    })
 }
 
 impl ChainSpec {
@@ -283,94 +189,7 @@ impl ChainSpec {
 
     /// Parse and validate a spec from JSON text.
     pub fn from_json_str(text: &str) -> Result<Self, SpecError> {
-        let root: Value = serde_json::from_str(text)
-            .map_err(|e| SpecError::new("<document>", "", format!("invalid JSON: {e}")))?;
-        let obj = root
-            .as_object()
-            .ok_or_else(|| SpecError::new("<document>", show(&root), "expected a JSON object"))?;
-        for (k, v) in obj {
-            if !KNOWN_FIELDS.contains(&k.as_str()) {
-                return Err(SpecError::new(k, show(v), "unknown field"));
-            }
-        }
-
-        let chain_id: u64 =
-            get_uint(obj, "chainId")?.ok_or_else(|| SpecError::new("chainId", "", "required"))?;
-
-        let mut authorities = Vec::new();
-        for (i, v) in get_array(obj, "authorities")?.iter().enumerate() {
-            let field = format!("authorities[{i}]");
-            let s = v
-                .as_str()
-                .ok_or_else(|| SpecError::new(&field, show(v), "expected a hex string"))?;
-            let pk =
-                PublicKey::from_hex(s).map_err(|e| SpecError::new(&field, s, e.to_string()))?;
-            authorities.push(pk);
-        }
-
-        let mut federation_fee_addresses = Vec::new();
-        for (i, v) in get_array(obj, "federationFeeAddresses")?.iter().enumerate() {
-            let field = format!("federationFeeAddresses[{i}]");
-            let s = v
-                .as_str()
-                .ok_or_else(|| SpecError::new(&field, show(v), "expected an address"))?;
-            let a: Address = s
-                .parse()
-                .map_err(|e| SpecError::new(&field, s, format!("invalid address: {e}")))?;
-            federation_fee_addresses.push(a);
-        }
-
-        let mut federation_bitcoin_pubkeys = Vec::new();
-        for (i, v) in get_array(obj, "federationBitcoinPubkeys")?
-            .iter()
-            .enumerate()
-        {
-            let field = format!("federationBitcoinPubkeys[{i}]");
-            let s = v
-                .as_str()
-                .ok_or_else(|| SpecError::new(&field, show(v), "expected hex"))?;
-            federation_bitcoin_pubkeys.push(s.to_string());
-        }
-
-        let genesis_value = obj
-            .get("genesis")
-            .ok_or_else(|| SpecError::new("genesis", "", "required"))?;
-        let genesis: Genesis = serde_json::from_value(genesis_value.clone())
-            .map_err(|e| SpecError::new("genesis", "", format!("invalid genesis: {e}")))?;
-
-        let n = authorities.len();
-        let spec = ChainSpec {
-            chain_id,
-            auxpow_chain_id: get_uint(obj, "auxpowChainId")?.unwrap_or(DEFAULT_AUXPOW_CHAIN_ID),
-            slot_duration_ms: get_uint(obj, "slotDurationMs")?.unwrap_or(DEFAULT_SLOT_DURATION_MS),
-            approval_threshold: get_uint(obj, "approvalThreshold")?
-                .unwrap_or_else(|| default_threshold(n)),
-            authorities,
-            max_blocks_without_pow: get_uint(obj, "maxBlocksWithoutPow")?
-                .unwrap_or(DEFAULT_MAX_BLOCKS_WITHOUT_POW),
-            federation_fee_addresses,
-            miner_fee_share: get_uint(obj, "minerFeeShare")?.unwrap_or(DEFAULT_MINER_FEE_SHARE),
-            peg_threshold: get_uint(obj, "pegThreshold")?.or_else(|| {
-                (!federation_bitcoin_pubkeys.is_empty())
-                    .then(|| default_threshold(federation_bitcoin_pubkeys.len()) as u32)
-            }),
-            federation_bitcoin_pubkeys,
-            bitcoin_network: get_typed(obj, "bitcoinNetwork")?,
-            bitcoin_start_height: get_uint(obj, "bitcoinStartHeight")?,
-            required_btc_confirmations: get_uint(obj, "requiredBtcConfirmations")?,
-            pow: obj
-                .get("pow")
-                .filter(|v| !v.is_null())
-                .map(parse_pow)
-                .transpose()?,
-            min_peg_in_sats: get_uint(obj, "minPegInSats")?,
-            min_peg_out_sats: get_uint(obj, "minPegOutSats")?,
-            max_peg_out_fee_rate: get_uint(obj, "maxPegOutFeeRate")?,
-            emergency: get_typed(obj, "emergency")?,
-            genesis,
-        };
-        spec.validate()?;
-        Ok(spec)
+        file::parse(text)
     }
 
     /// Check every rule of the module docs.
