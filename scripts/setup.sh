@@ -4,15 +4,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Installs Debian/Ubuntu packages (apt-get update once per run).
+apt_updated=0
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if [ "$apt_updated" -eq 0 ]; then
+    $sudo apt-get update -qq || true
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"
+}
+
 need_apt=()
 command -v clang >/dev/null 2>&1 || need_apt+=(clang)
 command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing ${need_apt[*]} (LevelDB builds with clang and cmake)"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq || true
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+  apt_install "${need_apt[@]}"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -30,10 +39,25 @@ if [ "${ALYS_SKIP_NPM:-0}" != "1" ] && command -v npm >/dev/null 2>&1 && [ -f te
 fi
 
 # Independent Bitcoin clients used by the end-to-end tests (python-bitcoinlib builds and signs
-# deposits; embit derives the federation address from its descriptor).
-if [ "${ALYS_SKIP_PIP:-0}" != "1" ] && command -v python3 >/dev/null 2>&1; then
-  if ! python3 -c "import bitcoin.rpc, embit" >/dev/null 2>&1; then
-    echo "installing python-bitcoinlib and embit (pip)"
-    python3 -m pip install --quiet --disable-pip-version-check python-bitcoinlib embit
+# deposits; embit derives the federation address from its descriptor), in a virtual environment
+# inside the project (.venv): a distribution's own interpreter refuses installs into it
+# (PEP 668). Tests run `$ALYS_PYTHON`, else `.venv/bin/python3`.
+venv=.venv
+python_packages=(python-bitcoinlib==0.12.2 embit==0.8.0)
+if [ "${ALYS_SKIP_PIP:-0}" != "1" ]; then
+  if ! "$venv/bin/python3" -c "import bitcoin.rpc, embit" >/dev/null 2>&1; then
+    if ! command -v python3 >/dev/null 2>&1; then
+      echo "installing python3 and python3-venv"
+      apt_install python3 python3-venv
+    elif ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
+      echo "installing python3-venv (python3 -m venv needs it)"
+      apt_install python3-venv
+    fi
+    if ! "$venv/bin/python3" -m pip --version >/dev/null 2>&1; then
+      echo "creating the Python virtual environment $venv"
+      python3 -m venv --clear "$venv"
+    fi
+    echo "installing ${python_packages[*]} into $venv (pip)"
+    "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check "${python_packages[@]}"
   fi
 fi

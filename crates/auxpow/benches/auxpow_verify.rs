@@ -2,8 +2,8 @@
 //! work every verification must do (the physical floor): the parent header hash, the coinbase
 //! txid, one hash per coinbase-branch level and one per chain-branch level.
 //!
-//! `cargo bench -p alys-auxpow --bench auxpow_verify` (vectors via `ALYS_VECTORS_DIR`, default
-//! `../shared/vectors` beside the repository).
+//! `cargo bench -p alys-auxpow --bench auxpow_verify` (vectors from `tests/vectors`, or
+//! `ALYS_VECTORS_DIR`).
 
 use alys_auxpow::bitcoin::block::Header;
 use alys_auxpow::bitcoin::consensus::encode::{deserialize, serialize};
@@ -13,11 +13,12 @@ use alys_auxpow::{AuxPow, VerifyParams, WorkHash};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
 fn vectors() -> Vec<(String, Header, Vec<u8>)> {
-    let dir = alys_primitives::vectors::vectors_root();
-    let Ok(text) = std::fs::read_to_string(dir.join("auxpow/namecoin_auxpow_headers.json")) else {
-        eprintln!("SKIP: no vectors under {}", dir.display());
+    let Some(path) = alys_primitives::vectors::vectors_path("auxpow/namecoin_auxpow_headers.json")
+    else {
         return Vec::new();
     };
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let doc: serde_json::Value = serde_json::from_str(&text).expect("json");
     doc["vectors"]
         .as_array()

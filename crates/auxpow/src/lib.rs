@@ -27,7 +27,7 @@
 //!
 //! # Decisions
 //! * **Output commitments use internal byte order**, scriptSig commitments display order. The
-//!   real MARA coinbases (`shared/vectors/auxpow/bitcoin_coinbase_mm_commitments.json`) store
+//!   real MARA coinbases (`tests/vectors/auxpow/bitcoin_coinbase_mm_commitments.json`) store
 //!   the hash that way and the reference sidechain accepted them so; Namecoin's scriptSig rule is
 //!   unchanged. A root in the other order in an output is not found.
 //! * **Exactly one `fabe6d6d` in the whole coinbase** (scriptSig and all outputs together), and

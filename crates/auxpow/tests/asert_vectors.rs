@@ -1,10 +1,9 @@
-//! The official aserti3-2d test vectors (`shared/vectors/asert/run01..run10`) with Bitcoin
+//! The official aserti3-2d test vectors (`tests/vectors/asert/run01..run10`) with Bitcoin
 //! Cash's parameters: 600 s spacing, 172 800 s half-life, pow limit `0x1d00ffff`.
-
-mod common;
 
 use alys_auxpow::bitcoin::CompactTarget;
 use alys_auxpow::{next_bits, AsertAnchor, AsertParams};
+use alys_primitives::vectors::{report_cases, vectors_path};
 
 fn header_value<'a>(text: &'a str, key: &str) -> &'a str {
     text.lines()
@@ -22,13 +21,12 @@ fn parse_bits(s: &str) -> CompactTarget {
 
 #[test]
 fn asert_reproduces_every_official_vector() {
-    let Some(dir) = common::vectors_dir() else {
-        return;
-    };
     let params = AsertParams::bitcoin_cash();
     let mut total = 0usize;
     for run in 1..=10 {
-        let path = dir.join("asert").join(format!("run{run:02}"));
+        let Some(path) = vectors_path(&format!("asert/run{run:02}")) else {
+            return;
+        };
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let anchor = AsertAnchor {
@@ -60,6 +58,6 @@ fn asert_reproduces_every_official_vector() {
         assert_eq!(rows, iterations, "run{run:02}: row count");
         total += rows;
     }
-    println!("ASERT: {total} vector rows reproduced");
+    report_cases("ASERT", total);
     assert_eq!(total, 3000);
 }

@@ -1,6 +1,5 @@
-//! Conformance with real data (issue 5 acceptance):
-//! `shared/vectors/auxpow/namecoin_auxpow_headers.json` and
-//! `shared/vectors/auxpow/bitcoin_coinbase_mm_commitments.json`.
+//! Conformance with real data: `tests/vectors/auxpow/namecoin_auxpow_headers.json` and
+//! `tests/vectors/auxpow/bitcoin_coinbase_mm_commitments.json`.
 
 mod common;
 
@@ -13,10 +12,11 @@ use alys_auxpow::{
     AuxPow, AuxPowError, CommitmentLocation, MergedMiningHeader, ParentBlockBuilder, VerifyParams,
     WorkHash,
 };
+use alys_primitives::vectors::{report_cases, vectors_path};
 use serde_json::Value;
 
 fn load(name: &str) -> Option<Value> {
-    let path = common::vectors_dir()?.join("auxpow").join(name);
+    let path = vectors_path(&format!("auxpow/{name}"))?;
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     Some(serde_json::from_str(&text).expect("valid JSON"))
@@ -170,6 +170,7 @@ fn namecoin_headers_decode_roundtrip_and_verify() {
         "vector counts changed; review the test"
     );
     println!("namecoin vectors: {verified} auxpow headers verified, {plain} plain header checked");
+    report_cases("Namecoin AuxPoW headers", verified + plain);
 }
 
 #[test]
@@ -207,6 +208,7 @@ fn namecoin_labelled_negatives_fail_with_matching_error() {
         println!("{name}: rejected: {err}");
     }
     assert_eq!(negatives.len(), 6);
+    report_cases("Namecoin AuxPoW negatives", negatives.len());
 }
 
 #[test]
@@ -258,4 +260,5 @@ fn mara_output_commitments_match_expected_aux_hash() {
         );
     }
     assert_eq!(vectors.len(), 2);
+    report_cases("merged-mining output commitments", vectors.len());
 }

@@ -72,18 +72,19 @@ fn seeds() -> Vec<(WorkHash, Vec<u8>)> {
         let aux = b.mine(&hash, &common::regtest_target(), 1_000_000).unwrap();
         out.push((hash, aux.to_bytes()));
     }
-    if let Some(dir) = common::vectors_dir() {
-        let path = dir.join("auxpow/namecoin_auxpow_headers.json");
-        if let Ok(text) = std::fs::read_to_string(path) {
-            let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-            for v in doc["vectors"].as_array().unwrap() {
-                let bytes = hex::decode(v["hex"].as_str().unwrap()).unwrap();
-                if bytes.len() > 80 {
-                    let header: Header =
-                        alys_auxpow::bitcoin::consensus::deserialize(&bytes[..80]).unwrap();
-                    let h = WorkHash(header.block_hash().to_byte_array());
-                    out.push((h, bytes[80..].to_vec()));
-                }
+    if let Some(path) =
+        alys_primitives::vectors::vectors_path("auxpow/namecoin_auxpow_headers.json")
+    {
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for v in doc["vectors"].as_array().unwrap() {
+            let bytes = hex::decode(v["hex"].as_str().unwrap()).unwrap();
+            if bytes.len() > 80 {
+                let header: Header =
+                    alys_auxpow::bitcoin::consensus::deserialize(&bytes[..80]).unwrap();
+                let h = WorkHash(header.block_hash().to_byte_array());
+                out.push((h, bytes[80..].to_vec()));
             }
         }
     }

@@ -493,25 +493,20 @@ fn violates_fixed_bytes(schema: &serde_json::Value, value: &serde_json::Value) -
     value.as_str().is_some_and(|v| v.len() != 2 + 2 * n)
 }
 
-fn vectors_dir() -> Option<PathBuf> {
-    alys_primitives::vectors::vectors_path("engine_api")?;
-    Some(alys_primitives::vectors::vectors_root())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn served_methods_match_the_openrpc_spec() {
-    let Some(dir) = vectors_dir() else {
-        eprintln!("SKIPPED: engine API vectors not found (set ALYS_VECTORS_DIR)");
+    let vector = alys_primitives::vectors::vectors_path;
+    let (Some(index), Some(examples)) = (
+        vector("engine_api/engine_openrpc_index.json"),
+        vector("engine_api/engine_openrpc_examples.json"),
+    ) else {
         return;
     };
-    let index: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("engine_api/engine_openrpc_index.json")).unwrap(),
-    )
-    .unwrap();
-    let examples: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("engine_api/engine_openrpc_examples.json")).unwrap(),
-    )
-    .unwrap();
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(index).unwrap()).unwrap();
+    let examples: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(examples).unwrap()).unwrap();
+    let mut cases = 0;
     let h = start().await;
     let served = h.client.exchange_capabilities(vec![]).await.unwrap();
     let http = jsonrpsee::http_client::HttpClientBuilder::default()
@@ -606,8 +601,10 @@ async fn served_methods_match_the_openrpc_spec() {
                 }
                 Err(e) => panic!("{method}: {e}"),
             }
+            cases += 1;
         }
     }
+    alys_primitives::vectors::report_cases("Engine API OpenRPC examples", cases);
     h.el.stop().await;
     let _ = h.datadir;
 }

@@ -1,8 +1,7 @@
 //! BIP-340 vectors through the federation's Schnorr signing and verification code.
 
-mod common;
-
 use alys_federation::schnorr::{verify_bytes, SchnorrSigner};
+use alys_primitives::vectors::{report_cases, vectors_path};
 
 fn h(s: &str) -> Vec<u8> {
     hex::decode(s).unwrap()
@@ -10,11 +9,11 @@ fn h(s: &str) -> Vec<u8> {
 
 #[test]
 fn bip340_vectors() {
-    let Some(dir) = common::vectors_dir() else {
+    let Some(path) = vectors_path("taproot/bip340_test_vectors.csv") else {
         return;
     };
-    let text = std::fs::read_to_string(dir.join("taproot/bip340_test_vectors.csv"))
-        .expect("read BIP-340 vectors");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let (mut signed, mut verified, mut skipped) = (0, 0, Vec::new());
     for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
         let f: Vec<&str> = line.split(',').collect();
@@ -50,5 +49,6 @@ fn bip340_vectors() {
         verified += 1;
     }
     eprintln!("BIP-340: {signed} signed, {verified} verified, skipped: {skipped:?}");
+    report_cases("BIP-340", verified);
     assert!(signed >= 4 && verified >= 15);
 }

@@ -1,13 +1,12 @@
 //! BIP-341 wallet vectors (scriptPubKey section) through the same tree/tweak code that builds
 //! the federation address.
 
-mod common;
-
 use alys_federation::bitcoin::hashes::Hash;
 use alys_federation::bitcoin::key::XOnlyPublicKey;
 use alys_federation::bitcoin::taproot::{LeafVersion, TapLeafHash};
 use alys_federation::bitcoin::{Address, Network, ScriptBuf};
 use alys_federation::{taproot_spend_info, ScriptTree};
+use alys_primitives::vectors::{report_cases, vectors_path};
 use serde_json::Value;
 
 /// Parses a vector script tree; collects leaves by id.
@@ -30,11 +29,11 @@ fn tree(v: &Value, leaves: &mut Vec<(u64, ScriptBuf, LeafVersion)>) -> ScriptTre
 
 #[test]
 fn bip341_script_pubkey_vectors() {
-    let Some(dir) = common::vectors_dir() else {
+    let Some(path) = vectors_path("taproot/bip341_wallet_test_vectors.json") else {
         return;
     };
-    let text = std::fs::read_to_string(dir.join("taproot/bip341_wallet_test_vectors.json"))
-        .expect("read BIP-341 vectors");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let doc: Value = serde_json::from_str(&text).unwrap();
     let cases = doc["scriptPubKey"].as_array().unwrap();
     assert_eq!(cases.len(), 7);
@@ -105,4 +104,5 @@ fn bip341_script_pubkey_vectors() {
             }
         }
     }
+    report_cases("BIP-341 scriptPubKey", cases.len());
 }

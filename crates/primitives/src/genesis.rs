@@ -199,18 +199,6 @@ mod tests {
     use alloy_primitives::{Address, Bytes};
     use serde_json::Value;
     use std::collections::BTreeMap;
-    use std::path::PathBuf;
-
-    fn vectors_dir() -> PathBuf {
-        std::env::var_os("ALYS_VECTORS_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/../../../shared/vectors"
-                ))
-            })
-    }
 
     fn hex_u64(v: &Value) -> u64 {
         u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
@@ -265,11 +253,11 @@ mod tests {
 
     #[test]
     fn matches_ethereum_tests_cancun_genesis() {
-        let root = vectors_dir().join("evm/ethereum_tests/BlockchainTests/ValidBlocks");
-        if !root.is_dir() {
-            eprintln!("skipping: vectors not found at {}", root.display());
+        let Some(root) =
+            crate::vectors::vectors_path("evm/ethereum_tests/BlockchainTests/ValidBlocks")
+        else {
             return;
-        }
+        };
         let mut files = Vec::new();
         let mut stack = vec![root];
         while let Some(dir) = stack.pop() {
@@ -306,8 +294,8 @@ mod tests {
                 checked += 1;
             }
         }
+        crate::vectors::report_cases("ethereum/tests Cancun genesis headers", checked);
         assert!(checked >= 5, "only {checked} Cancun cases found");
-        eprintln!("checked {checked} Cancun genesis headers");
     }
 
     #[test]

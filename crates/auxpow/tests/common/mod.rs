@@ -1,16 +1,8 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-
 use alys_auxpow::bitcoin::{CompactTarget, Target, TxMerkleNode};
 use alys_auxpow::{grind_header, AuxPow};
-
-/// `ALYS_VECTORS_DIR`, or `shared/vectors` beside the repository; `None` (with a printed
-/// reason) when absent.
-pub fn vectors_dir() -> Option<PathBuf> {
-    alys_primitives::vectors::vectors_path("")
-}
 
 /// Regtest-style limit `0x207fffff`.
 pub fn regtest_bits() -> CompactTarget {

@@ -1,15 +1,7 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-
 use alys_btc_devnet::rpc::core_op_name;
-
-/// `ALYS_VECTORS_DIR`, or `shared/vectors` beside the repository; `None` (with a printed
-/// reason) when absent.
-pub fn vectors_dir() -> Option<PathBuf> {
-    alys_primitives::vectors::vectors_path("")
-}
 
 fn push_data(out: &mut Vec<u8>, data: &[u8]) {
     let n = data.len();

@@ -1,16 +1,8 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-
 use alys_federation::bitcoin::key::XOnlyPublicKey;
 use alys_federation::SchnorrSigner;
-
-/// `ALYS_VECTORS_DIR`, or `shared/vectors` beside the repository; `None` (with a printed
-/// reason) when absent.
-pub fn vectors_dir() -> Option<PathBuf> {
-    alys_primitives::vectors::vectors_path("")
-}
 
 /// Deterministic test signer number `i` (secret key = sha-free pattern `[i+1; 32]`).
 pub fn signer(i: u8) -> SchnorrSigner {
