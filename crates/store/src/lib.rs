@@ -1,11 +1,16 @@
 //! LevelDB-backed key-value store with typed columns, atomic write batches and a schema version.
 //!
 //! Every key lives in a [`Column`]: a one-byte prefix owned by one user of the store (the
-//! consensus chain, the execution client's state, …). All changes that belong together (one
+//! consensus chain, the execution client's state, …), declared in the registry [`columns`],
+//! where two claims of the same byte do not compile. All changes that belong together (one
 //! imported block, one executed payload) go into one [`WriteBatch`], which LevelDB applies
 //! atomically, so a crash leaves either all of it or none of it on disk.
 
+pub mod columns;
+
 use std::path::Path;
+
+use columns::store::META;
 
 use db_key::Key;
 use leveldb::{
@@ -48,12 +53,17 @@ impl From<leveldb::error::Error> for StoreError {
     }
 }
 
-/// A column: a one-byte key prefix that namespaces one kind of record.
+/// A column: a one-byte key prefix that namespaces one kind of record. Columns are made only in
+/// the registry [`columns`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Column(pub u8);
+pub struct Column(u8);
 
-/// Column reserved by the store itself for schema versions.
-const META: Column = Column(0);
+impl Column {
+    /// The prefix byte.
+    pub const fn byte(self) -> u8 {
+        self.0
+    }
+}
 
 /// Raw LevelDB key (column byte followed by the record key).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,6 +244,9 @@ impl Iterator for ScanIter<'_> {
         Some((key.0[1..].to_vec(), value))
     }
 }
+
+#[cfg(test)]
+mod atomicity_tests;
 
 #[cfg(test)]
 mod tests {
