@@ -24,13 +24,16 @@ use revm::{
     context::{BlockEnv, CfgEnv, Context, TxEnv},
     context_interface::{journaled_state::account::JournaledAccountTr, JournalTr},
     database::State,
-    database_interface::WrapDatabaseRef,
+    database_interface::{bal::EvmDatabaseError, WrapDatabaseRef},
     interpreter::{CreateInputs, CreateOutcome, Gas, InstructionResult, InterpreterResult},
     primitives::{Bytes, KECCAK_EMPTY},
     Inspector,
 };
 
-use crate::{db::DbError, state::StateView};
+use crate::{
+    db::DbError,
+    state::{StateError, StateView},
+};
 
 /// The revm database execution runs on: the block's cache over the parent state.
 pub type BlockState = State<WrapDatabaseRef<StateView>>;
@@ -41,16 +44,36 @@ pub type BlockEvmContext<'a> = Context<BlockEnv, TxEnv, CfgEnv, &'a mut BlockSta
 /// Deepest call stack revm allows (its own check runs when the guard stands aside).
 const CALL_STACK_LIMIT: usize = revm::primitives::CALL_STACK_LIMIT as usize;
 
+/// A state read that failed inside the collision check.
+#[derive(Debug, thiserror::Error)]
+pub enum CollisionCheckError {
+    /// The parent state could not be read.
+    #[error("collision check: {0}")]
+    Db(#[from] DbError),
+    /// revm's block state could not load an account.
+    #[error("collision check: {0}")]
+    Load(String),
+}
+
+impl From<EvmDatabaseError<StateError>> for CollisionCheckError {
+    fn from(e: EvmDatabaseError<StateError>) -> Self {
+        match e {
+            EvmDatabaseError::Database(StateError(db)) => Self::Db(db),
+            other => Self::Load(other.to_string()),
+        }
+    }
+}
+
 /// The EIP-7610 storage collision check, as a revm inspector (see the module docs).
 #[derive(Debug, Default)]
 pub struct StorageCollisionGuard {
     /// A state read that failed inside the hook; the block cannot be executed.
-    error: Option<DbError>,
+    error: Option<CollisionCheckError>,
 }
 
 impl StorageCollisionGuard {
     /// The state read error met by the hook, if any (the block's execution must fail with it).
-    pub fn take_error(&mut self) -> Option<DbError> {
+    pub fn take_error(&mut self) -> Option<CollisionCheckError> {
         self.error.take()
     }
 }
@@ -78,20 +101,20 @@ impl StorageCollisionGuard {
         &mut self,
         ctx: &mut BlockEvmContext<'_>,
         inputs: &CreateInputs,
-    ) -> Result<Option<CreateOutcome>, DbError> {
+    ) -> Result<Option<CreateOutcome>, CollisionCheckError> {
         let journal = &mut ctx.journaled_state;
         if journal.depth() > CALL_STACK_LIMIT {
             return Ok(None);
         }
         let caller = inputs.caller();
-        let creator = journal.load_account(caller).map_err(|e| e.0)?;
+        let creator = journal.load_account(caller)?;
         let nonce = creator.data.info.nonce;
         if creator.data.info.balance < inputs.value() || nonce == u64::MAX {
             return Ok(None);
         }
         let target = inputs.created_address(nonce);
         // Loading makes the target warm, as revm's own collision check does.
-        let account = journal.load_account(target).map_err(|e| e.0)?;
+        let account = journal.load_account(target)?;
         if account.data.info.code_hash != KECCAK_EMPTY || account.data.info.nonce != 0 {
             return Ok(None);
         }
@@ -99,7 +122,7 @@ impl StorageCollisionGuard {
             return Ok(None);
         }
         // The creator's nonce goes up before the collision is found, as in revm.
-        let mut creator = journal.load_account_mut(caller).map_err(|e| e.0)?;
+        let mut creator = journal.load_account_mut(caller)?;
         if !creator.data.bump_nonce() {
             return Ok(None);
         }

@@ -43,6 +43,9 @@ pub enum ExecError {
     /// State could not be read or the trie is damaged: a node fault, not a block fault.
     #[error("state access failed: {0}")]
     Db(#[from] DbError),
+    /// The EIP-7610 collision check could not read state.
+    #[error(transparent)]
+    CollisionCheck(#[from] crate::create_collision::CollisionCheckError),
     /// The state trie could not be updated.
     #[error("state trie: {0}")]
     Trie(#[from] TrieError),
@@ -212,7 +215,7 @@ pub fn execute_block(
         }
         let outcome = executor.execute_transaction(&tx);
         if let Some(e) = executor.evm_mut().inspector_mut().take_error() {
-            return Err(ExecError::Db(e));
+            return Err(e.into());
         }
         match outcome {
             Ok(_) => included.push(tx.into_inner()),

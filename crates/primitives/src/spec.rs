@@ -615,4 +615,50 @@ mod tests {
         v["pow"]["extra"] = 1.into();
         assert_eq!(err_field(&v), "pow.extra");
     }
+
+    #[test]
+    fn parse_errors_name_the_path_value_and_reason() {
+        let mut v = dev_json();
+        v["chainIdd"] = 1.into();
+        let e = load(&v).unwrap_err();
+        assert_eq!((e.field.as_str(), e.value.as_str()), ("chainIdd", "1"));
+        assert!(e.reason.contains("unknown field"), "{e}");
+
+        let mut v = dev_json();
+        v["authorities"][1] = 5.into();
+        let e = load(&v).unwrap_err();
+        assert_eq!((e.field.as_str(), e.value.as_str()), ("authorities[1]", "5"));
+
+        let mut v = dev_json();
+        v["genesis"]["config"]["cancunTime"] = "soon".into();
+        let e = load(&v).unwrap_err();
+        assert_eq!(e.field, "genesis.config.cancunTime");
+
+        let mut v = dev_json();
+        v["pow"] = serde_json::json!({"powLimit": 1, "targetSpacingSecs": 2, "halfLifeSecs": 3});
+        let e = load(&v).unwrap_err();
+        assert_eq!(e.field, "pow.bits");
+        assert!(e.reason.contains("missing field"), "{e}");
+
+        let mut v = dev_json();
+        v.as_object_mut().unwrap().remove("chainId");
+        assert_eq!(err_field(&v), "chainId");
+
+        // Numbers as decimal or hex strings.
+        let mut v = dev_json();
+        v["approvalThreshold"] = "0x3".into();
+        v["maxBlocksWithoutPow"] = "100".into();
+        let spec = load(&v).unwrap();
+        assert_eq!((spec.approval_threshold, spec.max_blocks_without_pow), (3, 100));
+    }
+
+    #[test]
+    fn serde_deserialize_is_the_spec_file_format() {
+        let spec: ChainSpec = serde_json::from_value(dev_json()).unwrap();
+        assert_eq!(spec, ChainSpec::dev(3).unwrap());
+        let mut v = dev_json();
+        v["minerFeeShare"] = 101.into();
+        let e = serde_json::from_value::<ChainSpec>(v).unwrap_err();
+        assert!(e.to_string().contains("minerFeeShare"), "{e}");
+    }
 }
