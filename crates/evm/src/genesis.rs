@@ -7,9 +7,10 @@ use alloy_primitives::{keccak256, B256, U256};
 use alloy_trie::{TrieAccount, EMPTY_ROOT_HASH};
 use alys_store::WriteBatch;
 
-use crate::chain::{rlp_bytes, ChainError};
+use crate::chain::error::ChainError;
 use crate::db::{AccountChange, BlockChanges, Direction, ElDb, StorageChange, StoredBody};
 use crate::forks::ForkSchedule;
+use crate::rlp::rlp_bytes;
 use crate::trie::Trie;
 
 /// Builds the genesis header and the batch that writes genesis state.
