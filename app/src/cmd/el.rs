@@ -74,7 +74,7 @@ impl ElCommand {
         match self.sub {
             Some(ElSub::EfTests { dir }) => {
                 let report =
-                    tokio::task::spawn_blocking(move || alys_evm::ef_tests::run_dir(&dir)).await?;
+                    tokio::task::spawn_blocking(move || alys_ef_tests::run_dir(&dir)).await?;
                 println!("{report}");
                 if report.failed.is_empty() {
                     Ok(())

@@ -209,10 +209,10 @@ async fn build_chain(genesis: Genesis, blocks: Vec<Vec<TxEnvelope>>) -> Vec<Exec
     for (i, txs) in blocks.into_iter().enumerate() {
         let expected = txs.len();
         {
-            let mut chain = el.chain().lock();
+            let chain = el.chain().lock();
             let view = chain.state_at(head).expect("state");
             for tx in txs {
-                chain.pool.add(tx, &view).expect("pool");
+                chain.pool().lock().add(tx, &view).expect("pool");
             }
         }
         let number = i as u64 + 1;

@@ -1,8 +1,7 @@
 //! The Engine API server (execution-apis, Cancun): the methods the consensus client calls,
 //! with the spec's error codes. Mounted behind [`crate::auth::JwtAuthLayer`].
 
-use std::sync::Arc;
-
+use alloy::eips::BlockNumberOrTag;
 use alloy::rpc::types::engine::{
     CancunPayloadFields, ExecutionPayload, ExecutionPayloadBodyV1, ExecutionPayloadSidecar,
     ExecutionPayloadV3, ForkchoiceState, PayloadAttributes, PayloadId,
@@ -12,11 +11,11 @@ use jsonrpsee::{
     types::{ErrorObject, ErrorObjectOwned, Params},
     RpcModule,
 };
-use parking_lot::Mutex;
 
 use crate::{
-    chain::{Chain, ForkchoiceError},
-    eth_common::{block_by_hash, block_by_number, BlockSelector},
+    chain::{Chain, ForkchoiceError, SharedChain},
+    eth::receipts::block_receipts,
+    eth_common::{block_by_hash, block_by_number},
 };
 
 /// Spec error code: unknown payload.
@@ -47,9 +46,6 @@ pub const ENGINE_METHODS: &[&str] = &[
     "engine_getPayloadBodiesByRangeV1",
     "engine_getClientVersionV1",
 ];
-
-/// Chain shared between the RPC servers.
-pub type SharedChain = Arc<Mutex<Chain>>;
 
 fn err(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObject::owned(code, message.into(), None::<()>)
@@ -219,7 +215,7 @@ pub fn engine_module(chain: SharedChain) -> RpcModule<SharedChain> {
         .map(|_| ()));
     reg(module
         .register_method("eth_getBlockByNumber", |params: Params, chain, _| {
-            let (selector, full): (BlockSelector, bool) = params.parse()?;
+            let (selector, full): (BlockNumberOrTag, bool) = params.parse()?;
             block_by_number(&chain.lock(), selector, full)
         })
         .map(|_| ()));
@@ -234,7 +230,7 @@ pub fn engine_module(chain: SharedChain) -> RpcModule<SharedChain> {
         .register_blocking_method("eth_getBlockReceipts", |params: Params, chain, _| {
             let hash: B256 = params.one()?;
             let db = chain.lock().db().clone();
-            crate::eth::receipts::block_receipts(&db, hash)
+            block_receipts(&db, hash)
         })
         .map(|_| ()));
     module

@@ -13,9 +13,10 @@ use alys_primitives::genesis::{genesis_header_with, GenesisForks};
 use alys_primitives::SpecError;
 use alys_store::WriteBatch;
 
-use crate::chain::{rlp_bytes, ChainError};
+use crate::chain::error::ChainError;
 use crate::db::{AccountChange, BlockChanges, Direction, ElDb, StorageChange, StoredBody};
 use crate::forks::ForkSchedule;
+use crate::rlp::rlp_bytes;
 use crate::trie::Trie;
 
 /// Builds the genesis header and the batch that writes genesis state.

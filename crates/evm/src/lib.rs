@@ -4,27 +4,33 @@
 //! and validates blocks with Ethereum-exact roots and hashes, builds payloads from its
 //! transaction pool, and serves the Engine API (JWT) and the `eth_*` JSON-RPC. The consensus
 //! side talks to it only over HTTP, exactly as it talks to Geth or Reth.
+//!
+//! Layers, each using only those below it: the store and trie ([`trie`], `db`, `state`);
+//! execution (`execute`, `sender_recovery`, `genesis`, `header_rules`, [`forks`]); the pool
+//! ([`txpool`]); the chain ([`chain`]); the RPC ([`eth`], `engine_api`); the node ([`node`]).
 
-pub mod auth;
+mod auth;
 pub mod chain;
-pub mod create_collision;
-pub mod db;
-pub mod ef_tests;
-pub mod engine_api;
+mod create_collision;
+mod db;
+mod engine_api;
 pub mod eth;
-pub mod eth_api;
-pub mod eth_common;
-pub mod execute;
+mod eth_common;
+mod execute;
 pub mod forks;
-pub mod genesis;
-pub mod header_rules;
+mod genesis;
+mod header_rules;
 pub mod node;
 pub mod recent_blocks;
-pub mod rpc_block;
-pub mod sender_recovery;
-pub mod state;
+mod rlp;
+mod rpc_block;
+mod sender_recovery;
+mod state;
 pub mod trie;
 pub mod txpool;
 pub mod verify;
 
+pub use db::{DbError, ElDb, StoredBody};
+pub use execute::{ExecError, ExecTimings, ExecutedBlock};
 pub use node::{ElConfig, ElError, EmbeddedEl};
+pub use state::{StateError, StateView};

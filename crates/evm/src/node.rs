@@ -2,7 +2,12 @@
 //! (JWT) and the public `eth_*` JSON-RPC. Used by `alys el` (own process) and in-process by
 //! `alys dev`; both run exactly this code.
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{Arc, Weak},
+    time::{Duration, Instant},
+};
 
 use alloy::rpc::types::engine::JwtSecret;
 use alloy_genesis::Genesis;
@@ -12,9 +17,9 @@ use parking_lot::Mutex;
 
 use crate::{
     auth::JwtAuthLayer,
-    chain::{Chain, ChainError},
-    engine_api::{engine_module, SharedChain},
-    eth::server::RpcServerConfig,
+    chain::{Chain, ChainError, SharedChain},
+    engine_api::engine_module,
+    eth::server::{self, RpcServerConfig},
 };
 
 /// Configuration of an embedded execution client.
@@ -55,6 +60,7 @@ pub enum ElError {
 #[derive(Debug)]
 pub struct EmbeddedEl {
     chain: SharedChain,
+    store: Weak<Store>,
     engine_addr: SocketAddr,
     engine_handle: ServerHandle,
     http: Option<(SocketAddr, ServerHandle)>,
@@ -64,6 +70,7 @@ impl EmbeddedEl {
     /// Opens the chain and starts the servers.
     pub async fn start(config: ElConfig) -> Result<Self, ElError> {
         let store = Arc::new(Store::open(&config.datadir.join("el"))?);
+        let store_ref = Arc::downgrade(&store);
         let chain = Chain::open(store, &config.genesis)?;
         let chain: SharedChain = Arc::new(Mutex::new(chain));
         let server_config = ServerConfig::builder()
@@ -88,12 +95,20 @@ impl EmbeddedEl {
         })?;
         let engine_handle = server.start(engine_module(chain.clone()));
         let http = match config.http {
-            Some(rpc) => Some(crate::eth_api::serve_with(chain.clone(), rpc).await?),
+            Some(rpc) => {
+                let addr = rpc.addr;
+                Some(
+                    server::start(chain.clone(), rpc)
+                        .await
+                        .map_err(|source| ElError::Bind { addr, source })?,
+                )
+            }
             None => None,
         };
         tracing::info!(%engine_addr, "execution client Engine API listening");
         Ok(Self {
             chain,
+            store: store_ref,
             engine_addr,
             engine_handle,
             http,
@@ -115,13 +130,52 @@ impl EmbeddedEl {
         &self.chain
     }
 
-    /// Stops the servers and waits for them to finish.
+    /// Stops the servers and returns once the store is closed, so the datadir can be opened
+    /// again at once.
+    ///
+    /// The servers stop after their in-flight calls; the last handles on the store (a method's
+    /// context, a blocking read, the chain-event task) are dropped by whichever task finishes
+    /// last, possibly just after the server reports it stopped, so the store's own handle
+    /// count is what tells that it closed.
     pub async fn stop(self) {
-        let _ = self.engine_handle.stop();
-        self.engine_handle.stopped().await;
-        if let Some((_, h)) = self.http {
+        let Self {
+            chain,
+            store,
+            engine_handle,
+            http,
+            ..
+        } = self;
+        let _ = engine_handle.stop();
+        if let Some((_, h)) = &http {
             let _ = h.stop();
+        }
+        engine_handle.stopped().await;
+        if let Some((_, h)) = http {
             h.stopped().await;
         }
+        drop(chain);
+        store_closed(store).await;
     }
 }
+
+/// How long the store may stay open after the servers stopped before a warning says so.
+const STORE_CLOSE_WARNING: Duration = Duration::from_secs(5);
+
+/// Resolves once no handle on `store` is left (LevelDB closed and its lock released).
+async fn store_closed(store: Weak<Store>) {
+    let started = Instant::now();
+    let mut warned = false;
+    while store.strong_count() > 0 {
+        if !warned && started.elapsed() > STORE_CLOSE_WARNING {
+            tracing::warn!(
+                handles = store.strong_count(),
+                "execution store still open after the servers stopped"
+            );
+            warned = true;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests;

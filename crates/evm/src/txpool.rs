@@ -11,10 +11,13 @@
 //!
 //! The payload builder takes [`TxPool::best_transactions`]: executable transactions, highest
 //! effective tip first, each sender's in nonce order. When the canonical head moves,
-//! [`TxPool::on_reorg`] drops what was mined and re-adds what was reorged out; it also signals
-//! [`TxPool::head_changes`], which the RPC layer uses to notify subscribers of new heads.
+//! [`TxPool::on_reorg`] drops what was mined and re-adds what was reorged out.
+//!
+//! The pool is shared as a [`SharedPool`] with its own lock: submissions take only that lock,
+//! never the chain's, so they are answered while a payload is being built.
 
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
 
 use alloy::consensus::{
     transaction::{Recovered, SignerRecoverable},
@@ -22,9 +25,14 @@ use alloy::consensus::{
 };
 use alloy::eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, U256};
-use tokio::sync::{broadcast, watch};
+use parking_lot::Mutex;
+use revm::{context_interface::cfg::gas::calculate_initial_tx_gas, primitives::hardfork::SpecId};
+use tokio::sync::broadcast;
 
 use crate::state::StateView;
+
+/// The pool shared by the payload builder and the RPC, under a lock of its own.
+pub type SharedPool = Arc<Mutex<TxPool>>;
 
 /// Default maximum transactions held in total.
 pub const MAX_POOL_SIZE: usize = 20_000;
@@ -179,28 +187,28 @@ pub struct TxPool {
     by_sender: HashMap<Address, BTreeMap<u64, Recovered<TxEnvelope>>>,
     by_hash: HashMap<B256, (Address, u64)>,
     pending_tx: broadcast::Sender<Recovered<TxEnvelope>>,
-    head_changes: watch::Sender<u64>,
 }
 
-/// Intrinsic gas of `tx` under Shanghai/Cancun rules (EIP-2028 calldata, EIP-2930 access list,
-/// EIP-3860 init code words).
-pub fn intrinsic_gas(tx: &impl Transaction) -> u64 {
-    let input = tx.input();
-    let zeros = input.iter().filter(|b| **b == 0).count() as u64;
-    let nonzeros = input.len() as u64 - zeros;
-    let mut gas = 21_000u64 + zeros * 4 + nonzeros * 16;
-    if tx.kind().is_create() {
-        gas += 32_000 + (input.len() as u64).div_ceil(32) * 2;
-    }
-    if let Some(list) = tx.access_list() {
-        for item in list.iter() {
-            gas += 2_400 + item.storage_keys.len() as u64 * 1_900;
-        }
-    }
-    if let Some(auths) = tx.authorization_list() {
-        gas += auths.len() as u64 * 25_000;
-    }
-    gas
+/// Intrinsic gas of `tx` under Cancun rules (EIP-2028 calldata, EIP-2930 access list, EIP-3860
+/// init code words), as revm charges it.
+fn intrinsic_gas(tx: &impl Transaction) -> u64 {
+    let (accounts, slots) = tx.access_list().map_or((0, 0), |list| {
+        (
+            list.len() as u64,
+            list.iter().map(|i| i.storage_keys.len() as u64).sum(),
+        )
+    });
+    let authorizations = tx.authorization_list().map_or(0, |a| a.len() as u64);
+    calculate_initial_tx_gas(
+        SpecId::CANCUN,
+        tx.input(),
+        tx.kind().is_create(),
+        accounts,
+        slots,
+        authorizations,
+        None,
+    )
+    .initial_total_gas()
 }
 
 /// Priority fee a transaction offers (the gas price for legacy and EIP-2930 transactions).
@@ -226,7 +234,6 @@ impl TxPool {
             by_sender: HashMap::new(),
             by_hash: HashMap::new(),
             pending_tx: broadcast::channel(PENDING_CHANNEL_CAPACITY).0,
-            head_changes: watch::channel(0).0,
         }
     }
 
@@ -282,11 +289,6 @@ impl TxPool {
     /// Notifications of every transaction admitted from now on.
     pub fn subscribe_pending(&self) -> broadcast::Receiver<Recovered<TxEnvelope>> {
         self.pending_tx.subscribe()
-    }
-
-    /// A counter bumped every time the canonical head moves ([`TxPool::on_reorg`]).
-    pub fn head_changes(&self) -> watch::Receiver<u64> {
-        self.head_changes.subscribe()
     }
 
     /// The next nonce of `sender` counting contiguous pooled transactions after `state_nonce`.
@@ -587,11 +589,15 @@ impl TxPool {
                 }
             }
         }
-        self.head_changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// Executable transactions, best effective tip first, each sender's in nonce order.
-    pub fn best_transactions(&self, view: &StateView, base_fee: u64) -> Vec<Recovered<TxEnvelope>> {
+    /// Executable transactions, best effective tip first, each sender's in nonce order, given
+    /// each sender's account nonce (senders without one are left out).
+    pub fn best_transactions(
+        &self,
+        nonce_of: impl Fn(&Address) -> Option<u64>,
+        base_fee: u64,
+    ) -> Vec<Recovered<TxEnvelope>> {
         struct Candidate {
             tip: u128,
             sender: Address,
@@ -618,9 +624,8 @@ impl TxPool {
         let tip_of = |tx: &Recovered<TxEnvelope>| tx.effective_tip_per_gas(base_fee);
         let mut heap = BinaryHeap::new();
         for (sender, queue) in &self.by_sender {
-            let nonce = match view.account(sender) {
-                Ok(a) => a.map(|a| a.nonce).unwrap_or_default(),
-                Err(_) => continue,
+            let Some(nonce) = nonce_of(sender) else {
+                continue;
             };
             if let Some(tx) = queue.get(&nonce) {
                 if let Some(tip) = tip_of(tx) {

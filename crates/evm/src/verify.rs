@@ -1,5 +1,6 @@
 //! Full recomputation of the state root from flat state: a consistency check between flat
-//! state and the incrementally maintained trie (used after restarts and in tests).
+//! state and the incrementally maintained trie (used after restarts and in tests), and the
+//! list of flat-state accounts (for conformance checks of the whole post-state).
 
 use alloy_primitives::{keccak256, B256};
 use alloy_trie::{HashBuilder, Nibbles, TrieAccount};
@@ -37,6 +38,15 @@ fn rlp<T: alloy_rlp::Encodable>(v: &T) -> Vec<u8> {
     let mut out = Vec::new();
     v.encode(&mut out);
     out
+}
+
+/// The address of every account in flat state (the state at the canonical head).
+pub fn flat_state_accounts(db: &ElDb) -> Vec<alloy_primitives::Address> {
+    db.store()
+        .scan(ACCOUNTS, &[], &[])
+        .filter(|(key, _)| key.len() == 20)
+        .map(|(key, _)| alloy_primitives::Address::from_slice(&key))
+        .collect()
 }
 
 /// Recomputes the state root of the flat state from scratch (cost: the whole state).

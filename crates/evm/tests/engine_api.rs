@@ -166,9 +166,9 @@ fn assert_flat_state_matches_head(el: &EmbeddedEl) {
 }
 
 fn pool_add(el: &EmbeddedEl, tx: TxEnvelope) {
-    let mut chain = el.chain().lock();
+    let chain = el.chain().lock();
     let view = chain.state_at(chain.head().1).unwrap();
-    chain.pool.add(tx, &view).unwrap();
+    chain.pool().lock().add(tx, &view).unwrap();
 }
 
 fn reseal(payload: &mut ExecutionPayloadV3, beacon_root: B256) {
@@ -208,7 +208,7 @@ async fn fifty_blocks_with_transfers_and_withdrawals() {
         );
         assert_eq!(payload.payload_inner.payload_inner.block_number, i);
         head = import(&h.client, payload, root).await;
-        assert!(h.el.chain().lock().pool.is_empty());
+        assert!(h.el.chain().lock().pool().lock().is_empty());
     }
     assert_eq!(
         balance(&h.el, &recipient),
@@ -282,7 +282,7 @@ async fn reorg_to_sibling_and_back_restores_state() {
     assert_eq!(balance(&h.el, &signers[0].address()), balance_before);
     assert_flat_state_matches_head(&h.el);
     // The side branch's transactions are pending again.
-    assert_eq!(h.el.chain().lock().pool.len(), 2);
+    assert_eq!(h.el.chain().lock().pool().lock().len(), 2);
     h.el.stop().await;
 }
 

@@ -221,11 +221,16 @@ async fn admission_errors_use_geth_strings() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_pool_evicts_cheapest_or_refuses() {
     let mut node = TestNode::start().await;
-    node.el().chain().lock().pool.set_config(PoolConfig {
-        max_size: 3,
-        max_per_sender: 2,
-        ..PoolConfig::default()
-    });
+    node.el()
+        .chain()
+        .lock()
+        .pool()
+        .lock()
+        .set_config(PoolConfig {
+            max_size: 3,
+            max_per_sender: 2,
+            ..PoolConfig::default()
+        });
     let cheap = tx(0, 0, 10 * GWEI, GWEI);
     node.send(&cheap).await.expect("1");
     node.send(&tx(1, 0, 10 * GWEI, 2 * GWEI)).await.expect("2");
@@ -245,11 +250,16 @@ async fn full_pool_evicts_cheapest_or_refuses() {
     assert!(gone.is_null());
     assert_eq!(status(&node).await, ("0x3".into(), "0x0".into()));
     // Per-sender limit.
-    node.el().chain().lock().pool.set_config(PoolConfig {
-        max_size: 100,
-        max_per_sender: 2,
-        ..PoolConfig::default()
-    });
+    node.el()
+        .chain()
+        .lock()
+        .pool()
+        .lock()
+        .set_config(PoolConfig {
+            max_size: 100,
+            max_per_sender: 2,
+            ..PoolConfig::default()
+        });
     node.send(&tx(3, 1, 10 * GWEI, 5 * GWEI))
         .await
         .expect("second of sender");

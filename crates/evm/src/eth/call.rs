@@ -42,7 +42,7 @@ use super::{
     errors::{evm_err, halt_message, internal, revert_err, server_err},
     EthApi,
 };
-use crate::engine_api::SharedChain;
+use crate::chain::SharedChain;
 
 /// Gas of a plain value transfer.
 const TRANSFER_GAS: u64 = 21_000;

@@ -1,9 +1,8 @@
 //! Chain events and WebSocket subscriptions (`eth_subscribe` / `eth_unsubscribe`: `newHeads`,
 //! `logs`, `newPendingTransactions`).
 //!
-//! [`ChainEvents`] runs one background task. It wakes on every canonical head change (the pool's
-//! [`crate::txpool::TxPool::head_changes`] counter, bumped by the chain whenever the head
-//! moves), walks back from the new head to the last head it published, and broadcasts a
+//! [`ChainEvents`] runs one background task. It wakes on every canonical head change (the head
+//! the chain publishes, [`crate::chain::Chain::watch_head`]), walks back from the new head to the last head it published, and broadcasts a
 //! [`ChainEvent`]: the blocks that left the canonical chain (newest first) and those that
 //! joined it (oldest first), each with its logs. Subscriptions and polling filters consume
 //! the broadcast; the task holds the chain only weakly and ends when the chain is dropped.
@@ -25,8 +24,11 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::{errors::invalid_params, logs::block_logs, pending_transaction, EthApi};
-use crate::{chain::Chain, db::ElDb, engine_api::SharedChain};
+use super::{block_logs::block_logs, errors::invalid_params, pending_transaction, EthApi};
+use crate::{
+    chain::{CanonicalHead, Chain, SharedChain},
+    db::ElDb,
+};
 
 /// Canonical blocks remembered to detect reorgs.
 const RECENT_BLOCKS: usize = 256;
@@ -97,7 +99,7 @@ impl ChainEvents {
                 .map(Arc::new)
                 .into_iter()
                 .collect();
-            (c.pool.head_changes(), recent)
+            (c.watch_head(), recent)
         };
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
@@ -117,7 +119,7 @@ impl ChainEvents {
 async fn run(
     chain: Weak<parking_lot::Mutex<Chain>>,
     tx: broadcast::Sender<Arc<ChainEvent>>,
-    mut head_rx: tokio::sync::watch::Receiver<u64>,
+    mut head_rx: tokio::sync::watch::Receiver<CanonicalHead>,
     recent: VecDeque<Arc<BlockEvent>>,
 ) {
     let recent = Arc::new(Mutex::new(recent));
@@ -300,7 +302,7 @@ pub fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
                         serve_chain(sink, rx, filter).await;
                     }
                     Wanted::PendingHashes | Wanted::PendingFull => {
-                        let mut rx = api.chain().lock().pool.subscribe_pending();
+                        let mut rx = api.pool().lock().subscribe_pending();
                         let sink = pending.accept().await?;
                         let full = matches!(wanted, Wanted::PendingFull);
                         loop {

@@ -17,7 +17,7 @@ use super::{
     errors::{header_not_found, internal, invalid_params},
     EthApi,
 };
-use crate::{db::ElDb, engine_api::SharedChain};
+use crate::{chain::SharedChain, db::ElDb};
 
 /// Tips below this are ignored when sampling (Geth's `IgnorePrice`).
 const IGNORE_TIP: u128 = 2;

@@ -7,60 +7,30 @@
 //! [`super::EthConfig::filter_timeout`] are dropped.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alloy::consensus::{transaction::Recovered, Header, TxEnvelope};
-use alloy::eips::{BlockNumHash, BlockNumberOrTag};
+use alloy::consensus::{transaction::Recovered, TxEnvelope};
+use alloy::eips::BlockNumberOrTag;
 use alloy::rpc::types::{Filter, FilterBlockOption, FilterChanges, Log};
-use alloy_primitives::{keccak256, B256, U128};
+use alloy_primitives::B256;
 use jsonrpsee::{
-    types::{ErrorObjectOwned, Params},
+    server::IdProvider,
+    types::{ErrorObjectOwned, Params, SubscriptionId},
     RpcModule,
 };
 use parking_lot::Mutex;
 use tokio::sync::broadcast::{self, error::TryRecvError};
 
 use super::{
+    block_logs::block_logs,
     blocking,
     errors::{header_not_found, internal, rpc_err, server_err, LIMIT_EXCEEDED},
     events::ChainEvent,
+    ids::HexIdProvider,
     EthApi,
 };
-use crate::{chain::Chain, db::ElDb, engine_api::SharedChain};
-
-/// All logs of block `hash` that match `filter` (address and topics only).
-pub fn block_logs(
-    db: &ElDb,
-    header: &Header,
-    hash: B256,
-    filter: &Filter,
-    removed: bool,
-) -> Result<Vec<Log>, ErrorObjectOwned> {
-    if !filter.matches_bloom(header.logs_bloom) {
-        return Ok(Vec::new());
-    }
-    let (Some(body), Some(receipts)) = (
-        db.body(&hash).map_err(internal)?,
-        db.receipts(&hash).map_err(internal)?,
-    ) else {
-        return Ok(Vec::new());
-    };
-    let unbounded = Filter {
-        block_option: FilterBlockOption::default(),
-        ..filter.clone()
-    };
-    Ok(unbounded.matching_block_logs(
-        BlockNumHash::new(header.number, hash),
-        header.timestamp,
-        body.transactions
-            .iter()
-            .map(|t| *t.tx_hash())
-            .zip(receipts.iter()),
-        removed,
-    ))
-}
+use crate::chain::{Chain, SharedChain};
 
 /// Resolves a range bound: tags to the forkchoice blocks, numbers clamped to the head.
 fn bound(chain: &Chain, tag: Option<BlockNumberOrTag>) -> Result<u64, ErrorObjectOwned> {
@@ -153,10 +123,9 @@ struct Installed {
 /// The installed polling filters.
 #[derive(Debug)]
 pub struct Filters {
-    installed: Mutex<HashMap<U128, Installed>>,
+    installed: Mutex<HashMap<String, Installed>>,
     max: usize,
     timeout: Duration,
-    counter: AtomicU64,
 }
 
 impl Filters {
@@ -166,23 +135,10 @@ impl Filters {
             installed: Mutex::new(HashMap::new()),
             max,
             timeout,
-            counter: AtomicU64::new(0),
         }
     }
 
-    fn next_id(&self) -> U128 {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let mut seed = n.to_be_bytes().to_vec();
-        seed.extend_from_slice(&nanos.to_be_bytes());
-        let h = keccak256(&seed);
-        U128::from_be_slice(&h[..16])
-    }
-
-    fn install(&self, kind: Kind) -> Result<U128, ErrorObjectOwned> {
+    fn install(&self, kind: Kind) -> Result<String, ErrorObjectOwned> {
         let mut installed = self.installed.lock();
         let timeout = self.timeout;
         installed.retain(|_, f| f.last_poll.elapsed() < timeout);
@@ -192,9 +148,12 @@ impl Filters {
                 format!("too many filters installed (limit {})", self.max),
             ));
         }
-        let id = self.next_id();
+        let id = match HexIdProvider.next_id() {
+            SubscriptionId::Str(id) => id.into_owned(),
+            SubscriptionId::Num(n) => n.to_string(),
+        };
         installed.insert(
-            id,
+            id.clone(),
             Installed {
                 kind,
                 last_poll: Instant::now(),
@@ -203,7 +162,7 @@ impl Filters {
         Ok(id)
     }
 
-    fn uninstall(&self, id: &U128) -> bool {
+    fn uninstall(&self, id: &str) -> bool {
         self.installed.lock().remove(id).is_some()
     }
 }
@@ -227,27 +186,27 @@ fn drain_events(rx: &mut broadcast::Receiver<Arc<ChainEvent>>) -> Vec<Arc<ChainE
 
 impl EthApi {
     /// `eth_newFilter`.
-    pub fn new_filter(&self, params: Params) -> Result<U128, ErrorObjectOwned> {
+    pub fn new_filter(&self, params: Params) -> Result<String, ErrorObjectOwned> {
         let filter: Filter = params.one()?;
         let rx = self.events().subscribe();
         self.filters.install(Kind::Logs(Box::new(filter), rx))
     }
 
     /// `eth_newBlockFilter`.
-    pub fn new_block_filter(&self) -> Result<U128, ErrorObjectOwned> {
+    pub fn new_block_filter(&self) -> Result<String, ErrorObjectOwned> {
         let rx = self.events().subscribe();
         self.filters.install(Kind::Blocks(rx))
     }
 
     /// `eth_newPendingTransactionFilter`.
-    pub fn new_pending_transaction_filter(&self) -> Result<U128, ErrorObjectOwned> {
-        let rx = self.chain().lock().pool.subscribe_pending();
+    pub fn new_pending_transaction_filter(&self) -> Result<String, ErrorObjectOwned> {
+        let rx = self.pool().lock().subscribe_pending();
         self.filters.install(Kind::PendingTransactions(rx))
     }
 
     /// `eth_getFilterChanges`.
     pub fn filter_changes(&self, params: Params) -> Result<FilterChanges, ErrorObjectOwned> {
-        let id: U128 = params.one()?;
+        let id: String = params.one()?;
         let mut installed = self.filters.installed.lock();
         let timeout = self.filters.timeout;
         installed.retain(|_, f| f.last_poll.elapsed() < timeout);
@@ -295,7 +254,7 @@ impl EthApi {
 
     /// `eth_getFilterLogs`: every log matching a log filter's full criteria.
     pub fn filter_logs(&self, params: Params) -> Result<Vec<Log>, ErrorObjectOwned> {
-        let id: U128 = params.one()?;
+        let id: String = params.one()?;
         let filter = {
             let mut installed = self.filters.installed.lock();
             let entry = installed.get_mut(&id).ok_or_else(filter_not_found)?;
@@ -329,7 +288,7 @@ pub fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
         api.filter_logs(p)
     });
     blocking(module, api, "eth_uninstallFilter", |api, params| {
-        let id: U128 = params.one()?;
+        let id: String = params.one()?;
         Ok(api.filters.uninstall(&id))
     });
 }

@@ -7,27 +7,31 @@
 //!   answers every method; [`register`] mounts the methods on an [`RpcModule`].
 //! * [`call`]: `eth_call`, `eth_estimateGas`, `eth_createAccessList` on revm.
 //! * [`receipts`], [`logs`], [`fees`], [`pool`], [`proof`], [`trace`]: the rest by topic.
-//! * [`events`]: new canonical heads (driven by [`crate::txpool::TxPool::head_changes`]) for
+//! * [`events`]: new canonical heads (driven by [`crate::chain::Chain::watch_head`]) for
 //!   `eth_subscribe` and the polling filters.
-//! * [`server`]: the HTTP + WebSocket server, CORS and request limits.
+//! * [`server`]: the HTTP + WebSocket server, CORS and request limits, subscription ids.
 //!
 //! The chain lock is held only to resolve a block and read from it; EVM executions run
 //! without it, so RPC load does not stall block production. Cheap methods run inline when the
 //! lock is free and move to Tokio's blocking pool while a block is being built;
-//! executions always run on the blocking pool.
+//! executions always run on the blocking pool. Transaction submission and pool inspection
+//! never take the chain lock: they read the published head and the pool, which has a lock of
+//! its own.
 
-pub mod cache;
-pub mod call;
-pub mod env;
-pub mod errors;
-pub mod events;
-pub mod fees;
-pub mod logs;
-pub mod pool;
-pub mod proof;
-pub mod receipts;
+mod block_logs;
+pub(crate) mod cache;
+pub(crate) mod call;
+pub(crate) mod env;
+pub(crate) mod errors;
+pub(crate) mod events;
+pub(crate) mod fees;
+mod ids;
+pub(crate) mod logs;
+pub(crate) mod pool;
+pub(crate) mod proof;
+pub(crate) mod receipts;
 pub mod server;
-pub mod trace;
+pub(crate) mod trace;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -42,12 +46,15 @@ use jsonrpsee::{
 };
 use serde::Serialize;
 
+use tokio::sync::watch;
+
 use crate::{
-    chain::Chain,
-    engine_api::SharedChain,
-    eth_common::{block_by_hash, BlockSelector},
+    chain::{CanonicalHead, Chain, ChainError, SharedChain},
+    db::ElDb,
+    eth_common::block_by_hash,
     rpc_block::rpc_transaction,
     state::{Ancestry, Overlay, StateView},
+    txpool::SharedPool,
 };
 use alloy::consensus::constants::KECCAK_EMPTY;
 use alloy::rpc::types::serde_helpers::JsonStorageKey;
@@ -97,6 +104,9 @@ impl Default for EthConfig {
 #[derive(Debug)]
 pub struct EthApi {
     chain: SharedChain,
+    pool: SharedPool,
+    head: watch::Receiver<CanonicalHead>,
+    db: ElDb,
     chain_id: u64,
     config: EthConfig,
     filters: logs::Filters,
@@ -116,9 +126,20 @@ pub struct ResolvedBlock {
 impl EthApi {
     /// A new API over `chain`.
     pub fn new(chain: SharedChain, config: EthConfig) -> Arc<Self> {
-        let chain_id = chain.lock().schedule().chain_id;
+        let (chain_id, pool, head, db) = {
+            let c = chain.lock();
+            (
+                c.schedule().chain_id,
+                c.pool().clone(),
+                c.watch_head(),
+                c.db().clone(),
+            )
+        };
         Arc::new(Self {
             chain,
+            pool,
+            head,
+            db,
             chain_id,
             filters: logs::Filters::new(config.max_filters, config.filter_timeout),
             config,
@@ -130,6 +151,26 @@ impl EthApi {
     /// The chain.
     pub fn chain(&self) -> &SharedChain {
         &self.chain
+    }
+
+    /// The transaction pool.
+    pub fn pool(&self) -> &SharedPool {
+        &self.pool
+    }
+
+    /// A view of the state at the canonical head as last published, read without the chain
+    /// lock.
+    pub fn head_view(&self) -> (Header, StateView) {
+        let head = self.head.borrow().clone();
+        let view = StateView::new(
+            self.db.clone(),
+            Overlay::default(),
+            Ancestry {
+                number: head.header.number,
+                hash: head.hash,
+            },
+        );
+        (head.header, view)
     }
 
     /// The configuration.
@@ -148,15 +189,7 @@ impl EthApi {
         chain: &Chain,
         tag: BlockNumberOrTag,
     ) -> Result<Option<B256>, ErrorObjectOwned> {
-        let selector = match tag {
-            BlockNumberOrTag::Latest => BlockSelector::Latest,
-            BlockNumberOrTag::Pending => BlockSelector::Pending,
-            BlockNumberOrTag::Safe => BlockSelector::Safe,
-            BlockNumberOrTag::Finalized => BlockSelector::Finalized,
-            BlockNumberOrTag::Earliest => BlockSelector::Earliest,
-            BlockNumberOrTag::Number(n) => BlockSelector::Number(n),
-        };
-        crate::eth_common::resolve(chain, selector)
+        crate::eth_common::resolve(chain, tag)
     }
 
     /// Resolves a block id (tag, number or EIP-1898 hash object) to a stored block. The head
@@ -203,7 +236,7 @@ impl EthApi {
             ));
         }
         chain.state_at(block.hash).map_err(|e| match e {
-            crate::chain::ChainError::MissingBlock(_) => header_not_found(),
+            ChainError::MissingBlock(_) => header_not_found(),
             e => internal(e),
         })
     }
@@ -242,7 +275,9 @@ impl EthApi {
         let (_, account) = Self::account_at(chain, &address, block)?;
         let nonce = account.map(|a| a.nonce).unwrap_or_default();
         if block == BlockId::Number(BlockNumberOrTag::Pending) {
-            return Ok(U64::from(chain.pool.pending_nonce(&address, nonce)));
+            return Ok(U64::from(
+                chain.pool().lock().pending_nonce(&address, nonce),
+            ));
         }
         Ok(U64::from(nonce))
     }
@@ -288,7 +323,7 @@ impl EthApi {
                 }
             }
         }
-        Ok(chain.pool.get(&hash).map(pending_transaction))
+        Ok(chain.pool().lock().get(&hash).map(pending_transaction))
     }
 
     /// `eth_getTransactionByBlock{Hash,Number}AndIndex`.
@@ -428,8 +463,16 @@ pub(crate) fn inline<R, F>(
     }
 }
 
+/// The public RPC module over `chain` with `config`.
+pub fn module(chain: SharedChain, config: EthConfig) -> RpcModule<SharedChain> {
+    let api = EthApi::new(chain.clone(), config);
+    let mut module = RpcModule::new(chain);
+    register(&mut module, &api);
+    module
+}
+
 /// Mounts every public method of `api` on `module`.
-pub fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
+fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
     inline(module, api, "eth_chainId", |api, _| {
         Ok(U64::from(api.chain_id))
     });

@@ -1,8 +1,9 @@
 //! Transaction submission and pool inspection: `eth_sendRawTransaction`, `txpool_status`,
 //! `txpool_content`, `txpool_inspect`, `txpool_contentFrom`.
 //!
-//! Decoding, signature recovery and the stateless checks run before the chain lock is taken;
-//! only the nonce/balance checks and the insertion hold it.
+//! Decoding and signature recovery run before any lock; the checks against the head state and
+//! the insertion hold only the pool's lock, never the chain's, so a submission is answered
+//! while a payload is being built. The head is the one the chain last published.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,14 +25,9 @@ use jsonrpsee::{
 use super::{
     blocking,
     errors::{internal, server_err},
-    inline, locked, pending_transaction, EthApi,
+    inline, pending_transaction, EthApi,
 };
-use crate::{
-    chain::Chain,
-    engine_api::SharedChain,
-    state::{Ancestry, Overlay, StateView},
-    txpool::PoolError,
-};
+use crate::{chain::SharedChain, txpool::PoolError};
 
 fn pool_err(e: PoolError) -> ErrorObjectOwned {
     match e {
@@ -69,20 +65,14 @@ impl EthApi {
         Ok(Recovered::new_unchecked(tx, sender))
     }
 
-    /// `eth_sendRawTransaction`, step 2 (under the chain lock): validate against the head and
-    /// add to the pool.
-    pub fn submit(chain: &mut Chain, tx: Recovered<TxEnvelope>) -> Result<B256, ErrorObjectOwned> {
-        let (head, head_hash) = chain.head();
-        let head = head.clone();
-        let view = StateView::new(
-            chain.db().clone(),
-            Overlay::default(),
-            Ancestry {
-                number: head.number,
-                hash: head_hash,
-            },
-        );
-        chain.pool.add_recovered(tx, &view, &head).map_err(pool_err)
+    /// `eth_sendRawTransaction`, step 2 (under the pool's lock only): validate against the
+    /// published head and add to the pool.
+    pub fn submit(&self, tx: Recovered<TxEnvelope>) -> Result<B256, ErrorObjectOwned> {
+        let (head, view) = self.head_view();
+        self.pool()
+            .lock()
+            .add_recovered(tx, &view, &head)
+            .map_err(pool_err)
     }
 
     fn content_with<T>(
@@ -90,13 +80,13 @@ impl EthApi {
         only: Option<Address>,
         f: impl Fn(&Recovered<TxEnvelope>) -> T,
     ) -> Result<Content<T>, ErrorObjectOwned> {
-        let chain = self.chain().lock();
-        let view = chain.state_at(chain.head().1).map_err(internal)?;
+        let (_, view) = self.head_view();
+        let pool = self.pool().lock();
         let mut pending = BTreeMap::new();
         let mut queued = BTreeMap::new();
         let senders: Vec<Address> = match only {
             Some(a) => vec![a],
-            None => chain.pool.senders().copied().collect(),
+            None => pool.senders().copied().collect(),
         };
         for sender in senders {
             let nonce = view
@@ -104,7 +94,7 @@ impl EthApi {
                 .map_err(internal)?
                 .map(|a| a.nonce)
                 .unwrap_or_default();
-            let (p, q) = chain.pool.split_sender(&sender, nonce);
+            let (p, q) = pool.split_sender(&sender, nonce);
             let map = |txs: Vec<&Recovered<TxEnvelope>>| -> BTreeMap<String, T> {
                 txs.into_iter()
                     .map(|tx| {
@@ -125,9 +115,8 @@ impl EthApi {
 
     /// `txpool_status`.
     pub fn txpool_status(&self) -> Result<TxpoolStatus, ErrorObjectOwned> {
-        let chain = self.chain().lock();
-        let view = chain.state_at(chain.head().1).map_err(internal)?;
-        let status = chain.pool.status(&view);
+        let (_, view) = self.head_view();
+        let status = self.pool().lock().status(&view);
         Ok(TxpoolStatus {
             pending: status.pending as u64,
             queued: status.queued as u64,
@@ -163,13 +152,9 @@ impl EthApi {
 
 /// Registers the submission and pool methods.
 pub fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
-    locked(
-        module,
-        api,
-        "eth_sendRawTransaction",
-        |_, p| EthApi::decode_and_recover(p),
-        |_, chain, tx| EthApi::submit(chain, tx),
-    );
+    inline(module, api, "eth_sendRawTransaction", |api, p| {
+        api.submit(EthApi::decode_and_recover(p)?)
+    });
     // The node holds no keys.
     for name in [
         "eth_sendTransaction",

@@ -22,7 +22,7 @@ use super::{
     errors::{internal, rpc_err, LIMIT_EXCEEDED},
     EthApi,
 };
-use crate::{engine_api::SharedChain, trie::Trie};
+use crate::{chain::SharedChain, trie::Trie};
 
 /// Most storage keys one request may ask for.
 pub const MAX_PROOF_KEYS: usize = 1024;

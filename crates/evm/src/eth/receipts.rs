@@ -16,7 +16,7 @@ use jsonrpsee::{
 };
 
 use super::{blocking, errors::internal, locked, EthApi};
-use crate::{db::ElDb, engine_api::SharedChain};
+use crate::{chain::SharedChain, db::ElDb};
 
 /// The RPC receipt of transaction `index` of a block, given the block's receipts (for gas
 /// and log offsets). `None` if the index is out of range.

@@ -4,14 +4,11 @@
 use std::net::SocketAddr;
 
 use http::{HeaderValue, Method};
-use jsonrpsee::{
-    server::{BatchRequestConfig, IdProvider, Server, ServerConfig, ServerHandle},
-    types::SubscriptionId,
-};
+use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
-use super::EthConfig;
-use crate::{engine_api::SharedChain, node::ElError};
+use super::{ids::HexIdProvider, module, EthConfig};
+use crate::chain::SharedChain;
 
 /// Which browser origins may call the RPC.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,28 +59,6 @@ impl RpcServerConfig {
     }
 }
 
-/// Subscription ids as Geth prints them: `0x` and 32 hex digits.
-#[derive(Debug, Default)]
-struct HexIdProvider {
-    counter: std::sync::atomic::AtomicU64,
-}
-
-impl IdProvider for HexIdProvider {
-    fn next_id(&self) -> SubscriptionId<'static> {
-        let n = self
-            .counter
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let mut seed = n.to_be_bytes().to_vec();
-        seed.extend_from_slice(&nanos.to_be_bytes());
-        let hash = alloy_primitives::keccak256(seed);
-        SubscriptionId::Str(format!("0x{}", hex::encode(&hash[..16])).into())
-    }
-}
-
 fn cors_layer(cors: &Cors) -> CorsLayer {
     let base = CorsLayer::new()
         .allow_methods([Method::POST, Method::GET, Method::OPTIONS])
@@ -97,11 +72,11 @@ fn cors_layer(cors: &Cors) -> CorsLayer {
     }
 }
 
-/// Starts the server with `chain`'s `eth` module.
+/// Starts the server with `chain`'s `eth` module; returns the bound address and the handle.
 pub async fn start(
     chain: SharedChain,
     config: RpcServerConfig,
-) -> Result<(SocketAddr, ServerHandle), ElError> {
+) -> std::io::Result<(SocketAddr, ServerHandle)> {
     let addr = config.addr;
     let server_config = ServerConfig::builder()
         .max_request_body_size(config.max_request_body_size)
@@ -109,18 +84,15 @@ pub async fn start(
         .max_connections(config.max_connections)
         .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
-        .set_id_provider(HexIdProvider::default())
+        .set_id_provider(HexIdProvider)
         .build();
     let server = Server::builder()
         .set_config(server_config)
         .set_http_middleware(tower::ServiceBuilder::new().layer(cors_layer(&config.cors)))
         .build(addr)
-        .await
-        .map_err(|source| ElError::Bind { addr, source })?;
-    let local = server
-        .local_addr()
-        .map_err(|source| ElError::Bind { addr, source })?;
-    let module = crate::eth_api::eth_module_with(chain, config.eth);
+        .await?;
+    let local = server.local_addr()?;
+    let module = module(chain, config.eth);
     tracing::info!(%local, "eth JSON-RPC listening (HTTP and WebSocket)");
     Ok((local, server.start(module)))
 }

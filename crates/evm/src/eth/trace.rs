@@ -38,7 +38,7 @@ use super::{
     errors::{evm_err, internal, invalid_params, server_err},
     EthApi,
 };
-use crate::engine_api::SharedChain;
+use crate::chain::SharedChain;
 
 /// Most transactions `debug_traceBlock*` traces in one request.
 pub const MAX_BLOCK_TRACE_TXS: usize = 2_000;

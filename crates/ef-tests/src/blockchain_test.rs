@@ -29,12 +29,12 @@ use alloy_primitives::{Address, B256, U256};
 use alloy_rlp::Decodable;
 use alys_store::Store;
 
-use super::{
+use crate::{
     code_hash,
     fixtures::{BlockchainTest, FixtureState},
     storage_root, to_u64, FixtureError, Outcome,
 };
-use crate::{chain::Chain, db::ACCOUNTS, forks::ForkSchedule};
+use alys_evm::{chain::Chain, forks::ForkSchedule, verify::flat_state_accounts};
 
 /// Chain id of every blockchain test.
 const CHAIN_ID: u64 = 1;
@@ -171,8 +171,7 @@ fn run_in(
     blocks: Vec<DecodedBlock>,
 ) -> Result<(), String> {
     let store = Arc::new(Store::open(dir).map_err(|e| format!("cannot open store: {e}"))?);
-    let mut chain =
-        Chain::open(store.clone(), genesis).map_err(|e| format!("cannot open chain: {e}"))?;
+    let mut chain = Chain::open(store, genesis).map_err(|e| format!("cannot open chain: {e}"))?;
     let expected_genesis = test.genesis_block_header.hash;
     if chain.genesis_hash() != expected_genesis {
         return Err(format!(
@@ -235,7 +234,7 @@ fn run_in(
         }
     }
     if let Some(post) = &test.post_state {
-        check_post_state(&chain, &store, head_hash, post)?;
+        check_post_state(&chain, head_hash, post)?;
     }
     Ok(())
 }
@@ -294,12 +293,7 @@ fn to_payload(
     }
 }
 
-fn check_post_state(
-    chain: &Chain,
-    store: &Store,
-    head: B256,
-    post: &FixtureState,
-) -> Result<(), String> {
+fn check_post_state(chain: &Chain, head: B256, post: &FixtureState) -> Result<(), String> {
     let view = chain
         .state_at(head)
         .map_err(|e| format!("cannot read state at head: {e}"))?;
@@ -366,12 +360,9 @@ fn check_post_state(
     }
     // The head is canonical, so flat state is the head's state: it must hold nothing more.
     let expected: BTreeSet<Address> = post.keys().copied().collect();
-    for (key, _) in store.scan(ACCOUNTS, &[], &[]) {
-        if key.len() == 20 {
-            let address = Address::from_slice(&key);
-            if !expected.contains(&address) {
-                problems.push(format!("{address}: present but not in postState"));
-            }
+    for address in flat_state_accounts(view.db()) {
+        if !expected.contains(&address) {
+            problems.push(format!("{address}: present but not in postState"));
         }
     }
     if problems.is_empty() {

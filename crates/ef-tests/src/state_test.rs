@@ -16,7 +16,7 @@ use revm::{
     state::AccountInfo,
 };
 
-use super::{
+use crate::{
     code_hash, fixture_state_root,
     fixtures::{FixtureState, StateEnv, StateIndexes, StatePost, StateTest, StateTransaction},
     state_root, storage_root, to_u128, to_u64, FixtureError, Outcome, Report,

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use alys_evm::ef_tests::{run_dir, Report};
+use alys_ef_tests::{run_dir, Outcome, Report};
 use serde_json::Value;
 
 fn fixtures_dir() -> Option<PathBuf> {
@@ -31,15 +31,12 @@ fn ethereum_tests_conformance() {
 #[test]
 fn report_display() {
     let mut report = Report::default();
-    report.record("a".into(), alys_evm::ef_tests::Outcome::Passed);
-    report.record(
-        "b".into(),
-        alys_evm::ef_tests::Outcome::Failed("state root".into()),
-    );
+    report.record("a".into(), Outcome::Passed);
+    report.record("b".into(), Outcome::Failed("state root".into()));
     for name in ["c", "d"] {
         report.record(
             name.into(),
-            alys_evm::ef_tests::Outcome::Skipped("unsupported fork Berlin".into()),
+            Outcome::Skipped("unsupported fork Berlin".into()),
         );
     }
     let text = report.to_string();

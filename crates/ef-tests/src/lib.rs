@@ -1,4 +1,5 @@
-//! Conformance runner for the ethereum/tests fixtures.
+//! Conformance runner for the ethereum/tests fixtures, outside the execution client's crate:
+//! it drives `alys-evm` only through its public API.
 //!
 //! [`run_dir`] walks a directory of filled fixtures (`GeneralStateTests`, `BlockchainTests`),
 //! recognises each test by its shape and runs it:
@@ -7,9 +8,9 @@
 //!   runs its transaction with revm (through the same alloy-evm factory the client uses) on an
 //!   in-memory pre-state, then compares the post state root and the logs hash.
 //! - **Blockchain tests** ([`blockchain_test`]): the genesis is written by
-//!   [`Chain::open`](crate::chain::Chain::open) into a temporary store, and every block is
+//!   [`Chain::open`](alys_evm::chain::Chain::open) into a temporary store, and every block is
 //!   converted to an Engine API payload and imported through
-//!   [`Chain::new_payload`](crate::chain::Chain::new_payload) — the code path of
+//!   [`Chain::new_payload`](alys_evm::chain::Chain::new_payload) — the code path of
 //!   `engine_newPayloadV3` — followed by `forkchoiceUpdated`. Blocks with `expectException`
 //!   must be rejected; the final head and post-state must match.
 //!
