@@ -23,6 +23,7 @@ pub mod rpc_block;
 pub mod sender_recovery;
 pub mod state;
 pub mod trie;
+pub mod tx_lookup;
 pub mod txpool;
 pub mod verify;
 

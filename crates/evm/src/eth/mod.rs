@@ -11,10 +11,11 @@
 //!   `eth_subscribe` and the polling filters.
 //! * [`server`]: the HTTP + WebSocket server, CORS and request limits.
 //!
-//! The chain lock is held only to resolve a block and read from it; EVM executions run
-//! without it, so RPC load does not stall block production. Cheap methods run inline when the
-//! lock is free and move to Tokio's blocking pool while a block is being built;
-//! executions always run on the blocking pool.
+//! The chain lock is held only to resolve a block and read from it; transactions and receipts
+//! by hash are read without it ([`crate::tx_lookup`]), and EVM executions run without it, so
+//! RPC load does not stall block production. Cheap methods run inline when the lock is free
+//! and move to Tokio's blocking pool while a block is being built; executions always run on
+//! the blocking pool.
 
 pub mod cache;
 pub mod call;
@@ -48,6 +49,7 @@ use crate::{
     eth_common::{block_by_hash, BlockSelector},
     rpc_block::rpc_transaction,
     state::{Ancestry, Overlay, StateView},
+    tx_lookup::TxLookup,
 };
 use alloy::consensus::constants::KECCAK_EMPTY;
 use alloy::rpc::types::serde_helpers::JsonStorageKey;
@@ -102,6 +104,7 @@ pub struct EthApi {
     filters: logs::Filters,
     events: OnceLock<events::ChainEvents>,
     head_cache: Arc<cache::HeadCache>,
+    lookup: TxLookup,
 }
 
 /// A block resolved from a block id: its header and hash.
@@ -116,7 +119,10 @@ pub struct ResolvedBlock {
 impl EthApi {
     /// A new API over `chain`.
     pub fn new(chain: SharedChain, config: EthConfig) -> Arc<Self> {
-        let chain_id = chain.lock().schedule().chain_id;
+        let (chain_id, lookup) = {
+            let chain = chain.lock();
+            (chain.schedule().chain_id, TxLookup::new(chain.db().clone()))
+        };
         Arc::new(Self {
             chain,
             chain_id,
@@ -124,7 +130,13 @@ impl EthApi {
             config,
             events: OnceLock::new(),
             head_cache: Arc::default(),
+            lookup,
         })
+    }
+
+    /// Transactions and receipts by hash, read without the chain lock.
+    pub fn lookup(&self) -> &TxLookup {
+        &self.lookup
     }
 
     /// The chain.
@@ -271,24 +283,39 @@ impl EthApi {
         Ok(B256::from(value))
     }
 
-    /// `eth_getTransactionByHash`: canonical chain first, then the pool.
-    pub fn transaction_by_hash(
-        chain: &Chain,
+    /// `eth_getTransactionByHash` among canonical blocks (without the chain lock).
+    pub fn canonical_transaction(
+        &self,
         hash: B256,
     ) -> Result<Option<Transaction>, ErrorObjectOwned> {
-        if let Some((block_hash, index)) = chain.db().tx_location(&hash).map_err(internal)? {
-            if let Some((header, body)) = chain.block(&block_hash).map_err(internal)? {
-                if let Some(tx) = body.transactions.get(index as usize) {
-                    return Ok(Some(rpc_transaction(
-                        tx,
-                        &header,
-                        block_hash,
-                        index as usize,
-                    )));
-                }
-            }
+        Ok(self.lookup.transaction(&hash).map_err(internal)?.map(|tx| {
+            rpc_transaction(
+                &tx.transaction,
+                &tx.header,
+                tx.block_hash,
+                tx.index as usize,
+            )
+        }))
+    }
+
+    /// `eth_getTransactionByHash`: canonical chain first, then the pool. A transaction leaves
+    /// the pool only once the block holding it is canonical, so the chain is asked again after
+    /// the pool misses.
+    async fn transaction_by_hash(
+        api: Arc<Self>,
+        hash: B256,
+    ) -> Result<Option<Transaction>, ErrorObjectOwned> {
+        if let Some(tx) = api.canonical_transaction(hash)? {
+            return Ok(Some(tx));
         }
-        Ok(chain.pool.get(&hash).map(pending_transaction))
+        let pooled = with_chain(api.clone(), move |_, chain| {
+            Ok(chain.pool.get(&hash).map(pending_transaction))
+        })
+        .await?;
+        match pooled {
+            Some(tx) => Ok(Some(tx)),
+            None => api.canonical_transaction(hash),
+        }
     }
 
     /// `eth_getTransactionByBlock{Hash,Number}AndIndex`.
@@ -396,20 +423,30 @@ pub(crate) fn locked<T, R, P, F>(
         let (api, prepare, f) = (api.clone(), prepare.clone(), f.clone());
         async move {
             let input = prepare(&api, params)?;
-            if let Some(mut chain) = api.chain.try_lock() {
-                return f(&api, &mut chain, input);
-            }
-            tokio::task::spawn_blocking(move || {
-                let mut chain = api.chain.lock();
-                f(&api, &mut chain, input)
-            })
-            .await
-            .unwrap_or_else(|e| Err(internal(e)))
+            with_chain(api, move |api, chain| f(api, chain, input)).await
         }
     });
     if let Err(e) = result {
         tracing::error!("duplicate RPC method registration: {e}");
     }
+}
+
+/// Runs `f` under the chain lock: inline when the lock is free, on Tokio's blocking pool when
+/// block production holds it.
+async fn with_chain<R, F>(api: Arc<EthApi>, f: F) -> Result<R, ErrorObjectOwned>
+where
+    R: Send + 'static,
+    F: FnOnce(&EthApi, &mut Chain) -> Result<R, ErrorObjectOwned> + Send + 'static,
+{
+    if let Some(mut chain) = api.chain.try_lock() {
+        return f(&api, &mut chain);
+    }
+    tokio::task::spawn_blocking(move || {
+        let mut chain = api.chain.lock();
+        f(&api, &mut chain)
+    })
+    .await
+    .unwrap_or_else(|e| Err(internal(e)))
 }
 
 /// Registers `f` as a cheap method answered inline.
@@ -515,13 +552,17 @@ pub fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
         },
         |_, chain, (hash, full)| block_by_hash(chain, hash, full),
     );
-    locked(
-        module,
-        api,
-        "eth_getTransactionByHash",
-        |_, p| p.one::<B256>(),
-        |_, chain, hash| EthApi::transaction_by_hash(chain, hash),
-    );
+    {
+        let api = api.clone();
+        let result =
+            module.register_async_method("eth_getTransactionByHash", move |params, _, _| {
+                let api = api.clone();
+                async move { EthApi::transaction_by_hash(api, params.one::<B256>()?).await }
+            });
+        if let Err(e) = result {
+            tracing::error!("duplicate RPC method registration: {e}");
+        }
+    }
     locked(
         module,
         api,
