@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use alys_federation::Federation;
 use alys_primitives::ChainSpec;
-use alys_store::{Column, Durability, Store, StoreError, WriteBatch};
+use alys_store::{Durability, Store, StoreError, WriteBatch};
 use bitcoin::BlockHash;
 
 use crate::index::DepositIndex;
@@ -28,7 +28,7 @@ use crate::scan::scan_block;
 use crate::state::{BlockRef, FollowerEvent, FollowerState, StateError};
 
 /// Store column of the follower's cursor.
-pub const FOLLOWER: Column = Column(0x30);
+pub use alys_store::columns::bitcoin::FOLLOWER;
 const STATE_KEY: &[u8] = b"state";
 const SCHEMA_NAME: &str = "bitcoin-follower";
 const SCHEMA_VERSION: u32 = 1;
@@ -160,7 +160,7 @@ impl Follower {
             Some(bytes) => {
                 let s: FollowerState =
                     serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
-                        column: FOLLOWER.0,
+                        column: FOLLOWER.byte(),
                         reason: format!("follower state: {e}"),
                     })?;
                 if s.start_height() != config.start_height {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use alys_primitives::{Address, B256};
-use alys_store::{Column, Durability, Store, StoreError, WriteBatch};
+use alys_store::{Durability, Store, StoreError, WriteBatch};
 use bitcoin::hashes::Hash;
 use bitcoin::Txid;
 use parking_lot::RwLock;
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::state::{de_str, ser_str, BlockRef, FollowerEvent};
 
 /// Store column of the status records (key: txid bytes, value: JSON [`PegInRecord`]).
-pub const PEGIN_STATUS: Column = Column(0x31);
+pub use alys_store::columns::bitcoin::PEGIN_STATUS;
 
 /// Bitcoin-side state of a transaction paying the federation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,7 +95,7 @@ impl DepositIndex {
         for (key, value) in store.scan(PEGIN_STATUS, &[], &[]) {
             let rec: PegInRecord =
                 serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
-                    column: PEGIN_STATUS.0,
+                    column: PEGIN_STATUS.byte(),
                     reason: format!("peg-in record {}: {e}", hex::encode(&key)),
                 })?;
             map.insert(rec.txid, rec);

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use alys_consensus::chain_store::ChainStore;
 use alys_consensus::{BlockInfo, PegInVerifier};
 use alys_primitives::{PegIn, B256};
-use alys_store::{Column, Durability, Store, StoreError, WriteBatch};
+use alys_store::{Durability, Store, StoreError, WriteBatch};
 use bitcoin::hashes::Hash;
 use bitcoin::Txid;
 use parking_lot::Mutex;
@@ -27,7 +27,7 @@ use crate::index::{DepositIndex, PegInState};
 
 /// Store column of outpoints minted up to the finalized block (key: txid ‖ vout BE, value:
 /// root of the minting block); key [`MINTED_CURSOR`] holds the finalized root it covers.
-pub const MINTED: Column = Column(0x32);
+pub use alys_store::columns::bitcoin::MINTED;
 const MINTED_CURSOR: &[u8] = b"cursor";
 
 /// Most peg-ins a proposer puts in one block.
@@ -178,7 +178,7 @@ impl FollowerPegIns {
         let mut fin = Finalized::default();
         for (key, value) in store.scan(MINTED, &[], &[]) {
             let corrupt = |what: &str| StoreError::Corrupt {
-                column: MINTED.0,
+                column: MINTED.byte(),
                 reason: format!("{what} {}", hex::encode(&key)),
             };
             if key == MINTED_CURSOR {

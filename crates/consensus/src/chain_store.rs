@@ -1,6 +1,6 @@
 //! Persistence of the consensus chain over `alys_store`.
 //!
-//! Columns (prefix bytes 0x20–0x2f belong to consensus):
+//! Columns (registered in [`alys_store::columns::consensus`]):
 //!
 //! | column | key | value |
 //! |---|---|---|
@@ -19,21 +19,10 @@
 use crate::forkchoice::PowIndex;
 use alloy_primitives::B256;
 use alys_primitives::SignedConsensusBlock;
-use alys_store::{Column, Durability, Store, StoreError, WriteBatch};
+use alys_store::{Durability, Store, StoreError, WriteBatch};
 use std::sync::Arc;
 
-/// Blocks by root.
-pub const BLOCKS: Column = Column(0x20);
-/// All imported blocks by height.
-pub const BY_HEIGHT: Column = Column(0x21);
-/// Canonical chain by height.
-pub const CANONICAL: Column = Column(0x22);
-/// Pointers.
-pub const META: Column = Column(0x23);
-/// Height of each stored block.
-pub const HEIGHTS: Column = Column(0x24);
-/// Merged-mining index of each stored block.
-pub const POW: Column = Column(0x28);
+pub use alys_store::columns::consensus::{BLOCKS, BY_HEIGHT, CANONICAL, HEIGHTS, META, POW};
 /// Schema version of the consensus columns (2: merged-mining index per block).
 pub const SCHEMA_VERSION: u32 = 2;
 

@@ -4,6 +4,8 @@
 //! Workload: 10,000 pre-signed ERC-20 transfers from 100 senders sent over HTTP by 32
 //! concurrent workers; measured: submissions/s and the time until every receipt is available.
 //! Each node's transfers start right after it sealed a block (same phase of the 1 s cadence).
+//! Then the 10,000 receipts fetched one by one (one request at a time), alternating between
+//! the nodes for three rounds: median time.
 //! Then `eth_call` (`balanceOf`) and `eth_getBalance` requests/s from 64 concurrent workers for
 //! 3 s each, alternating between the nodes (order swapped every round) for seven rounds: median
 //! rates, and the median of the per-round ratios. The same load generator (this process) drives
@@ -45,6 +47,8 @@ const LOAD_WORKERS: usize = 64;
 const LOAD_SECONDS: u64 = 3;
 /// Alternating rounds of the read load.
 const READ_ROUNDS: usize = 7;
+/// Alternating rounds of fetching every receipt one by one.
+const FETCH_ROUNDS: usize = 3;
 
 fn anvil_path() -> Option<PathBuf> {
     let dir = std::env::var_os("ALYS_E2E_DIR")
@@ -168,6 +172,7 @@ fn workload() -> Workload {
 struct Figures {
     submissions_per_s: f64,
     receipts_s: f64,
+    fetch_receipts_s: f64,
     calls_per_s: f64,
     balances_per_s: f64,
 }
@@ -301,6 +306,19 @@ async fn transfers(client: &HttpClient, w: &Workload) -> (f64, f64) {
     )
 }
 
+/// Seconds to fetch the receipts of `hashes` one by one (each must be there).
+async fn fetch_receipts(client: &HttpClient, hashes: &[B256]) -> f64 {
+    let start = Instant::now();
+    for h in hashes {
+        let r: Value = client
+            .request("eth_getTransactionReceipt", rpc_params![h])
+            .await
+            .expect("receipt call");
+        assert_eq!(r["status"], "0x1", "receipt of {h}");
+    }
+    start.elapsed().as_secs_f64()
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -398,6 +416,21 @@ async fn benchmark_against_anvil() {
         transfers(&anvil_client, &w).await;
     (alys.submissions_per_s, alys.receipts_s) = transfers(&alys_client, &w).await;
 
+    // Every transfer's receipt, one request at a time, nodes alternating.
+    let hashes: Vec<B256> = w.transfers.iter().map(keccak256).collect();
+    let (mut alys_fetch, mut anvil_fetch) = (Vec::new(), Vec::new());
+    for round in 0..FETCH_ROUNDS {
+        if round % 2 == 0 {
+            anvil_fetch.push(fetch_receipts(&anvil_client, &hashes).await);
+            alys_fetch.push(fetch_receipts(&alys_client, &hashes).await);
+        } else {
+            alys_fetch.push(fetch_receipts(&alys_client, &hashes).await);
+            anvil_fetch.push(fetch_receipts(&anvil_client, &hashes).await);
+        }
+    }
+    (alys.fetch_receipts_s, anvil_figures.fetch_receipts_s) =
+        (median(alys_fetch), median(anvil_fetch));
+
     // Read load: the nodes alternate (order swapped every round) for READ_ROUNDS rounds; the
     // ratio of each round is taken, and the median ratio reported, so drift of the shared
     // machine between rounds cancels out.
@@ -462,6 +495,12 @@ async fn benchmark_against_anvil() {
             alys.receipts_s,
             anvil_figures.receipts_s,
             anvil_figures.receipts_s / alys.receipts_s,
+        ),
+        (
+            "fetching the 10,000 receipts one by one (s)",
+            alys.fetch_receipts_s,
+            anvil_figures.fetch_receipts_s,
+            anvil_figures.fetch_receipts_s / alys.fetch_receipts_s,
         ),
         (
             "eth_call balanceOf requests/s (64 workers)",

@@ -5,10 +5,18 @@
 //! can move to any known block by unwinding and re-applying records without re-execution. Trie
 //! nodes are content-addressed and never overwritten, so the state trie of any executed block
 //! can be reopened from its state root.
+//!
+//! A block's transactions and receipts are stored one record per transaction, keyed by block
+//! hash ‖ index, each receipt with the gas its transaction used and the block-wide index of its
+//! first log: a lookup by transaction hash ([`crate::tx_lookup`]) reads one transaction and one
+//! receipt whatever the size of the block, and a block's records are read back in order by one
+//! prefix scan. Records are never rewritten; which of them are canonical is said by the
+//! transaction lookup index, moved with the canonical chain.
 
 use std::sync::Arc;
 
 use alloy::consensus::{Header, ReceiptEnvelope, TxEnvelope};
+use alloy::eips::eip2718::{Decodable2718, Encodable2718};
 use alloy::eips::eip4895::Withdrawal;
 use alloy_primitives::{Address, Bytes, B256, U256};
 use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
@@ -17,31 +25,14 @@ use alys_store::{Column, Durability, Store, StoreError, WriteBatch};
 
 use crate::trie::{verify, NodeCache, NodeReader, TrieError};
 
-/// Flat accounts: address → RLP(TrieAccount).
-pub const ACCOUNTS: Column = Column(0x10);
-/// Flat storage: address ‖ slot → 32-byte big-endian value (zero values are absent).
-pub const STORAGE: Column = Column(0x11);
-/// Contract code: code hash → bytecode.
-pub const CODE: Column = Column(0x12);
-/// Trie nodes: keccak(node) → RLP(node).
-pub const TRIE: Column = Column(0x13);
-/// Headers: block hash → RLP(header).
-pub const HEADERS: Column = Column(0x14);
-/// Bodies: block hash → RLP(StoredBody).
-pub const BODIES: Column = Column(0x15);
-/// Receipts: block hash → RLP(list of 2718-encoded receipts).
-pub const RECEIPTS: Column = Column(0x16);
-/// Per-block state changes: block hash → RLP(BlockChanges).
-pub const CHANGES: Column = Column(0x17);
-/// Canonical chain: number (8 bytes BE) → block hash.
-pub const CANONICAL: Column = Column(0x18);
-/// Transaction lookup for canonical blocks: tx hash → block hash ‖ index (4 bytes BE).
-pub const TX_LOOKUP: Column = Column(0x19);
-/// Fork choice pointers: `head`, `safe`, `finalized` → block hash.
-pub const POINTERS: Column = Column(0x1a);
+pub use alys_store::columns::execution::{
+    ACCOUNTS, BODIES, CANONICAL, CHANGES, CODE, HEADERS, POINTERS, RECEIPTS, STORAGE, TRANSACTIONS,
+    TRIE, TX_LOOKUP,
+};
 
-/// Name and version of this schema in the store.
-pub const SCHEMA: (&str, u32) = ("execution", 1);
+/// Name and version of this schema in the store (2: transactions and receipts stored one record
+/// per transaction).
+pub const SCHEMA: (&str, u32) = ("execution", 2);
 
 /// Errors reading or writing execution data.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +66,34 @@ impl StoredBody {
     pub fn tx_hashes(&self) -> Vec<B256> {
         self.transactions.iter().map(|t| *t.tx_hash()).collect()
     }
+}
+
+/// A transaction's receipt as stored, with what depends on the transactions before it in its
+/// block.
+#[derive(Debug, Clone, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct StoredReceipt {
+    /// The consensus receipt.
+    pub receipt: ReceiptEnvelope,
+    /// Gas used by this transaction alone.
+    pub gas_used: u64,
+    /// Block-wide index of the receipt's first log.
+    pub first_log_index: u64,
+}
+
+/// Encoding side of [`StoredReceipt`], borrowing the receipt.
+#[derive(RlpEncodable)]
+struct StoredReceiptRef<'a> {
+    receipt: &'a ReceiptEnvelope,
+    gas_used: u64,
+    first_log_index: u64,
+}
+
+/// Key of a per-transaction record: block hash ‖ index (u32 BE).
+pub fn record_key(block: &B256, index: u32) -> [u8; 36] {
+    let mut key = [0u8; 36];
+    key[..32].copy_from_slice(block.as_slice());
+    key[32..].copy_from_slice(&index.to_be_bytes());
+    key
 }
 
 /// Old and new value of one account touched by a block (`None` = absent).
@@ -137,6 +156,15 @@ fn decode<T: Decodable>(what: &'static str, key: &[u8], bytes: &[u8]) -> Result<
     let mut buf = bytes;
     T::decode(&mut buf).map_err(|e| DbError::Corrupt {
         what,
+        key: hex::encode(key),
+        reason: e.to_string(),
+    })
+}
+
+fn decode_tx(key: &[u8], bytes: &[u8]) -> Result<TxEnvelope, DbError> {
+    let mut buf = bytes;
+    TxEnvelope::decode_2718(&mut buf).map_err(|e| DbError::Corrupt {
+        what: "transaction",
         key: hex::encode(key),
         reason: e.to_string(),
     })
@@ -223,17 +251,85 @@ impl ElDb {
 
     /// Body by block hash.
     pub fn body(&self, hash: &B256) -> Result<Option<StoredBody>, DbError> {
+        let Some(withdrawals) = self.withdrawals(hash)? else {
+            return Ok(None);
+        };
+        Ok(Some(StoredBody {
+            transactions: self.block_transactions(hash)?,
+            withdrawals,
+        }))
+    }
+
+    fn withdrawals(&self, hash: &B256) -> Result<Option<Vec<Withdrawal>>, DbError> {
         self.store
             .get(BODIES, hash.as_slice())?
             .map(|b| decode("body", hash.as_slice(), &b))
             .transpose()
     }
 
-    /// Receipts by block hash.
+    /// Consensus receipts by block hash, in block order.
     pub fn receipts(&self, hash: &B256) -> Result<Option<Vec<ReceiptEnvelope>>, DbError> {
+        if self.store.get(BODIES, hash.as_slice())?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.block_receipts(hash)?
+                .into_iter()
+                .map(|r| r.receipt)
+                .collect(),
+        ))
+    }
+
+    /// The stored records of one column for block `hash`, in block order, each checked to sit
+    /// at its index.
+    fn block_records<T>(
+        &self,
+        column: Column,
+        what: &'static str,
+        hash: &B256,
+        decode: impl Fn(&[u8], &[u8]) -> Result<T, DbError>,
+    ) -> Result<Vec<T>, DbError> {
         self.store
-            .get(RECEIPTS, hash.as_slice())?
-            .map(|b| decode("receipts", hash.as_slice(), &b))
+            .scan(column, hash.as_slice(), &[])
+            .enumerate()
+            .map(|(i, (key, value))| {
+                if key.len() != 36 || key[32..] != (i as u32).to_be_bytes() {
+                    return Err(DbError::Corrupt {
+                        what,
+                        key: hex::encode(&key),
+                        reason: format!("expected the record of index {i}"),
+                    });
+                }
+                decode(&key, &value)
+            })
+            .collect()
+    }
+
+    /// Transactions of block `hash`, in block order (empty for an unknown block).
+    pub fn block_transactions(&self, hash: &B256) -> Result<Vec<TxEnvelope>, DbError> {
+        self.block_records(TRANSACTIONS, "transaction", hash, decode_tx)
+    }
+
+    /// Stored receipts of block `hash`, in block order (empty for an unknown block).
+    pub fn block_receipts(&self, hash: &B256) -> Result<Vec<StoredReceipt>, DbError> {
+        self.block_records(RECEIPTS, "receipt", hash, |k, v| decode("receipt", k, v))
+    }
+
+    /// Transaction `index` of block `hash`.
+    pub fn transaction(&self, hash: &B256, index: u32) -> Result<Option<TxEnvelope>, DbError> {
+        let key = record_key(hash, index);
+        self.store
+            .get(TRANSACTIONS, &key)?
+            .map(|b| decode_tx(&key, &b))
+            .transpose()
+    }
+
+    /// Stored receipt of transaction `index` of block `hash`.
+    pub fn receipt(&self, hash: &B256, index: u32) -> Result<Option<StoredReceipt>, DbError> {
+        let key = record_key(hash, index);
+        self.store
+            .get(RECEIPTS, &key)?
+            .map(|b| decode("receipt", &key, &b))
             .transpose()
     }
 
@@ -286,7 +382,8 @@ impl ElDb {
         batch.put(POINTERS, name.as_bytes(), hash.to_vec());
     }
 
-    /// Writes an executed block (header, body, receipts, changes) into `batch`.
+    /// Writes an executed block (header, withdrawals, one record per transaction and per
+    /// receipt, changes) into `batch`.
     pub fn put_block(
         batch: &mut WriteBatch,
         hash: B256,
@@ -296,8 +393,27 @@ impl ElDb {
         changes: &BlockChanges,
     ) {
         batch.put(HEADERS, hash.as_slice(), encode(header));
-        batch.put(BODIES, hash.as_slice(), encode(body));
-        batch.put(RECEIPTS, hash.as_slice(), encode(&receipts.to_vec()));
+        batch.put(BODIES, hash.as_slice(), encode(&body.withdrawals));
+        for (i, tx) in body.transactions.iter().enumerate() {
+            batch.put(
+                TRANSACTIONS,
+                &record_key(&hash, i as u32),
+                tx.encoded_2718(),
+            );
+        }
+        let (mut prev_cumulative, mut first_log_index) = (0, 0);
+        for (i, receipt) in receipts.iter().enumerate() {
+            let stored = StoredReceiptRef {
+                receipt,
+                gas_used: receipt
+                    .cumulative_gas_used()
+                    .saturating_sub(prev_cumulative),
+                first_log_index,
+            };
+            batch.put(RECEIPTS, &record_key(&hash, i as u32), encode(&stored));
+            prev_cumulative = receipt.cumulative_gas_used();
+            first_log_index += receipt.logs().len() as u64;
+        }
         batch.put(CHANGES, hash.as_slice(), encode(changes));
     }
 
@@ -424,6 +540,118 @@ mod tests {
         batch.delete(TRIE, hash.as_slice());
         store.write(batch, Durability::Buffered).expect("delete");
         assert_eq!(db.verified_node(&hash).expect("cached"), node);
+    }
+
+    fn block_with(n: u64) -> (StoredBody, Vec<ReceiptEnvelope>) {
+        use alloy::consensus::{Receipt, ReceiptWithBloom, SignableTransaction, TxLegacy};
+        use alloy_primitives::{Log, Signature};
+        let mut transactions = Vec::new();
+        let mut receipts = Vec::new();
+        for i in 0..n {
+            let tx = TxLegacy {
+                nonce: i,
+                gas_limit: 21_000 + i,
+                ..Default::default()
+            };
+            transactions.push(TxEnvelope::from(
+                tx.into_signed(Signature::test_signature()),
+            ));
+            let logs = (0..i % 3)
+                .map(|l| Log::new_unchecked(Address::repeat_byte(l as u8), vec![], Bytes::new()))
+                .collect();
+            let receipt = Receipt {
+                status: true.into(),
+                cumulative_gas_used: 21_000 * (i + 1) + i * i,
+                logs,
+            };
+            receipts.push(ReceiptEnvelope::Legacy(ReceiptWithBloom::new(
+                receipt,
+                Default::default(),
+            )));
+        }
+        let body = StoredBody {
+            transactions,
+            withdrawals: vec![],
+        };
+        (body, receipts)
+    }
+
+    #[test]
+    fn blocks_are_stored_one_record_per_transaction() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = ElDb::new(Arc::new(Store::open(dir.path()).expect("store"))).expect("db");
+        let hash = B256::repeat_byte(7);
+        let (body, receipts) = block_with(6);
+        let mut batch = WriteBatch::new();
+        ElDb::put_block(
+            &mut batch,
+            hash,
+            &Header::default(),
+            &body,
+            &receipts,
+            &BlockChanges::default(),
+        );
+        // A neighbouring block's records must not leak into this one's.
+        let (other, other_receipts) = block_with(2);
+        ElDb::put_block(
+            &mut batch,
+            B256::repeat_byte(8),
+            &Header::default(),
+            &other,
+            &other_receipts,
+            &BlockChanges::default(),
+        );
+        db.write(batch, Durability::Buffered).expect("write");
+
+        assert_eq!(db.body(&hash).expect("body"), Some(body.clone()));
+        assert_eq!(
+            db.receipts(&hash).expect("receipts"),
+            Some(receipts.clone())
+        );
+        let stored = db.block_receipts(&hash).expect("stored receipts");
+        let (mut prev, mut logs) = (0, 0);
+        for (i, (s, r)) in stored.iter().zip(&receipts).enumerate() {
+            assert_eq!(&s.receipt, r);
+            assert_eq!(
+                s.gas_used,
+                r.cumulative_gas_used() - prev,
+                "gas used of {i}"
+            );
+            assert_eq!(s.first_log_index, logs, "first log index of {i}");
+            prev = r.cumulative_gas_used();
+            logs += r.logs().len() as u64;
+            assert_eq!(
+                db.receipt(&hash, i as u32).expect("receipt"),
+                Some(s.clone())
+            );
+            assert_eq!(
+                db.transaction(&hash, i as u32).expect("tx").as_ref(),
+                Some(&body.transactions[i])
+            );
+        }
+        assert_eq!(db.transaction(&hash, 6).expect("past the end"), None);
+        assert_eq!(db.body(&B256::ZERO).expect("unknown"), None);
+        assert_eq!(db.receipts(&B256::ZERO).expect("unknown"), None);
+
+        // A missing record inside a block is corruption, not a shorter block.
+        let mut batch = WriteBatch::new();
+        batch.delete(TRANSACTIONS, &record_key(&hash, 2));
+        batch.put(RECEIPTS, &record_key(&hash, 3), vec![0xc0]);
+        db.write(batch, Durability::Buffered).expect("write");
+        assert!(matches!(
+            db.body(&hash),
+            Err(DbError::Corrupt {
+                what: "transaction",
+                ..
+            })
+        ));
+        assert!(matches!(
+            db.receipt(&hash, 3),
+            Err(DbError::Corrupt {
+                what: "receipt",
+                ..
+            })
+        ));
     }
 
     #[test]

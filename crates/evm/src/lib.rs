@@ -27,10 +27,11 @@ mod rpc_block;
 mod sender_recovery;
 mod state;
 pub mod trie;
+pub mod tx_lookup;
 pub mod txpool;
 pub mod verify;
 
-pub use db::{DbError, ElDb, StoredBody};
+pub use db::{BlockChanges, DbError, ElDb, StoredBody};
 pub use execute::{ExecError, ExecTimings, ExecutedBlock};
 pub use node::{ElConfig, ElError, EmbeddedEl};
 pub use state::{StateError, StateView};

@@ -11,12 +11,12 @@
 //!   `eth_subscribe` and the polling filters.
 //! * [`server`]: the HTTP + WebSocket server, CORS and request limits, subscription ids.
 //!
-//! The chain lock is held only to resolve a block and read from it; EVM executions run
-//! without it, so RPC load does not stall block production. Cheap methods run inline when the
-//! lock is free and move to Tokio's blocking pool while a block is being built;
-//! executions always run on the blocking pool. Transaction submission and pool inspection
-//! never take the chain lock: they read the published head and the pool, which has a lock of
-//! its own.
+//! The chain lock is held only to resolve a block and read from it; transactions and receipts
+//! by hash are read without it ([`crate::tx_lookup`]), and EVM executions run without it, so
+//! RPC load does not stall block production. Cheap methods run inline when the lock is free
+//! and move to Tokio's blocking pool while a block is being built; executions always run on
+//! the blocking pool. Transaction submission and pool inspection never take the chain lock:
+//! they read the published head and the pool, which has a lock of its own.
 
 mod block_logs;
 pub(crate) mod cache;
@@ -55,6 +55,7 @@ use crate::{
     rpc_block::rpc_transaction,
     state::{Ancestry, Overlay, StateView},
     txpool::SharedPool,
+    tx_lookup::TxLookup,
 };
 use alloy::consensus::constants::KECCAK_EMPTY;
 use alloy::rpc::types::serde_helpers::JsonStorageKey;
@@ -112,6 +113,7 @@ pub struct EthApi {
     filters: logs::Filters,
     events: OnceLock<events::ChainEvents>,
     head_cache: Arc<cache::HeadCache>,
+    lookup: TxLookup,
 }
 
 /// A block resolved from a block id: its header and hash.
@@ -135,6 +137,7 @@ impl EthApi {
                 c.db().clone(),
             )
         };
+        let lookup = TxLookup::new(db.clone());
         Arc::new(Self {
             chain,
             pool,
@@ -145,7 +148,13 @@ impl EthApi {
             config,
             events: OnceLock::new(),
             head_cache: Arc::default(),
+            lookup,
         })
+    }
+
+    /// Transactions and receipts by hash, read without the chain lock.
+    pub fn lookup(&self) -> &TxLookup {
+        &self.lookup
     }
 
     /// The chain.
@@ -306,24 +315,36 @@ impl EthApi {
         Ok(B256::from(value))
     }
 
-    /// `eth_getTransactionByHash`: canonical chain first, then the pool.
-    pub fn transaction_by_hash(
-        chain: &Chain,
+    /// `eth_getTransactionByHash` among canonical blocks (without the chain lock).
+    pub fn canonical_transaction(
+        &self,
         hash: B256,
     ) -> Result<Option<Transaction>, ErrorObjectOwned> {
-        if let Some((block_hash, index)) = chain.db().tx_location(&hash).map_err(internal)? {
-            if let Some((header, body)) = chain.block(&block_hash).map_err(internal)? {
-                if let Some(tx) = body.transactions.get(index as usize) {
-                    return Ok(Some(rpc_transaction(
-                        tx,
-                        &header,
-                        block_hash,
-                        index as usize,
-                    )));
-                }
-            }
+        Ok(self.lookup.transaction(&hash).map_err(internal)?.map(|tx| {
+            rpc_transaction(
+                &tx.transaction,
+                &tx.header,
+                tx.block_hash,
+                tx.index as usize,
+            )
+        }))
+    }
+
+    /// `eth_getTransactionByHash`: canonical chain first, then the pool. A transaction leaves
+    /// the pool only once the block holding it is canonical, so the chain is asked again after
+    /// the pool misses.
+    async fn transaction_by_hash(
+        api: Arc<Self>,
+        hash: B256,
+    ) -> Result<Option<Transaction>, ErrorObjectOwned> {
+        if let Some(tx) = api.canonical_transaction(hash)? {
+            return Ok(Some(tx));
         }
-        Ok(chain.pool().lock().get(&hash).map(pending_transaction))
+        let pooled = api.pool.lock().get(&hash).map(pending_transaction);
+        match pooled {
+            Some(tx) => Ok(Some(tx)),
+            None => api.canonical_transaction(hash),
+        }
     }
 
     /// `eth_getTransactionByBlock{Hash,Number}AndIndex`.
@@ -431,20 +452,30 @@ pub(crate) fn locked<T, R, P, F>(
         let (api, prepare, f) = (api.clone(), prepare.clone(), f.clone());
         async move {
             let input = prepare(&api, params)?;
-            if let Some(mut chain) = api.chain.try_lock() {
-                return f(&api, &mut chain, input);
-            }
-            tokio::task::spawn_blocking(move || {
-                let mut chain = api.chain.lock();
-                f(&api, &mut chain, input)
-            })
-            .await
-            .unwrap_or_else(|e| Err(internal(e)))
+            with_chain(api, move |api, chain| f(api, chain, input)).await
         }
     });
     if let Err(e) = result {
         tracing::error!("duplicate RPC method registration: {e}");
     }
+}
+
+/// Runs `f` under the chain lock: inline when the lock is free, on Tokio's blocking pool when
+/// block production holds it.
+async fn with_chain<R, F>(api: Arc<EthApi>, f: F) -> Result<R, ErrorObjectOwned>
+where
+    R: Send + 'static,
+    F: FnOnce(&EthApi, &mut Chain) -> Result<R, ErrorObjectOwned> + Send + 'static,
+{
+    if let Some(mut chain) = api.chain.try_lock() {
+        return f(&api, &mut chain);
+    }
+    tokio::task::spawn_blocking(move || {
+        let mut chain = api.chain.lock();
+        f(&api, &mut chain)
+    })
+    .await
+    .unwrap_or_else(|e| Err(internal(e)))
 }
 
 /// Registers `f` as a cheap method answered inline.
@@ -558,13 +589,17 @@ fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
         },
         |_, chain, (hash, full)| block_by_hash(chain, hash, full),
     );
-    locked(
-        module,
-        api,
-        "eth_getTransactionByHash",
-        |_, p| p.one::<B256>(),
-        |_, chain, hash| EthApi::transaction_by_hash(chain, hash),
-    );
+    {
+        let api = api.clone();
+        let result =
+            module.register_async_method("eth_getTransactionByHash", move |params, _, _| {
+                let api = api.clone();
+                async move { EthApi::transaction_by_hash(api, params.one::<B256>()?).await }
+            });
+        if let Err(e) = result {
+            tracing::error!("duplicate RPC method registration: {e}");
+        }
+    }
     locked(
         module,
         api,

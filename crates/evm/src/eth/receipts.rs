@@ -1,12 +1,11 @@
-//! RPC receipts (`eth_getTransactionReceipt`, `eth_getBlockReceipts`), computed from stored
-//! consensus receipts and block bodies: sender, recipient, created contract, per-transaction gas
-//! used (from cumulative gas), effective gas price and logs with block-wide indices.
+//! RPC receipts (`eth_getTransactionReceipt`, `eth_getBlockReceipts`), built from the stored
+//! per-transaction records: sender, recipient, created contract, gas used, effective gas price
+//! and logs with block-wide indices. A lookup by hash reads one transaction's records
+//! ([`crate::tx_lookup`]) without the chain lock.
 
 use std::sync::Arc;
 
-use alloy::consensus::{
-    transaction::SignerRecoverable, Header, ReceiptEnvelope, Transaction as _, TxEnvelope,
-};
+use alloy::consensus::{transaction::SignerRecoverable, Header, Transaction as _, TxEnvelope};
 use alloy::eips::BlockId;
 use alloy::rpc::types::{Log, TransactionReceipt};
 use alloy_primitives::{TxKind, B256};
@@ -15,44 +14,20 @@ use jsonrpsee::{
     RpcModule,
 };
 
-use super::{blocking, errors::internal, locked, EthApi};
-use crate::{chain::SharedChain, db::ElDb};
+use super::{blocking, errors::internal, inline, EthApi};
+use crate::{
+    chain::SharedChain,
+    db::{ElDb, StoredReceipt},
+    tx_lookup::TxLookup,
+};
 
-/// The RPC receipt of transaction `index` of a block, given the block's receipts (for gas
-/// and log offsets). `None` if the index is out of range.
+/// The RPC receipt of `tx`, transaction `index` of block `block_hash`, from its stored receipt.
 pub fn rpc_receipt(
     header: &Header,
     block_hash: B256,
-    transactions: &[TxEnvelope],
-    receipts: &[ReceiptEnvelope],
-    index: usize,
-) -> Option<TransactionReceipt> {
-    let tx = transactions.get(index)?;
-    let receipt = receipts.get(index)?;
-    let log_offset: usize = receipts[..index].iter().map(|r| r.logs().len()).sum();
-    let prev_cumulative = index
-        .checked_sub(1)
-        .and_then(|i| receipts.get(i))
-        .map_or(0, |r| r.cumulative_gas_used());
-    Some(build(
-        header,
-        block_hash,
-        tx,
-        receipt,
-        index,
-        log_offset,
-        prev_cumulative,
-    ))
-}
-
-fn build(
-    header: &Header,
-    block_hash: B256,
     tx: &TxEnvelope,
-    receipt: &ReceiptEnvelope,
+    stored: &StoredReceipt,
     index: usize,
-    log_offset: usize,
-    prev_cumulative: u64,
 ) -> TransactionReceipt {
     let from = tx.recover_signer().unwrap_or_default();
     let tx_hash = *tx.tx_hash();
@@ -60,8 +35,8 @@ fn build(
         TxKind::Call(to) => (Some(to), None),
         TxKind::Create => (None, Some(from.create(tx.nonce()))),
     };
-    let mut i = 0u64;
-    let inner = receipt.clone().map_logs(|log| {
+    let mut log_index = stored.first_log_index;
+    let inner = stored.receipt.clone().map_logs(|log| {
         let rpc = Log {
             inner: log,
             block_hash: Some(block_hash),
@@ -69,10 +44,10 @@ fn build(
             block_timestamp: Some(header.timestamp),
             transaction_hash: Some(tx_hash),
             transaction_index: Some(index as u64),
-            log_index: Some(log_offset as u64 + i),
+            log_index: Some(log_index),
             removed: false,
         };
-        i += 1;
+        log_index += 1;
         rpc
     });
     TransactionReceipt {
@@ -81,9 +56,7 @@ fn build(
         transaction_index: Some(index as u64),
         block_hash: Some(block_hash),
         block_number: Some(header.number),
-        gas_used: receipt
-            .cumulative_gas_used()
-            .saturating_sub(prev_cumulative),
+        gas_used: stored.gas_used,
         effective_gas_price: tx.effective_gas_price(header.base_fee_per_gas),
         blob_gas_used: None,
         blob_gas_price: None,
@@ -101,46 +74,36 @@ pub fn block_receipts(
     let Some(header) = db.header(&hash).map_err(internal)? else {
         return Ok(None);
     };
-    let (Some(body), Some(receipts)) = (
-        db.body(&hash).map_err(internal)?,
-        db.receipts(&hash).map_err(internal)?,
-    ) else {
-        return Ok(None);
-    };
-    let mut out = Vec::with_capacity(receipts.len());
-    let mut log_offset = 0;
-    let mut prev = 0;
-    for (i, (tx, receipt)) in body.transactions.iter().zip(&receipts).enumerate() {
-        out.push(build(&header, hash, tx, receipt, i, log_offset, prev));
-        log_offset += receipt.logs().len();
-        prev = receipt.cumulative_gas_used();
-    }
-    Ok(Some(out))
+    let transactions = db.block_transactions(&hash).map_err(internal)?;
+    let receipts = db.block_receipts(&hash).map_err(internal)?;
+    Ok(Some(
+        transactions
+            .iter()
+            .zip(&receipts)
+            .enumerate()
+            .map(|(i, (tx, stored))| rpc_receipt(&header, hash, tx, stored, i))
+            .collect(),
+    ))
 }
 
 impl EthApi {
     /// `eth_getTransactionReceipt`: `None` until the transaction is in a canonical block.
     pub fn transaction_receipt(
-        db: &ElDb,
+        lookup: &TxLookup,
         hash: B256,
     ) -> Result<Option<TransactionReceipt>, ErrorObjectOwned> {
-        let Some((block_hash, index)) = db.tx_location(&hash).map_err(internal)? else {
-            return Ok(None);
-        };
-        let (Some(header), Some(body), Some(receipts)) = (
-            db.header(&block_hash).map_err(internal)?,
-            db.body(&block_hash).map_err(internal)?,
-            db.receipts(&block_hash).map_err(internal)?,
-        ) else {
-            return Ok(None);
-        };
-        Ok(rpc_receipt(
-            &header,
-            block_hash,
-            &body.transactions,
-            &receipts,
-            index as usize,
-        ))
+        Ok(lookup
+            .receipt(&hash)
+            .map_err(internal)?
+            .map(|(tx, stored)| {
+                rpc_receipt(
+                    &tx.header,
+                    tx.block_hash,
+                    &tx.transaction,
+                    &stored,
+                    tx.index as usize,
+                )
+            }))
     }
 
     /// `eth_getBlockReceipts`.
@@ -149,16 +112,12 @@ impl EthApi {
         params: Params,
     ) -> Result<Option<Vec<TransactionReceipt>>, ErrorObjectOwned> {
         let block: BlockId = params.one()?;
-        let (db, hash) = {
-            let chain = self.chain().lock();
-            let hash = match block {
-                BlockId::Hash(h) => Some(h.block_hash),
-                BlockId::Number(tag) => EthApi::resolve_tag(&chain, tag)?,
-            };
-            (chain.db().clone(), hash)
+        let hash = match block {
+            BlockId::Hash(h) => Some(h.block_hash),
+            BlockId::Number(tag) => EthApi::resolve_tag(&self.chain().lock(), tag)?,
         };
         match hash {
-            Some(hash) => block_receipts(&db, hash),
+            Some(hash) => block_receipts(self.lookup().db(), hash),
             None => Ok(None),
         }
     }
@@ -166,13 +125,9 @@ impl EthApi {
 
 /// Registers the receipt methods.
 pub fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
-    locked(
-        module,
-        api,
-        "eth_getTransactionReceipt",
-        |_, p| p.one::<B256>(),
-        |_, chain, hash| EthApi::transaction_receipt(chain.db(), hash),
-    );
+    inline(module, api, "eth_getTransactionReceipt", |api, p| {
+        EthApi::transaction_receipt(api.lookup(), p.one::<B256>()?)
+    });
     blocking(module, api, "eth_getBlockReceipts", |api, p| {
         api.block_receipts(p)
     });
