@@ -233,7 +233,11 @@ impl ElProcess {
     pub fn start(alys: &Path, chain: &Path, datadir: &Path, jwt: &Path) -> Self {
         let log = PathBuf::from(format!("{}.log", datadir.display()));
         let mut args: Vec<&OsStr> = vec![OsStr::new("el"), OsStr::new("--chain")];
-        args.extend([chain.as_os_str(), OsStr::new("--datadir"), datadir.as_os_str()]);
+        args.extend([
+            chain.as_os_str(),
+            OsStr::new("--datadir"),
+            datadir.as_os_str(),
+        ]);
         args.extend([
             OsStr::new("--authrpc-port"),
             OsStr::new("0"),
