@@ -7,10 +7,14 @@
 use std::path::Path;
 use std::process::Command;
 
-pub use alys_test_utils::json_rpc::JsonRpc;
-pub use alys_test_utils::nodes::{cast, BtcDevnetProcess, DevProcess};
-pub use alys_test_utils::tools::{require, require_all, Tool};
-pub use alys_test_utils::wait::wait_until;
+// Each test file uses a part of these.
+#[allow(unused_imports)]
+pub use alys_test_utils::{
+    json_rpc::JsonRpc,
+    nodes::{cast, BtcDevnetProcess, DevProcess},
+    tools::{require, require_all, Tool},
+    wait::wait_until,
+};
 use serde_json::Value;
 
 /// The `alys` binary under test.

@@ -6,13 +6,12 @@
 mod common;
 
 use alys_consensus::schedule::proposer_index;
-use alys_consensus::{ChainStatus, Input, LocalNetwork, NoPegIns};
+use alys_consensus::{ChainStatus, Input, NoPegIns};
 use alys_test_utils::el::TestEl;
 use alys_test_utils::federation::{manual_clock, start_nodes, temp_dirs};
 use common::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
 
 const SLOTS: u64 = 100;
 

@@ -301,7 +301,7 @@ async fn tampered_payloads_are_rejected() {
 
     // Wrong beacon root (the header commits to it): block hash mismatch.
     let status = h
-        .client
+        .engine
         .new_payload(good.clone(), vec![], B256::repeat_byte(0xdd))
         .await
         .unwrap();
@@ -309,14 +309,14 @@ async fn tampered_payloads_are_rejected() {
 
     // Forkchoice to an invalid-marked or unknown head.
     let updated = h
-        .client
+        .engine
         .forkchoice_updated(forkchoice(B256::repeat_byte(0xee)), None)
         .await
         .unwrap();
     assert_eq!(updated.payload_status.status, PayloadStatusEnum::Syncing);
     // Finalized not an ancestor of head → -38002.
     let err = h
-        .client
+        .engine
         .forkchoice_updated(
             ForkchoiceState {
                 head_block_hash: genesis_hash,
@@ -333,7 +333,7 @@ async fn tampered_payloads_are_rejected() {
     );
     // Attributes with a timestamp not after the head → -38003.
     let err = h
-        .client
+        .engine
         .forkchoice_updated(forkchoice(b1), Some(attrs(GENESIS_TIME + 2, vec![], 3)))
         .await
         .unwrap_err();
@@ -343,7 +343,7 @@ async fn tampered_payloads_are_rejected() {
     );
     // Unknown payload id → -38001.
     let err = h
-        .client
+        .engine
         .get_payload(alloy::rpc::types::engine::PayloadId::new([7; 8]))
         .await
         .unwrap_err();
@@ -610,7 +610,7 @@ async fn reorg_deeper_than_the_blocks_kept_in_memory() {
 
     // Back to A: B's first blocks are unwound from the store, A's re-applied from it.
     let back = h
-        .client
+        .engine
         .forkchoice_updated(forkchoice(head_a), None)
         .await
         .unwrap();

@@ -20,7 +20,10 @@ use alys_test_utils::federation::{manual_clock, start_node, start_nodes, temp_di
 use std::path::Path;
 use std::sync::Arc;
 
+// Each test file uses a part of these.
+#[allow(unused_imports)]
 pub use alys_test_utils::el::Engine;
+#[allow(unused_imports)]
 pub use alys_test_utils::federation::{
     init_tracing, manual_time, open_chain as open_chain_on, run_federation, signer,
     RunningFederation, TestNode,

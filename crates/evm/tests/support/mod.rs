@@ -27,6 +27,8 @@ use jsonrpsee::types::ErrorObjectOwned;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+// Each test file and bench uses a part of these.
+#[allow(unused_imports)]
 pub use alys_test_utils::el::{BASE_FEE, CHAIN_ID, GAS_LIMIT, GENESIS_TIME};
 /// Fee recipient of produced blocks.
 pub const COINBASE: Address = address!("0x00000000000000000000000000000000000c01b5");
