@@ -14,98 +14,31 @@
 //! number of slots the mint took: 1 = the next slot = target met.
 
 use std::{
-    io::{Read, Write},
-    net::TcpStream,
     path::Path,
-    process::{Child, Command},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
+
+use alys_test_utils::json_rpc::JsonRpc;
+use alys_test_utils::nodes::{DevProcess, DEV_RPC_AUTH};
 
 use serde_json::{json, Value};
 
 const POLL: Duration = Duration::from_millis(10);
 
-/// A JSON-RPC endpoint over a plain HTTP/1.1 POST (one connection per call).
-struct Rpc {
-    host: String,
-    auth: Option<String>,
-}
+/// A JSON-RPC endpoint; a null `result` counts as an error.
+struct Rpc(JsonRpc);
 
 impl Rpc {
-    fn new(url: &str, user_pass: Option<&str>) -> Self {
-        let host = url.trim_start_matches("http://");
-        let host = host.split('/').next().unwrap_or(host).to_string();
-        Self {
-            host,
-            auth: user_pass.map(base64),
-        }
+    fn new(url: &str, auth: Option<(&str, &str)>) -> Self {
+        Self(JsonRpc::new(url, auth))
     }
 
     fn call(&self, method: &str, params: Value) -> Result<Value, String> {
-        let body =
-            json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
-        let mut s = TcpStream::connect(&self.host).map_err(|e| e.to_string())?;
-        s.set_read_timeout(Some(Duration::from_secs(60))).ok();
-        let auth = self
-            .auth
-            .as_ref()
-            .map(|a| format!("Authorization: Basic {a}\r\n"))
-            .unwrap_or_default();
-        write!(
-            s,
-            "POST / HTTP/1.1\r\nHost: {}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.host,
-            body.len()
-        )
-        .map_err(|e| e.to_string())?;
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
-        let text = String::from_utf8_lossy(&raw);
-        let (head, body) = text.split_once("\r\n\r\n").ok_or("no HTTP body")?;
-        let body = if head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked")
-        {
-            dechunk(body)
-        } else {
-            body.to_string()
-        };
-        let v: Value = serde_json::from_str(&body).map_err(|e| format!("{e}: {head}\n{body}"))?;
-        match v.get("result") {
-            Some(r) if !r.is_null() => Ok(r.clone()),
-            _ => Err(v.get("error").map(|e| e.to_string()).unwrap_or_default()),
+        match self.0.call(method, params)? {
+            Value::Null => Err(format!("{method}: null result")),
+            v => Ok(v),
         }
     }
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((len, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-fn base64(s: &str) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in s.as_bytes().chunks(3) {
-        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn unix_ms() -> u64 {
@@ -119,10 +52,9 @@ fn hex_u128(v: &Value) -> u128 {
     u128::from_str_radix(v.as_str().unwrap_or("0x0").trim_start_matches("0x"), 16).unwrap()
 }
 
-/// `alys dev` on free ports, its endpoints read from what it prints.
+/// `alys dev` without Bitcoin auto-mining on ports 0, and its three RPCs.
 struct Dev {
-    child: Child,
-    log: std::path::PathBuf,
+    process: DevProcess,
     node: Rpc,
     eth: Rpc,
     btc: Rpc,
@@ -130,79 +62,22 @@ struct Dev {
 
 impl Dev {
     fn start(datadir: &Path) -> Self {
-        let log = datadir.join("dev.log");
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_alys"))
-            .arg("dev")
-            .arg("--datadir")
-            .arg(datadir)
-            .args([
-                "--btc-block-secs",
-                "0",
-                "--http-port",
-                "0",
-                "--authrpc-port",
-                "0",
-            ])
-            .args(["--rpc-port", "0", "--bitcoin-rpc-port", "0"])
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap();
-        let mut child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let url = |label: &str| {
-                text.lines()
-                    .find(|l| l.trim_start().starts_with(label))
-                    .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
-                    .map(str::to_string)
-            };
-            if let (Some(eth), Some(node), Some(btc)) = (
-                url("eth JSON-RPC"),
-                url("node JSON-RPC"),
-                url("bitcoin RPC"),
-            ) {
-                return Self {
-                    child: child.take().unwrap(),
-                    log,
-                    node: Rpc::new(&node, Some("alys:alys")),
-                    eth: Rpc::new(&eth, None),
-                    btc: Rpc::new(&btc, Some("alys:alys")),
-                };
-            }
-            let c = child.as_mut().unwrap();
-            if let Ok(Some(status)) = c.try_wait() {
-                panic!("alys dev exited ({status}):\n{text}");
-            }
-            assert!(Instant::now() < deadline, "no endpoints in 60 s:\n{text}");
-            std::thread::sleep(Duration::from_millis(50));
+        let process = DevProcess::start(
+            Path::new(env!("CARGO_BIN_EXE_alys")),
+            datadir,
+            &["--btc-block-secs", "0"],
+        );
+        let btc = process.bitcoin_rpc.clone().expect("bitcoin RPC printed");
+        Self {
+            node: Rpc::new(&process.node_rpc, Some(DEV_RPC_AUTH)),
+            eth: Rpc::new(&process.eth_rpc, None),
+            btc: Rpc::new(&btc, Some(DEV_RPC_AUTH)),
+            process,
         }
     }
 
     fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        for _ in 0..300 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.log_tail()
     }
 }
 

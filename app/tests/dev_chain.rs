@@ -7,7 +7,8 @@ mod common;
 
 use std::{path::Path, time::Duration};
 
-use common::{cast, DevProcess as Dev};
+use alys_test_utils::seed::seeded_rng;
+use common::{cast, require, DevProcess as Dev, Tool};
 use rand::Rng;
 
 const KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
@@ -35,7 +36,7 @@ fn node_rpc(port: u16, auth: Option<&str>, body: &str) -> (u16, serde_json::Valu
 }
 
 fn start_dev(datadir: &Path, slot_ms: u64) -> Dev {
-    Dev::start(datadir, &["--slot-ms", &slot_ms.to_string()])
+    common::start_dev(datadir, &["--slot-ms", &slot_ms.to_string()])
 }
 
 fn block_number(rpc: &str) -> Option<u64> {
@@ -55,6 +56,9 @@ fn wait_for_block(dev: &mut Dev, above: u64, timeout: Duration) -> u64 {
 
 #[test]
 fn cast_transfer_survives_restart() {
+    if require(Tool::Cast).is_none() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut dev = start_dev(dir.path(), 2000);
     wait_for_block(&mut dev, 0, Duration::from_secs(20));
@@ -105,8 +109,11 @@ fn cast_transfer_survives_restart() {
 
 #[test]
 fn sigkill_at_random_moments_keeps_producing_on_the_previous_head() {
+    if require(Tool::Cast).is_none() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = rand::thread_rng();
+    let mut rng = seeded_rng("sigkill_at_random_moments");
     let mut last: Option<(u64, String)> = None;
     for round in 0..20 {
         let mut dev = start_dev(dir.path(), 1000);
@@ -124,14 +131,16 @@ fn sigkill_at_random_moments_keeps_producing_on_the_previous_head() {
         let head = block_number(&dev.eth_rpc).unwrap();
         let hash = block_hash(&dev.eth_rpc, head);
         std::thread::sleep(Duration::from_millis(rng.gen_range(0..1200)));
-        dev.child.kill().unwrap();
-        dev.child.wait().unwrap();
+        dev.kill();
         last = Some((head, hash));
     }
 }
 
 #[test]
 fn node_rpc_answers_json_rpc_1_and_2_with_basic_auth() {
+    if require(Tool::Cast).is_none() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut dev = start_dev(dir.path(), 1000);
     let head = wait_for_block(&mut dev, 1, Duration::from_secs(20));

@@ -3,16 +3,15 @@
 //! consistent (flat state hashes to the head's state root) and the client must resume at that
 //! head and keep importing on top of it.
 
-use std::{
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{path::Path, process::Command, time::Duration};
 
 use alloy::eips::eip4895::Withdrawal;
-use alloy::rpc::types::engine::{ForkchoiceState, PayloadAttributes, PayloadStatusEnum};
+use alloy::rpc::types::engine::{PayloadAttributes, PayloadStatusEnum};
 use alloy_primitives::{Address, B256};
 use alys_engine::{EngineClientConfig, ExecutionEngine, HttpEngineClient};
+use alys_test_utils::el::forkchoice;
+use alys_test_utils::nodes::ElProcess;
+use alys_test_utils::seed::seeded_rng;
 use rand::Rng;
 
 const GENESIS: &str = r#"{
@@ -30,32 +29,13 @@ const GENESIS: &str = r#"{
 }"#;
 const GENESIS_TIME: u64 = 0x6553f100;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_el(dir: &Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_alys"))
-        .args(["el", "--chain"])
-        .arg(dir.join("genesis.json"))
-        .arg("--datadir")
-        .arg(dir.join("data"))
-        .args([
-            "--authrpc-port",
-            &port.to_string(),
-            "--http-port",
-            &free_port().to_string(),
-        ])
-        .arg("--jwt-secret")
-        .arg(dir.join("jwt.hex"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+fn start_el(dir: &Path) -> ElProcess {
+    ElProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_alys")),
+        &dir.join("genesis.json"),
+        &dir.join("data"),
+        &dir.join("jwt.hex"),
+    )
 }
 
 /// Runs `alys el check-db` and returns (head number, head hash).
@@ -79,33 +59,19 @@ fn check_db(dir: &Path) -> (u64, B256) {
     (number, hash)
 }
 
-async fn connect(dir: &Path, port: u16) -> HttpEngineClient {
-    let secret = alys_engine::load_jwt_secret(&dir.join("jwt.hex")).ok();
-    for _ in 0..200 {
-        if let Some(secret) =
-            secret.or_else(|| alys_engine::load_jwt_secret(&dir.join("jwt.hex")).ok())
-        {
-            let config = EngineClientConfig {
-                retries: 0,
-                ..Default::default()
-            };
-            let client =
-                HttpEngineClient::new(&format!("http://127.0.0.1:{port}"), secret, config).unwrap();
-            if client.exchange_capabilities(vec![]).await.is_ok() {
-                return client;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("execution client did not come up");
-}
-
-fn fcs(head: B256) -> ForkchoiceState {
-    ForkchoiceState {
-        head_block_hash: head,
-        safe_block_hash: B256::ZERO,
-        finalized_block_hash: B256::ZERO,
-    }
+/// An Engine API client of `el` (its JWT secret file exists once it printed its endpoints).
+async fn connect(dir: &Path, el: &ElProcess) -> HttpEngineClient {
+    let secret = alys_engine::load_jwt_secret(&dir.join("jwt.hex")).expect("JWT secret file");
+    let config = EngineClientConfig {
+        retries: 0,
+        ..Default::default()
+    };
+    let client = HttpEngineClient::new(&el.engine_url, secret, config).unwrap();
+    client
+        .exchange_capabilities(vec![])
+        .await
+        .expect("execution client answers");
+    client
 }
 
 /// Builds and imports one block on `head` (number `number`); returns the new head.
@@ -132,14 +98,16 @@ async fn produce(
         slot_number: None,
         target_gas_limit: None,
     };
-    let updated = client.forkchoice_updated(fcs(head), Some(attrs)).await?;
+    let updated = client
+        .forkchoice_updated(forkchoice(head), Some(attrs))
+        .await?;
     let id = updated.payload_id.expect("payload id");
     let payload = client.get_payload(id).await?.execution_payload;
     let hash = payload.payload_inner.payload_inner.block_hash;
     assert_eq!(payload.payload_inner.payload_inner.block_number, number);
     let status = client.new_payload(payload, vec![], root).await?;
     assert_eq!(status.status, PayloadStatusEnum::Valid);
-    let updated = client.forkchoice_updated(fcs(hash), None).await?;
+    let updated = client.forkchoice_updated(forkchoice(hash), None).await?;
     assert_eq!(updated.payload_status.status, PayloadStatusEnum::Valid);
     Ok(hash)
 }
@@ -148,18 +116,20 @@ async fn produce(
 async fn sigkill_during_imports_leaves_a_consistent_resumable_head() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("genesis.json"), GENESIS).unwrap();
-    let mut rng = rand::thread_rng();
+    let mut rng = seeded_rng("sigkill_during_imports");
     let mut head: Option<(u64, B256)> = None;
     for round in 0..5 {
-        let port = free_port();
-        let mut child = start_el(dir.path(), port);
-        let client = connect(dir.path(), port).await;
+        let mut el = start_el(dir.path());
+        let client = connect(dir.path(), &el).await;
         let (mut number, mut hash) = match head {
             Some(h) => h,
             None => (0, genesis_hash()),
         };
         // After a restart the client resumes at the head check-db saw.
-        let resumed = client.forkchoice_updated(fcs(hash), None).await.unwrap();
+        let resumed = client
+            .forkchoice_updated(forkchoice(hash), None)
+            .await
+            .unwrap();
         assert_eq!(
             resumed.payload_status.status,
             PayloadStatusEnum::Valid,
@@ -182,8 +152,7 @@ async fn sigkill_during_imports_leaves_a_consistent_resumable_head() {
             async move { produce(&client, hash, number + 1).await }
         });
         tokio::time::sleep(Duration::from_millis(rng.gen_range(0..5))).await;
-        child.kill().unwrap();
-        child.wait().unwrap();
+        el.process.kill();
         let _ = in_flight.await;
         let (db_number, db_hash) = check_db(dir.path());
         assert!(
@@ -197,13 +166,11 @@ async fn sigkill_during_imports_leaves_a_consistent_resumable_head() {
         head = Some((db_number, db_hash));
     }
     // A final restart keeps producing on top of the last head.
-    let port = free_port();
-    let mut child = start_el(dir.path(), port);
-    let client = connect(dir.path(), port).await;
+    let mut el = start_el(dir.path());
+    let client = connect(dir.path(), &el).await;
     let (number, hash) = head.unwrap();
     produce(&client, hash, number + 1).await.unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    el.process.kill();
 }
 
 fn genesis_hash() -> B256 {

@@ -5,18 +5,13 @@
 use std::{
     path::Path,
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use alys_primitives::{bls::save_secret_key, dev::dev_secret_key};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use alys_test_utils::json_rpc::JsonRpc;
+use alys_test_utils::nodes::ElProcess;
+use alys_test_utils::wait::wait_until;
 
 fn etc(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -33,20 +28,9 @@ fn alys(args: &[&str]) -> Child {
         .unwrap()
 }
 
-fn block_number(rpc_port: u16) -> Option<u64> {
-    use std::io::{Read, Write};
-    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}"#;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", rpc_port)).ok()?;
-    write!(
-        s,
-        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let v: serde_json::Value = serde_json::from_str(out.split("\r\n\r\n").nth(1)?).ok()?;
-    u64::from_str_radix(v["result"].as_str()?.trim_start_matches("0x"), 16).ok()
+fn block_number(eth: &JsonRpc) -> Option<u64> {
+    let v = eth.call("eth_blockNumber", serde_json::json!([])).ok()?;
+    u64::from_str_radix(v.as_str()?.trim_start_matches("0x"), 16).ok()
 }
 
 fn kill(mut c: Child) {
@@ -58,50 +42,35 @@ fn kill(mut c: Child) {
 fn node_drives_a_standalone_execution_client() {
     let dir = tempfile::tempdir().unwrap();
     let d = |p: &str| dir.path().join(p).to_string_lossy().to_string();
-    let chain = etc("chain-dev.json").to_string_lossy().to_string();
+    let chain = etc("chain-dev.json");
     save_secret_key(&dir.path().join("signer.key"), &dev_secret_key(0)).unwrap();
-    let (auth, http) = (free_port(), free_port());
-    let el = alys(&[
-        "el",
-        "--chain",
+    let el = ElProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_alys")),
         &chain,
-        "--datadir",
-        &d("el"),
-        "--authrpc-port",
-        &auth.to_string(),
-        "--http-port",
-        &http.to_string(),
-        "--jwt-secret",
-        &d("jwt.hex"),
-    ]);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while block_number(http).is_none() {
-        assert!(Instant::now() < deadline, "alys el did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        &dir.path().join("el"),
+        &dir.path().join("jwt.hex"),
+    );
+    let eth = JsonRpc::new(&el.eth_rpc, None);
+    assert!(block_number(&eth).is_some(), "alys el answers eth RPC");
     let node = alys(&[
         "node",
         "--chain",
-        &chain,
+        &chain.to_string_lossy(),
         "--datadir",
         &d("node"),
         "--engine-url",
-        &format!("http://127.0.0.1:{auth}"),
+        &el.engine_url,
         "--jwt-secret",
         &d("jwt.hex"),
         "--signer-key",
         &d("signer.key"),
     ]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut produced = 0;
-    while produced < 3 {
-        assert!(
-            Instant::now() < deadline,
-            "no blocks from alys node (head {produced})"
-        );
-        produced = block_number(http).unwrap_or(0);
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until(
+        Duration::from_secs(30),
+        "3 blocks from alys node",
+        || block_number(&eth).filter(|n| *n >= 3),
+        || format!("head {:?}", block_number(&eth)),
+    );
     kill(node);
-    kill(el);
+    drop(el);
 }

@@ -9,19 +9,15 @@ mod common;
 
 use std::{path::Path, time::Duration};
 
-use common::{build_deposits, cast_bin, python_with_bitcoinlib, with_auth, DevProcess as Dev};
+use common::{build_deposits, require_all, with_auth, DevProcess as Dev, Tool};
 
 fn start_dev(datadir: &Path) -> Dev {
-    Dev::start(&datadir.join("node"), &["--btc-block-secs", "1"])
+    common::start_dev(&datadir.join("node"), &["--btc-block-secs", "1"])
 }
 
 #[test]
 fn python_bitcoinlib_deposit_is_minted_once_and_small_one_rejected() {
-    if !python_with_bitcoinlib() {
-        return;
-    }
-    if cast_bin().is_none() {
-        println!("SKIPPED: Foundry's cast not installed (scripts/setup.sh)");
+    if require_all(&[Tool::PythonBitcoinlib, Tool::Cast]).is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -19,24 +19,18 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    build_deposits, cast_bin, json_rpc, python_with_bitcoinlib, with_auth, BtcDevnetProcess,
-    BuiltTx, DevProcess as Dev,
+    alys, build_deposits, json_rpc, require_all, with_auth, BtcDevnetProcess, BuiltTx,
+    DevProcess as Dev, Tool,
 };
 use serde_json::{json, Value};
 
 /// Wei per satoshi (1 BTC = 10^8 sats = 10^18 wei).
 const WEI_PER_SAT: u128 = 10_000_000_000;
 
-/// python-bitcoinlib and cast are both usable (else `SKIPPED: reason` was printed).
+/// python-bitcoinlib and cast are both usable (else the test failed, or printed `SKIPPED: …`
+/// under `ALYS_ALLOW_MISSING_TOOLS=1`).
 fn prerequisites() -> bool {
-    if !python_with_bitcoinlib() {
-        return false;
-    }
-    if cast_bin().is_none() {
-        println!("SKIPPED: Foundry's cast not installed (scripts/setup.sh)");
-        return false;
-    }
-    true
+    require_all(&[Tool::PythonBitcoinlib, Tool::Cast]).is_some()
 }
 
 /// The federation's scriptPubKey hex and `minPegInSats`, from `getfederation`.
@@ -56,7 +50,7 @@ fn federation(dev: &Dev) -> (String, u64) {
 /// `alys dev` with its embedded Bitcoin devnet mining every `btc_block_secs` (0: only when the
 /// test mines), its Bitcoin RPC, and the federation's scriptPubKey and `minPegInSats`.
 fn start_dev(dir: &std::path::Path, btc_block_secs: &str) -> (Dev, Btc, String, u64) {
-    let dev = Dev::start(&dir.join("node"), &["--btc-block-secs", btc_block_secs]);
+    let dev = common::start_dev(&dir.join("node"), &["--btc-block-secs", btc_block_secs]);
     let btc = Btc::of(&dev);
     let (spk, min) = federation(&dev);
     (dev, btc, spk, min)
@@ -401,8 +395,8 @@ fn bitcoin_node_killed_and_restarted_deposit_minted_once() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut devnet = BtcDevnetProcess::start(&dir.path().join("btc"), common::free_port());
-    let mut dev = Dev::start(
+    let mut devnet = BtcDevnetProcess::start(alys(), &dir.path().join("btc"));
+    let mut dev = common::start_dev(
         &dir.path().join("node"),
         &[
             "--bitcoin-rpc-url",
@@ -447,7 +441,7 @@ fn bitcoin_node_killed_and_restarted_deposit_minted_once() {
         || dev.log_tail(),
     );
     assert!(
-        matches!(dev.child.try_wait(), Ok(None)),
+        matches!(dev.process.child.try_wait(), Ok(None)),
         "alys dev exited without Bitcoin:\n{}",
         dev.log_tail()
     );

@@ -9,31 +9,18 @@ use std::time::Duration;
 
 use alys_bitcoin::bitcoin::Txid;
 use alys_bitcoin::{
-    Auth, BitcoinRpc, ClientConfig, CoreRpcClient, Follower, FollowerConfig, FollowerEvent,
-    PegInState,
+    BitcoinRpc, ClientConfig, CoreRpcClient, Follower, FollowerConfig, FollowerEvent, PegInState,
 };
-use alys_btc_devnet::{BtcDevnet, DevnetConfig};
-use alys_federation::bitcoin::Network;
-use alys_federation::{Federation, SchnorrSigner};
+use alys_btc_devnet::BtcDevnet;
+use alys_federation::Federation;
 use alys_store::Store;
-use common::wait_for;
+use alys_test_utils::devnet::{core_client, start_devnet, start_devnet_at};
+use common::{federation, wait_for};
 use serde_json::{json, Value};
 
-fn federation() -> Federation {
-    let keys = (1..=3u8)
-        .map(|i| SchnorrSigner::from_bytes(&[i; 32]).unwrap().public_key())
-        .collect();
-    Federation::new(Network::Regtest, keys, 2, None, 1_000).unwrap()
-}
-
 fn client(dev: &BtcDevnet) -> CoreRpcClient {
-    let (user, password) = dev.credentials();
-    CoreRpcClient::new(
-        &dev.url(),
-        Auth::UserPass {
-            user: user.into(),
-            password: password.into(),
-        },
+    core_client(
+        dev,
         ClientConfig {
             timeout: Duration::from_secs(10),
             max_retries: 2,
@@ -42,14 +29,10 @@ fn client(dev: &BtcDevnet) -> CoreRpcClient {
             ..ClientConfig::default()
         },
     )
-    .unwrap()
 }
 
 async fn start(dir: &std::path::Path, addr: std::net::SocketAddr) -> BtcDevnet {
-    let mut cfg = DevnetConfig::local(0);
-    cfg.datadir = Some(dir.to_path_buf());
-    cfg.rpc_addr = addr;
-    BtcDevnet::start(cfg).await.unwrap()
+    start_devnet_at(Some(dir), addr).await
 }
 
 async fn mine(c: &CoreRpcClient, n: u64) -> Vec<String> {
@@ -216,7 +199,7 @@ async fn follower_against_btc_devnet() {
 
 #[tokio::test]
 async fn devnet_rpc_shapes_decode() {
-    let dev = BtcDevnet::start(DevnetConfig::local(0)).await.unwrap();
+    let dev = start_devnet(None).await;
     let c = client(&dev);
     mine(&c, 3).await;
     let info = c.get_blockchain_info().await.unwrap();

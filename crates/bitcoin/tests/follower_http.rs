@@ -82,8 +82,7 @@ async fn client_methods_and_errors() {
 
     // Nothing listening: a connection error, after the configured retries.
     let addr = server.addr;
-    drop(server);
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    server.stop().await;
     let c = client(addr, "alys", 3);
     let t = Instant::now();
     let err = c.get_block_count().await.unwrap_err();

@@ -304,7 +304,15 @@ async fn rpc_outage_is_retried_and_run_continues() {
     let txid = dep.compute_txid();
     rpc.chain.lock().mine(vec![dep]);
     rpc.chain.lock().mine_empty(2);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The running follower tries (and fails) while the node is offline (the first permit is
+    // the refused `step` above).
+    let refused = rpc.refused.clone();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        refused.notified().await;
+        refused.notified().await;
+    })
+    .await
+    .expect("the follower polls while the node is offline");
     rpc.offline.store(false, Ordering::SeqCst);
     let got = tokio::time::timeout(Duration::from_secs(10), async {
         loop {

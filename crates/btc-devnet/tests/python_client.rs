@@ -1,8 +1,10 @@
 //! Independent-client check: python-bitcoinlib's `bitcoin.rpc.Proxy` talks to the devnet as
 //! to Bitcoin Core, and parses the blocks and transactions it returns with its own code.
-//! Skips (with the reason printed) when python3 or python-bitcoinlib is missing.
+//! Fails when the project's Python with python-bitcoinlib is missing (`scripts/setup.sh`), or
+//! skips under `ALYS_ALLOW_MISSING_TOOLS=1`.
 
-use alys_btc_devnet::{BtcDevnet, DevnetConfig};
+use alys_test_utils::devnet::start_devnet;
+use alys_test_utils::tools::{require, Tool};
 
 const SCRIPT: &str = r#"
 import sys
@@ -32,24 +34,13 @@ print("python-bitcoinlib OK", b2lx(txid))
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_bitcoinlib_proxy() {
-    let probe = std::process::Command::new("python3")
-        .args(["-c", "import bitcoin.rpc"])
-        .output();
-    match probe {
-        Err(e) => {
-            eprintln!("SKIP: python3 not available: {e}");
-            return;
-        }
-        Ok(o) if !o.status.success() => {
-            eprintln!("SKIP: python-bitcoinlib not installed (pip install python-bitcoinlib)");
-            return;
-        }
-        Ok(_) => {}
-    }
-    let d = BtcDevnet::start(DevnetConfig::local(0)).await.unwrap();
+    let Some(python) = require(Tool::PythonBitcoinlib) else {
+        return;
+    };
+    let d = start_devnet(None).await;
     let url = format!("http://alys:alys@{}", d.local_addr());
     let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
+        std::process::Command::new(python)
             .args(["-c", SCRIPT, &url])
             .output()
     })

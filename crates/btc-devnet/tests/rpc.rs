@@ -5,6 +5,8 @@
 use std::{path::Path, time::Duration};
 
 use alys_btc_devnet::{BtcDevnet, DevnetConfig, Node};
+use alys_test_utils::devnet::start_devnet;
+use alys_test_utils::wait::wait_until_async;
 use serde_json::{json, Value};
 
 struct Client {
@@ -58,9 +60,7 @@ impl Client {
 }
 
 async fn start(dir: &Path) -> BtcDevnet {
-    let mut cfg = DevnetConfig::local(0);
-    cfg.datadir = Some(dir.to_path_buf());
-    BtcDevnet::start(cfg).await.expect("devnet starts")
+    start_devnet(Some(dir)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,7 +258,7 @@ async fn mine_send_deposit_reorg_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_auth_and_malformed_input() {
-    let d = BtcDevnet::start(DevnetConfig::local(0)).await.unwrap();
+    let d = start_devnet(None).await;
     let c = Client::new(&d);
 
     // Unknown method: -32601, HTTP 404 in JSON-RPC 1.0, 200 in 2.0.
@@ -499,8 +499,10 @@ async fn auto_mining_and_in_process_calls() {
     let mut cfg = DevnetConfig::local(0);
     cfg.block_interval = Some(Duration::from_millis(100));
     let d = BtcDevnet::start(cfg).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let height = d.call("getblockcount", json!([])).unwrap();
+    let height = wait_until_async(Duration::from_secs(10), "two auto-mined blocks", || async {
+        Some(d.call("getblockcount", json!([])).unwrap()).filter(|h| h.as_u64() >= Some(2))
+    })
+    .await;
     assert!(height.as_u64().unwrap() >= 2, "{height}");
     let fee = d.call("estimatesmartfee", json!([2])).unwrap();
     assert_eq!(fee["feerate"].as_f64(), Some(0.0001));

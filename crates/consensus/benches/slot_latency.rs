@@ -8,73 +8,28 @@
 
 use std::{sync::Arc, time::Duration};
 
-use alys_consensus::{
-    ChainStatus, ConsensusService, LocalNetwork, NoPegIns, ServiceHandle, Signer, SlotClock,
+use alys_consensus::{NoPegIns, SlotClock};
+use alys_test_utils::federation::{
+    dev_spec, run_federation, start_nodes, temp_dirs, RunningFederation,
 };
-use alys_engine::{EngineClientConfig, HttpEngineClient, JwtSecret};
-use alys_evm::{ElConfig, EmbeddedEl};
-use alys_primitives::{dev::dev_secret_key, ChainSpec};
-use alys_store::Store;
-use tokio::sync::watch;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     // `RUST_LOG=warn` shows retries and slow paths behind outliers.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .try_init();
     let slots: u64 = std::env::var("ALYS_BENCH_SLOTS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
-    let mut spec = ChainSpec::dev(3).expect("dev spec");
-    spec.slot_duration_ms = 1000;
-    let spec = Arc::new(spec);
+    let spec = dev_spec(3, 1000);
     let clock = SlotClock::system(spec.slot_duration_ms);
-    let dirs: Vec<_> = (0..3)
-        .map(|_| tempfile::tempdir().expect("tempdir"))
-        .collect();
-    let mut links = Vec::new();
-    let mut statuses: Vec<watch::Receiver<ChainStatus>> = Vec::new();
-    let mut inputs = Vec::new();
-    let mut els = Vec::new();
-    for (i, dir) in dirs.iter().enumerate() {
-        let jwt = JwtSecret::random();
-        let el = EmbeddedEl::start(ElConfig {
-            datadir: dir.path().to_path_buf(),
-            genesis: spec.genesis.clone(),
-            authrpc_addr: "127.0.0.1:0".parse().expect("addr"),
-            http: None,
-            jwt_secret: jwt,
-        })
-        .await
-        .expect("EL starts");
-        let engine = HttpEngineClient::new(&el.engine_url(), jwt, EngineClientConfig::default())
-            .expect("client");
-        let store = Arc::new(Store::open(&dir.path().join("consensus")).expect("store"));
-        let chain = alys_consensus::Chain::open(
-            spec.clone(),
-            clock.clone(),
-            engine,
-            store,
-            Arc::new(NoPegIns),
-        )
-        .await
-        .expect("chain");
-        let signer = Signer::new(&spec, dev_secret_key(i)).expect("authority");
-        let ServiceHandle {
-            inputs: tx,
-            outbound,
-            status,
-            ..
-        } = ConsensusService::spawn(chain, Some(signer));
-        inputs.push(tx.clone());
-        links.push((tx, outbound));
-        statuses.push(status);
-        els.push(el);
-    }
-    let _network = LocalNetwork::connect(links);
-    for tx in &inputs {
+    let dirs = temp_dirs(3);
+    let nodes = start_nodes(&dirs, &spec, &clock, |_| Arc::new(NoPegIns)).await;
+    let federation = run_federation(&spec, nodes);
+    let RunningFederation {
+        inputs, statuses, ..
+    } = &federation;
+    let mut statuses = statuses.clone();
+    for tx in inputs {
         alys_consensus::spawn_slot_ticker(clock.clone(), tx.clone());
     }
 
@@ -126,7 +81,5 @@ async fn main() {
         missed as f64 * 100.0 / slots as f64,
         pct(99) as f64 / 200.0
     );
-    for el in els {
-        el.stop().await;
-    }
+    federation.stop_els().await;
 }

@@ -7,10 +7,10 @@
 mod common;
 
 use alloy_primitives::{Address, B256};
-use alys_consensus::chain_store::ChainStore;
 use alys_consensus::schedule::proposer_index;
-use alys_consensus::{BlockInfo, ChainStatus, Input, LocalNetwork, PegInVerifier};
+use alys_consensus::{BlockInfo, Input, PegInVerifier};
 use alys_primitives::PegIn;
+use alys_test_utils::federation::{manual_clock, start_nodes, temp_dirs};
 use common::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,11 +18,12 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// A node's view of one deposit: confirmed once `visible` is set. The proposer also proposes it
-/// (on the genesis parent only, so it is minted once).
+/// (on the genesis parent only, so it is minted once). Every refusal is counted in `refusals`.
 struct FollowerView {
     deposit: PegIn,
     visible: Arc<AtomicBool>,
     proposes: bool,
+    refusals: watch::Sender<u64>,
 }
 
 impl PegInVerifier for FollowerView {
@@ -30,6 +31,7 @@ impl PegInVerifier for FollowerView {
         if *pegin == self.deposit && self.visible.load(Ordering::SeqCst) {
             Ok(())
         } else {
+            self.refusals.send_modify(|n| *n += 1);
             Err("deposit not confirmed: 1 confirmation(s) so far".into())
         }
     }
@@ -55,13 +57,11 @@ fn deposit() -> PegIn {
 
 struct Federation {
     _dirs: Vec<tempfile::TempDir>,
-    inputs: Vec<tokio::sync::mpsc::Sender<Input>>,
-    statuses: Vec<watch::Receiver<ChainStatus>>,
-    stores: Vec<ChainStore>,
+    fed: RunningFederation,
     time: alys_consensus::ManualTimeSource,
     slot: u64,
-    _net: LocalNetwork,
-    _els: Vec<alys_evm::EmbeddedEl>,
+    /// Refusals of the deposit by each validator (the two non-proposers).
+    refusals: Vec<watch::Receiver<u64>>,
 }
 
 /// Three authorities; the proposer of the first slot sees `deposit` (if `proposer_sees`), the
@@ -72,45 +72,43 @@ async fn federation(proposer_sees: bool, validators_see: Arc<AtomicBool>) -> Fed
     let slot = time.now_slot() + 1;
     let proposer = proposer_index(slot, 3);
     assert!(proposer < 3);
-    let dirs: Vec<_> = (0..3)
-        .map(|_| tempfile::tempdir().expect("tempdir"))
+    let dirs = temp_dirs(3);
+    let mut refusals = Vec::new();
+    let views: Vec<Arc<dyn PegInVerifier>> = (0..3)
+        .map(|i| {
+            let (tx, rx) = watch::channel(0);
+            if i != proposer {
+                refusals.push(rx);
+            }
+            Arc::new(FollowerView {
+                deposit: deposit(),
+                visible: if i == proposer {
+                    Arc::new(AtomicBool::new(proposer_sees))
+                } else {
+                    validators_see.clone()
+                },
+                proposes: i == proposer,
+                refusals: tx,
+            }) as Arc<dyn PegInVerifier>
+        })
         .collect();
-    let mut nodes = Vec::new();
-    for (i, dir) in dirs.iter().enumerate() {
-        let view = FollowerView {
-            deposit: deposit(),
-            visible: if i == proposer {
-                Arc::new(AtomicBool::new(proposer_sees))
-            } else {
-                validators_see.clone()
-            },
-            proposes: i == proposer,
-        };
-        nodes.push(node_with(dir.path(), spec.clone(), &time, Arc::new(view)).await);
-    }
-    let RunningFederation {
-        inputs,
-        statuses,
-        stores,
-        net,
-        els,
-    } = run_federation(&spec, nodes);
+    let nodes = start_nodes(&dirs, &spec, &manual_clock(&spec, &time), |i| {
+        views[i].clone()
+    })
+    .await;
     Federation {
         _dirs: dirs,
-        inputs,
-        statuses,
-        stores,
+        fed: run_federation(&spec, nodes),
         time,
         slot,
-        _net: net,
-        _els: els,
+        refusals,
     }
 }
 
 impl Federation {
     async fn tick(&self) {
         self.time.set_ms(self.slot * 1000);
-        for tx in &self.inputs {
+        for tx in &self.fed.inputs {
             tx.send(Input::Tick { slot: self.slot })
                 .await
                 .expect("service alive");
@@ -118,7 +116,22 @@ impl Federation {
     }
 
     fn heads(&self) -> Vec<u64> {
-        self.statuses.iter().map(|s| s.borrow().head_slot).collect()
+        self.fed
+            .statuses
+            .iter()
+            .map(|s| s.borrow().head_slot)
+            .collect()
+    }
+
+    /// Waits until each validator has refused the deposit `times` times (it kept the
+    /// proposal and tried again each time after the first).
+    async fn refused(&mut self, times: u64) {
+        for (i, r) in self.refusals.iter_mut().enumerate() {
+            tokio::time::timeout(Duration::from_secs(10), r.wait_for(|n| *n >= times))
+                .await
+                .unwrap_or_else(|_| panic!("validator {i} refused fewer than {times} times"))
+                .expect("verifier alive");
+        }
     }
 }
 
@@ -140,7 +153,7 @@ async fn mint_refused_by_lagging_validators_lands_once_they_catch_up() {
     f.tick().await;
 
     // The validators cannot approve yet: no block for the slot anywhere.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    f.refused(2).await;
     assert!(
         f.heads().iter().all(|h| *h < f.slot),
         "imported before the validators saw the deposit: {:?}",
@@ -151,16 +164,16 @@ async fn mint_refused_by_lagging_validators_lands_once_they_catch_up() {
     // the proposer's slot, with the mint.
     validators_see.store(true, Ordering::SeqCst);
     let slot = f.slot;
-    for (i, st) in f.statuses.iter_mut().enumerate() {
+    for (i, st) in f.fed.statuses.iter_mut().enumerate() {
         tokio::time::timeout(Duration::from_secs(5), st.wait_for(|s| s.head_slot >= slot))
             .await
             .unwrap_or_else(|_| panic!("node {i} did not import slot {slot}"))
             .expect("status");
     }
-    let heads: Vec<_> = f.statuses.iter().map(|s| s.borrow().clone()).collect();
+    let heads: Vec<_> = f.fed.statuses.iter().map(|s| s.borrow().clone()).collect();
     assert!(heads.iter().all(|h| h == &heads[0]), "{heads:?}");
     assert_eq!((heads[0].head_slot, heads[0].head_height), (slot, 1));
-    for store in &f.stores {
+    for store in &f.fed.stores {
         let root = store.canonical_root(1).expect("store").expect("block 1");
         let block = store.block(&root).expect("store").expect("block");
         assert_eq!(block.message.pegins.to_vec(), vec![deposit()]);
@@ -169,9 +182,10 @@ async fn mint_refused_by_lagging_validators_lands_once_they_catch_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mint_no_validator_ever_sees_is_never_imported() {
-    let f = federation(true, Arc::new(AtomicBool::new(false))).await;
+    let mut f = federation(true, Arc::new(AtomicBool::new(false))).await;
     f.tick().await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The validators refuse the kept proposal again and again.
+    f.refused(10).await;
     assert!(
         f.heads().iter().all(|h| *h < f.slot),
         "a block minting an unconfirmed deposit was imported: {:?}",

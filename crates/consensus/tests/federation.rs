@@ -6,11 +6,12 @@
 mod common;
 
 use alys_consensus::schedule::proposer_index;
-use alys_consensus::{ChainStatus, ConsensusService, Input, LocalNetwork, NoPegIns, ServiceHandle};
+use alys_consensus::{ChainStatus, Input, NoPegIns};
+use alys_test_utils::el::TestEl;
+use alys_test_utils::federation::{manual_clock, start_nodes, temp_dirs};
 use common::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
 
 const SLOTS: u64 = 100;
 
@@ -18,13 +19,7 @@ const SLOTS: u64 = 100;
 async fn three_authorities_produce_100_blocks() {
     let spec = spec();
     let time = manual_time();
-    let dirs: Vec<_> = (0..3)
-        .map(|_| tempfile::tempdir().expect("tempdir"))
-        .collect();
-    let mut nodes = Vec::new();
-    for dir in &dirs {
-        nodes.push(node(dir.path(), spec.clone(), &time).await);
-    }
+    let (_dirs, nodes) = start_three(&spec, &time).await;
     let RunningFederation {
         inputs,
         mut statuses,
@@ -129,7 +124,7 @@ async fn restart_resumes_and_redrives_a_lagging_el() {
 
     // A fresh EL with no blocks: opening the chain replays the stored payloads.
     let fresh = tempfile::tempdir().expect("tempdir");
-    let El { el, engine } = start_el(fresh.path(), &spec).await;
+    let TestEl { el, engine, .. } = TestEl::start(fresh.path(), spec.genesis.clone()).await;
     let mut chain = open_chain(dir.path(), spec.clone(), &time, engine, Arc::new(NoPegIns)).await;
     assert_eq!(chain.status(), head);
     // The EL is at our head: producing on it works.
@@ -142,54 +137,31 @@ async fn restart_resumes_and_redrives_a_lagging_el() {
 
 struct Federation {
     _dirs: Vec<tempfile::TempDir>,
-    inputs: Vec<tokio::sync::mpsc::Sender<Input>>,
-    statuses: Vec<watch::Receiver<ChainStatus>>,
-    net: LocalNetwork,
-    els: Vec<alys_evm::EmbeddedEl>,
+    fed: RunningFederation,
 }
 
 async fn federation(
     spec: Arc<alys_primitives::ChainSpec>,
     time: &alys_consensus::ManualTimeSource,
 ) -> Federation {
-    let n = spec.authorities.len();
-    let dirs: Vec<_> = (0..n)
-        .map(|_| tempfile::tempdir().expect("tempdir"))
-        .collect();
-    let (mut inputs, mut statuses, mut links, mut els) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (i, dir) in dirs.iter().enumerate() {
-        let node = node(dir.path(), spec.clone(), time).await;
-        let ServiceHandle {
-            inputs: tx,
-            outbound,
-            status,
-            ..
-        } = ConsensusService::spawn(node.chain, Some(signer(&spec, i)));
-        inputs.push(tx.clone());
-        statuses.push(status);
-        links.push((tx, outbound));
-        els.push(node.el);
-    }
-    let net = LocalNetwork::connect(links);
+    let dirs = temp_dirs(spec.authorities.len());
+    let clock = manual_clock(&spec, time);
+    let nodes = start_nodes(&dirs, &spec, &clock, |_| Arc::new(NoPegIns)).await;
     Federation {
         _dirs: dirs,
-        inputs,
-        statuses,
-        net,
-        els,
+        fed: run_federation(&spec, nodes),
     }
 }
 
 async fn tick(f: &Federation, time: &alys_consensus::ManualTimeSource, slot: u64) {
     time.set_ms(slot * 1000);
-    for tx in &f.inputs {
+    for tx in &f.fed.inputs {
         tx.send(Input::Tick { slot }).await.expect("service alive");
     }
 }
 
 async fn wait_all(f: &mut Federation, pred: impl Fn(&ChainStatus) -> bool + Copy) {
-    for (i, st) in f.statuses.iter_mut().enumerate() {
+    for (i, st) in f.fed.statuses.iter_mut().enumerate() {
         let reached = matches!(
             tokio::time::timeout(Duration::from_secs(20), st.wait_for(pred)).await,
             Ok(Ok(_))
@@ -212,9 +184,9 @@ async fn single_authority_produces_alone() {
         tick(&f, &time, slot).await;
         wait_all(&mut f, |s| s.head_slot >= slot).await;
     }
-    assert_eq!(f.statuses[0].borrow().head_height, 5);
-    f.net.shutdown();
-    for el in f.els {
+    assert_eq!(f.fed.statuses[0].borrow().head_height, 5);
+    f.fed.net.shutdown();
+    for el in f.fed.els {
         el.stop().await;
     }
 }
@@ -226,12 +198,12 @@ async fn partition_then_heal_converges() {
     let mut f = federation(spec, &time).await;
     let first = time_slot(&time) + 1;
     // Node 2 is cut off: {0, 1} still reach the threshold of 2 in their own slots.
-    f.net.partition(vec![vec![0, 1], vec![2]]);
+    f.fed.net.partition(vec![vec![0, 1], vec![2]]);
     for slot in first..first + 6 {
         tick(&f, &time, slot).await;
         // Let the majority settle on its slots (slots of proposer 2 produce nothing there).
         if proposer_index(slot, 3) != 2 {
-            for st in f.statuses[..2].iter_mut() {
+            for st in f.fed.statuses[..2].iter_mut() {
                 tokio::time::timeout(
                     Duration::from_secs(20),
                     st.wait_for(|s| s.head_slot >= slot),
@@ -243,23 +215,23 @@ async fn partition_then_heal_converges() {
         }
     }
     assert_eq!(
-        f.statuses[2].borrow().head_height,
+        f.fed.statuses[2].borrow().head_height,
         0,
         "the minority cannot finalize approvals alone"
     );
     // After healing, the minority catches up from the held messages before the next slot.
-    let majority = f.statuses[0].borrow().clone();
-    assert_eq!(f.statuses[1].borrow().head_root, majority.head_root);
-    f.net.heal();
+    let majority = f.fed.statuses[0].borrow().clone();
+    assert_eq!(f.fed.statuses[1].borrow().head_root, majority.head_root);
+    f.fed.net.heal();
     wait_all(&mut f, |s| s.head_root == majority.head_root).await;
     for slot in first + 6..first + 9 {
         tick(&f, &time, slot).await;
         wait_all(&mut f, |s| s.head_slot >= slot).await;
     }
-    let heads: Vec<_> = f.statuses.iter().map(|s| s.borrow().clone()).collect();
+    let heads: Vec<_> = f.fed.statuses.iter().map(|s| s.borrow().clone()).collect();
     assert!(heads.iter().all(|h| h == &heads[0]), "{heads:#?}");
-    f.net.shutdown();
-    for el in f.els {
+    f.fed.net.shutdown();
+    for el in f.fed.els {
         el.stop().await;
     }
 }

@@ -15,13 +15,7 @@ use std::sync::Arc;
 async fn competing_branches_resolve_the_same_and_finality_holds() {
     let spec = spec();
     let time = manual_time();
-    let dirs: Vec<_> = (0..3)
-        .map(|_| tempfile::tempdir().expect("tempdir"))
-        .collect();
-    let mut nodes = Vec::new();
-    for d in &dirs {
-        nodes.push(node(d.path(), spec.clone(), &time).await);
-    }
+    let (_dirs, mut nodes) = start_three(&spec, &time).await;
     let genesis = nodes[0].chain.head().root;
     let a = nodes[0].chain.clock().current_slot() + 1;
 

@@ -11,16 +11,18 @@ use std::time::Duration;
 
 use alys_bitcoin::bitcoin::hashes::Hash;
 use alys_bitcoin::bitcoin::Txid;
-use alys_bitcoin::{Auth, ClientConfig, CoreRpcClient, Follower, FollowerConfig, FollowerPegIns};
-use alys_btc_devnet::{BtcDevnet, DevnetConfig};
+use alys_bitcoin::{ClientConfig, CoreRpcClient, Follower, FollowerConfig, FollowerPegIns};
 use alys_consensus::chain_store::ChainStore;
 use alys_consensus::validate::BlockError;
-use alys_consensus::{genesis_block, Chain, ImportError, SlotClock};
+use alys_consensus::{genesis_block, Chain, ImportError};
 use alys_federation::Federation;
 use alys_primitives::payload::Withdrawal as SszWithdrawal;
 use alys_primitives::withdrawals::{expected_withdrawals, withdrawal_index_base};
 use alys_primitives::{Address, ConsensusBlock, PegIn, SignedConsensusBlock};
 use alys_store::Store;
+use alys_test_utils::devnet::{core_client, start_devnet};
+use alys_test_utils::el::TestEl;
+use alys_test_utils::federation::manual_clock;
 use common::*;
 use serde_json::json;
 use ssz_types::VariableList;
@@ -95,24 +97,14 @@ async fn deposit_minted_once_duplicate_and_already_minted_blocks_invalid() {
     let time = manual_time();
 
     // Bitcoin: the embedded regtest devnet, reached over its Core-compatible RPC.
-    let mut cfg = DevnetConfig::local(0);
-    cfg.datadir = Some(dir.path().join("btc"));
-    let devnet = BtcDevnet::start(cfg).await.expect("devnet");
-    let (user, password) = devnet.credentials();
-    let rpc = Arc::new(
-        CoreRpcClient::new(
-            &devnet.url(),
-            Auth::UserPass {
-                user: user.into(),
-                password: password.into(),
-            },
-            ClientConfig {
-                timeout: Duration::from_secs(10),
-                ..ClientConfig::default()
-            },
-        )
-        .expect("client"),
-    );
+    let devnet = start_devnet(Some(&dir.path().join("btc"))).await;
+    let rpc = Arc::new(core_client(
+        &devnet,
+        ClientConfig {
+            timeout: Duration::from_secs(10),
+            ..ClientConfig::default()
+        },
+    ));
 
     // The node: one store shared by the follower, the minted set and the chain, as in `alys`.
     let store = Arc::new(Store::open(&dir.path().join("consensus")).expect("store"));
@@ -130,8 +122,10 @@ async fn deposit_minted_once_duplicate_and_already_minted_blocks_invalid() {
         FollowerPegIns::open(follower.index(), Arc::new(chain_store), store.clone())
             .expect("verifier"),
     );
-    let El { el: _el, engine } = start_el(dir.path(), &spec).await;
-    let clock = SlotClock::new(spec.slot_duration_ms, Arc::new(time.clone()));
+    let TestEl {
+        el: _el, engine, ..
+    } = TestEl::start(dir.path(), spec.genesis.clone()).await;
+    let clock = manual_clock(&spec, &time);
     let mut chain = Chain::open(spec.clone(), clock, engine, store, verifier.clone())
         .await
         .expect("chain");

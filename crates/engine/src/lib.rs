@@ -15,9 +15,6 @@ mod client;
 mod error;
 mod jwt;
 
-#[cfg(test)]
-mod tests;
-
 use std::future::Future;
 
 pub use alloy::rpc::types::engine::{

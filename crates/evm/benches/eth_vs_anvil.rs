@@ -12,7 +12,7 @@
 //! both nodes; both run for the whole benchmark.
 //!
 //! `cargo bench -p alys-evm --bench eth_vs_anvil` (about three minutes). Needs anvil from
-//! `scripts/setup.sh` (tests/e2e); skips without it. `-- --method-rates` and `-- --bare-server`
+//! `scripts/setup.sh` (tests/e2e); fails without it (`ALYS_ALLOW_MISSING_TOOLS=1`: skips). `-- --method-rates` and `-- --bare-server`
 //! run the profiling aids instead (single-method rates of the embedded client; the ceiling of a
 //! bare jsonrpsee server on this machine).
 
@@ -23,7 +23,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,6 +33,8 @@ use alloy::network::TxSignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use alloy_primitives::{keccak256, Address, Bytes, TxKind, B256, U256};
+use alys_test_utils::process::LoggedProcess;
+use alys_test_utils::tools::{require, Tool};
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
@@ -49,16 +50,6 @@ const LOAD_SECONDS: u64 = 3;
 const READ_ROUNDS: usize = 7;
 /// Alternating rounds of fetching every receipt one by one.
 const FETCH_ROUNDS: usize = 3;
-
-fn anvil_path() -> Option<PathBuf> {
-    let dir = std::env::var_os("ALYS_E2E_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/e2e")));
-    let pkgs = std::fs::read_dir(dir.join("node_modules/@foundry-rs")).ok()?;
-    pkgs.filter_map(Result::ok)
-        .map(|e| e.path().join("bin/anvil"))
-        .find(|p| p.exists())
-}
 
 fn sign(
     key: &PrivateKeySigner,
@@ -343,21 +334,20 @@ async fn main() {
 const NODE_URL_FILE: &str = "ALYS_BENCH_NODE_URL_FILE";
 
 async fn benchmark_against_anvil() {
-    let Some(anvil) = anvil_path() else {
-        eprintln!("skipping benchmark: anvil not installed (run tests/e2e/setup.sh)");
+    let Some(anvil) = require(Tool::Anvil) else {
         return;
     };
     let w = workload();
 
     // Anvil: same chain id, gas limit, block time, base fee; default accounts (10,000 ether).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let mut child = tokio::process::Command::new(&anvil)
-        .args([
+    // Port 0: the address it bound is read from its `Listening on` line.
+    let log = tempfile::NamedTempFile::new().expect("temp file");
+    let mut anvil_process = LoggedProcess::spawn(
+        "anvil",
+        &anvil,
+        [
             "--port",
-            &port.to_string(),
+            "0",
             "--chain-id",
             &CHAIN_ID.to_string(),
             "--gas-limit",
@@ -368,25 +358,14 @@ async fn benchmark_against_anvil() {
             &BASE_FEE.to_string(),
             "--hardfork",
             "cancun",
-            "--silent",
-        ])
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start anvil");
-    let anvil_url = format!("http://127.0.0.1:{port}");
-    let probe = HttpClientBuilder::default()
-        .build(&anvil_url)
-        .expect("client");
-    for _ in 0..100 {
-        if probe
-            .request::<Value, _>("eth_chainId", rpc_params![])
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        ],
+        log.path(),
+    );
+    let anvil_addr =
+        anvil_process.wait_for_line(Duration::from_secs(60), "listening address", |l| {
+            l.trim().strip_prefix("Listening on ").map(str::to_string)
+        });
+    let anvil_url = format!("http://{anvil_addr}");
     // The embedded client runs in its own process too (this binary, re-executed), so neither
     // node shares an allocator or scheduler with the load generator.
     let addr_file = tempfile::NamedTempFile::new().expect("temp file");
@@ -471,7 +450,7 @@ async fn benchmark_against_anvil() {
         }
     }
     let _ = alys_child.kill().await;
-    let _ = child.kill().await;
+    anvil_process.kill();
     let summary: Vec<(f64, f64, f64)> = rates
         .into_iter()
         .map(|(a, b, r)| (median(a), median(b), median(r)))

@@ -18,15 +18,14 @@ use alloy::consensus::{
     transaction::SignerRecoverable, SignableTransaction, TxEip1559, TxEnvelope,
 };
 use alloy::network::TxSignerSync;
-use alloy::rpc::types::engine::{
-    ExecutionPayloadV3, ForkchoiceState, JwtSecret, PayloadAttributes, PayloadStatusEnum,
-};
+use alloy::rpc::types::engine::{ExecutionPayloadV3, PayloadAttributes, PayloadStatusEnum};
 use alloy::signers::local::PrivateKeySigner;
 use alloy_evm::{EthEvmFactory, Evm, EvmEnv, EvmFactory, FromRecoveredTx};
 use alloy_genesis::{Genesis, GenesisAccount};
 use alloy_primitives::{keccak256, Address, Bytes, TxKind, B256, U256};
-use alys_engine::{EngineClientConfig, ExecutionEngine, HttpEngineClient};
-use alys_evm::{ElConfig, EmbeddedEl};
+use alys_engine::{ExecutionEngine, HttpEngineClient};
+use alys_evm::EmbeddedEl;
+use alys_test_utils::el::{forkchoice, TestEl, CHAIN_ID, GENESIS_TIME};
 use revm::{
     context::{BlockEnv, CfgEnv, TxEnv},
     database::{CacheDB, EmptyDB},
@@ -39,8 +38,6 @@ use revm::{
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const CHAIN_ID: u64 = 263634;
-const GENESIS_TIME: u64 = 1_700_000_000;
 const SENDERS: usize = 100;
 const BLOCKS: u64 = 10;
 const TOKEN: Address = Address::new([0x70; 20]);
@@ -67,7 +64,6 @@ fn balance_slot(holder: Address) -> B256 {
 }
 
 fn genesis(senders: &[PrivateKeySigner], filler_accounts: usize) -> Genesis {
-    let config = alys_evm::forks::cancun_chain_config(CHAIN_ID);
     let mut alloc = BTreeMap::new();
     let mut token_storage = BTreeMap::new();
     for s in senders {
@@ -95,14 +91,7 @@ fn genesis(senders: &[PrivateKeySigner], filler_accounts: usize) -> Genesis {
             GenesisAccount::default().with_balance(U256::from(1 + i)),
         );
     }
-    Genesis {
-        config,
-        timestamp: GENESIS_TIME,
-        gas_limit: 30_000_000,
-        base_fee_per_gas: Some(1_000_000_000),
-        alloc,
-        ..Default::default()
-    }
+    alys_test_utils::el::genesis(alloc)
 }
 
 fn sign(
@@ -164,14 +153,6 @@ fn block_txs(
     txs
 }
 
-fn fcs(head: B256) -> ForkchoiceState {
-    ForkchoiceState {
-        head_block_hash: head,
-        safe_block_hash: B256::ZERO,
-        finalized_block_hash: B256::ZERO,
-    }
-}
-
 fn attrs(number: u64) -> PayloadAttributes {
     PayloadAttributes {
         timestamp: GENESIS_TIME + 2 * number,
@@ -184,21 +165,14 @@ fn attrs(number: u64) -> PayloadAttributes {
     }
 }
 
-async fn start(genesis: Genesis) -> (EmbeddedEl, HttpEngineClient, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let secret = JwtSecret::random();
-    let el = EmbeddedEl::start(ElConfig {
-        datadir: dir.path().to_path_buf(),
-        genesis,
-        authrpc_addr: "127.0.0.1:0".parse().expect("addr"),
-        http: None,
-        jwt_secret: secret,
-    })
-    .await
-    .expect("start");
-    let client = HttpEngineClient::new(&el.engine_url(), secret, EngineClientConfig::default())
-        .expect("client");
-    (el, client, dir)
+async fn start(genesis: Genesis) -> (EmbeddedEl, HttpEngineClient, Option<tempfile::TempDir>) {
+    let TestEl {
+        el,
+        engine,
+        tempdir,
+        ..
+    } = TestEl::start_temp(genesis).await;
+    (el, engine, tempdir)
 }
 
 /// Builds `blocks` on a producer client; returns the payloads and their transactions.
@@ -217,7 +191,7 @@ async fn build_chain(genesis: Genesis, blocks: Vec<Vec<TxEnvelope>>) -> Vec<Exec
         }
         let number = i as u64 + 1;
         let id = client
-            .forkchoice_updated(fcs(head), Some(attrs(number)))
+            .forkchoice_updated(forkchoice(head), Some(attrs(number)))
             .await
             .expect("fcu")
             .payload_id
@@ -234,7 +208,7 @@ async fn build_chain(genesis: Genesis, blocks: Vec<Vec<TxEnvelope>>) -> Vec<Exec
             .await
             .expect("new");
         client
-            .forkchoice_updated(fcs(head), None)
+            .forkchoice_updated(forkchoice(head), None)
             .await
             .expect("fcu");
         payloads.push(payload);
@@ -256,7 +230,7 @@ async fn import(genesis: Genesis, payloads: &[ExecutionPayloadV3]) -> (f64, f64)
             .expect("new");
         assert_eq!(status.status, PayloadStatusEnum::Valid, "{status:?}");
         client
-            .forkchoice_updated(fcs(hash), None)
+            .forkchoice_updated(forkchoice(hash), None)
             .await
             .expect("fcu");
     }

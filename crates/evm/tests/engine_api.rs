@@ -14,34 +14,23 @@ use alloy_engine::{EngineClientConfig, EngineError, ExecutionEngine, HttpEngineC
 use alloy_genesis::{Genesis, GenesisAccount};
 use alloy_primitives::{Address, Bytes, TxKind, B256, U256};
 use alys_engine as alloy_engine;
-use alys_evm::{ElConfig, EmbeddedEl};
-
-const CHAIN_ID: u64 = 263634;
-const GENESIS_TIME: u64 = 1_700_000_000;
+use alys_evm::EmbeddedEl;
+use alys_test_utils::el::{
+    beacon_roots_account, el_config, forkchoice, TestEl, CHAIN_ID, GENESIS_TIME,
+};
 
 fn genesis(signers: &[PrivateKeySigner]) -> Genesis {
-    let config = alys_evm::forks::cancun_chain_config(CHAIN_ID);
-    let mut alloc = BTreeMap::new();
-    for s in signers {
-        alloc.insert(
-            s.address(),
-            GenesisAccount::default().with_balance(U256::from(10u128.pow(24))),
-        );
-    }
-    alloc.insert(
-        eip4788::BEACON_ROOTS_ADDRESS,
-        GenesisAccount::default()
-            .with_code(Some(eip4788::BEACON_ROOTS_CODE.clone()))
-            .with_nonce(Some(1)),
-    );
-    Genesis {
-        config,
-        timestamp: GENESIS_TIME,
-        gas_limit: 30_000_000,
-        base_fee_per_gas: Some(1_000_000_000),
-        alloc,
-        ..Default::default()
-    }
+    let mut alloc: BTreeMap<_, _> = signers
+        .iter()
+        .map(|s| {
+            (
+                s.address(),
+                GenesisAccount::default().with_balance(U256::from(10u128.pow(24))),
+            )
+        })
+        .collect();
+    alloc.extend([beacon_roots_account()]);
+    alys_test_utils::el::genesis(alloc)
 }
 
 fn signers() -> Vec<PrivateKeySigner> {
@@ -66,36 +55,8 @@ fn transfer(signer: &PrivateKeySigner, nonce: u64, to: Address, value: u64) -> T
     TxEnvelope::Eip1559(tx.into_signed(sig))
 }
 
-struct Harness {
-    el: EmbeddedEl,
-    client: HttpEngineClient,
-    secret: JwtSecret,
-    _dir: tempfile::TempDir,
-    datadir: PathBuf,
-}
-
-async fn start() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let secret = JwtSecret::random();
-    let datadir = dir.path().to_path_buf();
-    let el = EmbeddedEl::start(ElConfig {
-        datadir: datadir.clone(),
-        genesis: genesis(&signers()),
-        authrpc_addr: "127.0.0.1:0".parse().unwrap(),
-        http: None,
-        jwt_secret: secret,
-    })
-    .await
-    .unwrap();
-    let client =
-        HttpEngineClient::new(&el.engine_url(), secret, EngineClientConfig::default()).unwrap();
-    Harness {
-        el,
-        client,
-        secret,
-        _dir: dir,
-        datadir,
-    }
+async fn start() -> TestEl {
+    TestEl::start_temp(genesis(&signers())).await
 }
 
 fn attrs(timestamp: u64, withdrawals: Vec<Withdrawal>, salt: u8) -> PayloadAttributes {
@@ -110,14 +71,6 @@ fn attrs(timestamp: u64, withdrawals: Vec<Withdrawal>, salt: u8) -> PayloadAttri
     }
 }
 
-fn fcs(head: B256) -> ForkchoiceState {
-    ForkchoiceState {
-        head_block_hash: head,
-        safe_block_hash: B256::ZERO,
-        finalized_block_hash: B256::ZERO,
-    }
-}
-
 /// Builds a payload on `parent` with `attributes` (fcU → getPayload).
 async fn build(
     client: &HttpEngineClient,
@@ -125,7 +78,7 @@ async fn build(
     attributes: PayloadAttributes,
 ) -> ExecutionPayloadV3 {
     let updated = client
-        .forkchoice_updated(fcs(parent), Some(attributes))
+        .forkchoice_updated(forkchoice(parent), Some(attributes))
         .await
         .unwrap();
     assert_eq!(updated.payload_status.status, PayloadStatusEnum::Valid);
@@ -141,7 +94,10 @@ async fn import(client: &HttpEngineClient, payload: ExecutionPayloadV3, beacon_r
         .await
         .unwrap();
     assert_eq!(status.status, PayloadStatusEnum::Valid, "{status:?}");
-    let updated = client.forkchoice_updated(fcs(hash), None).await.unwrap();
+    let updated = client
+        .forkchoice_updated(forkchoice(hash), None)
+        .await
+        .unwrap();
     assert_eq!(updated.payload_status.status, PayloadStatusEnum::Valid);
     hash
 }
@@ -200,14 +156,14 @@ async fn fifty_blocks_with_transfers_and_withdrawals() {
         let root = B256::with_last_byte(i as u8);
         let mut a = attrs(GENESIS_TIME + 2 * i, vec![withdrawal], i as u8);
         a.parent_beacon_block_root = Some(root);
-        let payload = build(&h.client, head, a).await;
+        let payload = build(&h.engine, head, a).await;
         assert_eq!(
             payload.payload_inner.payload_inner.transactions.len(),
             3,
             "block {i}"
         );
         assert_eq!(payload.payload_inner.payload_inner.block_number, i);
-        head = import(&h.client, payload, root).await;
+        head = import(&h.engine, payload, root).await;
         assert!(h.el.chain().lock().pool().lock().is_empty());
     }
     assert_eq!(
@@ -230,7 +186,7 @@ async fn fifty_blocks_with_transfers_and_withdrawals() {
             U256::from_be_bytes(B256::with_last_byte(50).0)
         );
     }
-    let bodies = h.client.payload_bodies_by_range(1, 50).await.unwrap();
+    let bodies = h.engine.payload_bodies_by_range(1, 50).await.unwrap();
     assert_eq!(bodies.len(), 50);
     assert!(bodies
         .iter()
@@ -251,7 +207,7 @@ async fn reorg_to_sibling_and_back_restores_state() {
         );
         let a = attrs(GENESIS_TIME + 2 * i, vec![], 1);
         let root = a.parent_beacon_block_root.unwrap();
-        head = import(&h.client, build(&h.client, head, a).await, root).await;
+        head = import(&h.engine, build(&h.engine, head, a).await, root).await;
         hashes.push(head);
     }
     let balance_before = balance(&h.el, &signers[0].address());
@@ -266,7 +222,7 @@ async fn reorg_to_sibling_and_back_restores_state() {
         );
         let a = attrs(GENESIS_TIME + 2 * i + 1, vec![], 2);
         let root = a.parent_beacon_block_root.unwrap();
-        side = import(&h.client, build(&h.client, side, a).await, root).await;
+        side = import(&h.engine, build(&h.engine, side, a).await, root).await;
     }
     assert_eq!(h.el.chain().lock().head().1, side);
     assert_eq!(balance(&h.el, &Address::repeat_byte(0x22)), U256::from(18));
@@ -275,7 +231,11 @@ async fn reorg_to_sibling_and_back_restores_state() {
     assert_flat_state_matches_head(&h.el);
 
     // Back to the original head.
-    let back = h.client.forkchoice_updated(fcs(head), None).await.unwrap();
+    let back = h
+        .engine
+        .forkchoice_updated(forkchoice(head), None)
+        .await
+        .unwrap();
     assert_eq!(back.payload_status.status, PayloadStatusEnum::Valid);
     assert_eq!(balance(&h.el, &Address::repeat_byte(0x22)), U256::ZERO);
     assert_eq!(balance(&h.el, &Address::repeat_byte(0x11)), U256::from(25));
@@ -293,20 +253,20 @@ async fn tampered_payloads_are_rejected() {
     let genesis_hash = h.el.chain().lock().genesis_hash();
     let a = attrs(GENESIS_TIME + 2, vec![], 1);
     let root = a.parent_beacon_block_root.unwrap();
-    let b1 = import(&h.client, build(&h.client, genesis_hash, a).await, root).await;
+    let b1 = import(&h.engine, build(&h.engine, genesis_hash, a).await, root).await;
     pool_add(
         &h.el,
         transfer(&signers[0], 0, Address::repeat_byte(0x33), 1),
     );
     let a = attrs(GENESIS_TIME + 4, vec![], 2);
     let root = a.parent_beacon_block_root.unwrap();
-    let good = build(&h.client, b1, a).await;
+    let good = build(&h.engine, b1, a).await;
 
     // Bad state root (block hash recomputed so only the state root is wrong).
     let mut bad = good.clone();
     bad.payload_inner.payload_inner.state_root = B256::repeat_byte(0xaa);
     reseal(&mut bad, root);
-    let status = h.client.new_payload(bad, vec![], root).await.unwrap();
+    let status = h.engine.new_payload(bad, vec![], root).await.unwrap();
     assert!(
         matches!(status.status, PayloadStatusEnum::Invalid { ref validation_error } if validation_error.contains("state root")),
         "{status:?}"
@@ -316,7 +276,7 @@ async fn tampered_payloads_are_rejected() {
     // Bad block hash.
     let mut bad = good.clone();
     bad.payload_inner.payload_inner.block_hash = B256::repeat_byte(0xbb);
-    let status = h.client.new_payload(bad, vec![], root).await.unwrap();
+    let status = h.engine.new_payload(bad, vec![], root).await.unwrap();
     assert!(
         matches!(status.status, PayloadStatusEnum::Invalid { ref validation_error } if validation_error.contains("block hash")),
         "{status:?}"
@@ -326,7 +286,7 @@ async fn tampered_payloads_are_rejected() {
     let mut bad = good.clone();
     bad.payload_inner.payload_inner.parent_hash = genesis_hash;
     reseal(&mut bad, root);
-    let status = h.client.new_payload(bad, vec![], root).await.unwrap();
+    let status = h.engine.new_payload(bad, vec![], root).await.unwrap();
     assert!(
         matches!(status.status, PayloadStatusEnum::Invalid { ref validation_error } if validation_error.contains("block number")),
         "{status:?}"
@@ -336,12 +296,12 @@ async fn tampered_payloads_are_rejected() {
     let mut bad = good.clone();
     bad.payload_inner.payload_inner.parent_hash = B256::repeat_byte(0xcc);
     reseal(&mut bad, root);
-    let status = h.client.new_payload(bad, vec![], root).await.unwrap();
+    let status = h.engine.new_payload(bad, vec![], root).await.unwrap();
     assert_eq!(status.status, PayloadStatusEnum::Syncing);
 
     // Wrong beacon root (the header commits to it): block hash mismatch.
     let status = h
-        .client
+        .engine
         .new_payload(good.clone(), vec![], B256::repeat_byte(0xdd))
         .await
         .unwrap();
@@ -349,14 +309,14 @@ async fn tampered_payloads_are_rejected() {
 
     // Forkchoice to an invalid-marked or unknown head.
     let updated = h
-        .client
-        .forkchoice_updated(fcs(B256::repeat_byte(0xee)), None)
+        .engine
+        .forkchoice_updated(forkchoice(B256::repeat_byte(0xee)), None)
         .await
         .unwrap();
     assert_eq!(updated.payload_status.status, PayloadStatusEnum::Syncing);
     // Finalized not an ancestor of head → -38002.
     let err = h
-        .client
+        .engine
         .forkchoice_updated(
             ForkchoiceState {
                 head_block_hash: genesis_hash,
@@ -373,8 +333,8 @@ async fn tampered_payloads_are_rejected() {
     );
     // Attributes with a timestamp not after the head → -38003.
     let err = h
-        .client
-        .forkchoice_updated(fcs(b1), Some(attrs(GENESIS_TIME + 2, vec![], 3)))
+        .engine
+        .forkchoice_updated(forkchoice(b1), Some(attrs(GENESIS_TIME + 2, vec![], 3)))
         .await
         .unwrap_err();
     assert!(
@@ -383,16 +343,16 @@ async fn tampered_payloads_are_rejected() {
     );
     // Unknown payload id → -38001.
     let err = h
-        .client
+        .engine
         .get_payload(alloy::rpc::types::engine::PayloadId::new([7; 8]))
         .await
         .unwrap_err();
     assert!(matches!(err, EngineError::UnknownPayload(_)), "{err:?}");
     // Too many bodies → -38004.
-    let err = h.client.payload_bodies_by_range(1, 1025).await.unwrap_err();
+    let err = h.engine.payload_bodies_by_range(1, 1025).await.unwrap_err();
     assert!(matches!(err, EngineError::TooLargeRequest(_)), "{err:?}");
     // The good payload still imports.
-    import(&h.client, good, root).await;
+    import(&h.engine, good, root).await;
     h.el.stop().await;
 }
 
@@ -508,7 +468,7 @@ async fn served_methods_match_the_openrpc_spec() {
         serde_json::from_str(&std::fs::read_to_string(examples).unwrap()).unwrap();
     let mut cases = 0;
     let h = start().await;
-    let served = h.client.exchange_capabilities(vec![]).await.unwrap();
+    let served = h.engine.exchange_capabilities(vec![]).await.unwrap();
     let http = jsonrpsee::http_client::HttpClientBuilder::default()
         .set_headers({
             let mut headers = http::HeaderMap::new();
@@ -625,7 +585,7 @@ async fn reorg_deeper_than_the_blocks_kept_in_memory() {
         pool_add(&h.el, transfer(&signers[0], i - 1, recipient_a, 1));
         let a = attrs(GENESIS_TIME + 2 * i, vec![], 3);
         let root = a.parent_beacon_block_root.unwrap();
-        head_a = import(&h.client, build(&h.client, head_a, a).await, root).await;
+        head_a = import(&h.engine, build(&h.engine, head_a, a).await, root).await;
     }
     let root_a = h.el.chain().lock().head().0.state_root;
     assert_eq!(balance(&h.el, &recipient_a), U256::from(depth));
@@ -639,7 +599,7 @@ async fn reorg_deeper_than_the_blocks_kept_in_memory() {
         }
         let a = attrs(GENESIS_TIME + 2 * i + 1, vec![], 4);
         let root = a.parent_beacon_block_root.unwrap();
-        head_b = import(&h.client, build(&h.client, head_b, a).await, root).await;
+        head_b = import(&h.engine, build(&h.engine, head_b, a).await, root).await;
     }
     assert_eq!(balance(&h.el, &recipient_a), U256::from(depth));
     assert_eq!(balance(&h.el, &recipient_b), U256::from(2 * depth));
@@ -647,8 +607,8 @@ async fn reorg_deeper_than_the_blocks_kept_in_memory() {
 
     // Back to A: B's first blocks are unwound from the store, A's re-applied from it.
     let back = h
-        .client
-        .forkchoice_updated(fcs(head_a), None)
+        .engine
+        .forkchoice_updated(forkchoice(head_a), None)
         .await
         .unwrap();
     assert_eq!(back.payload_status.status, PayloadStatusEnum::Valid);
@@ -660,15 +620,9 @@ async fn reorg_deeper_than_the_blocks_kept_in_memory() {
     let datadir = h.datadir.clone();
     let secret = h.secret;
     h.el.stop().await;
-    let el = EmbeddedEl::start(ElConfig {
-        datadir,
-        genesis: genesis(&signers),
-        authrpc_addr: "127.0.0.1:0".parse().unwrap(),
-        http: None,
-        jwt_secret: secret,
-    })
-    .await
-    .unwrap();
+    let mut config = el_config(&datadir, genesis(&signers));
+    config.jwt_secret = secret;
+    let el = EmbeddedEl::start(config).await.unwrap();
     let (state_root, hash) = {
         let chain = el.chain().lock();
         (chain.head().0.state_root, chain.head().1)

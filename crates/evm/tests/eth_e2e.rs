@@ -1,34 +1,18 @@
 //! End-to-end: clients nobody here wrote — Foundry's `forge`/`cast` and viem — against a
 //! running execution client whose blocks are produced through the Engine API every 500 ms.
 //!
-//! The clients come from npm (`tests/e2e/setup.sh` installs them into `tests/e2e/node_modules`;
-//! `ALYS_E2E_DIR` points elsewhere). Without them the test says so and passes. Set
+//! The clients come from npm (`scripts/setup.sh` installs them into `tests/e2e/node_modules`;
+//! `ALYS_E2E_DIR` points elsewhere). Without them the test fails naming what is missing
+//! (`ALYS_ALLOW_MISSING_TOOLS=1` skips it instead). Set
 //! `ALYS_E2E_HOLD=<seconds>` to keep the node up for manual experiments instead.
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
+use alys_test_utils::tools::{e2e_dir, require_all, Tool};
 use support::*;
-
-fn e2e_dir() -> PathBuf {
-    std::env::var_os("ALYS_E2E_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/e2e")))
-}
-
-fn tools_present(dir: &std::path::Path) -> bool {
-    [
-        "node_modules/.bin/cast",
-        "node_modules/.bin/forge",
-        "node_modules/viem/package.json",
-        "node_modules/solc/solc.js",
-    ]
-    .iter()
-    .all(|p| dir.join(p).exists())
-}
 
 async fn run(dir: &std::path::Path, program: &str, script: &str, node: (&str, &str)) {
     let child = tokio::process::Command::new(program)
@@ -54,14 +38,17 @@ async fn run(dir: &std::path::Path, program: &str, script: &str, node: (&str, &s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foundry_and_viem_against_the_node() {
-    let dir = e2e_dir();
-    if !tools_present(&dir) {
-        eprintln!(
-            "skipping end-to-end clients test: run tests/e2e/setup.sh (looked in {})",
-            dir.display()
-        );
+    let needed = [
+        Tool::Cast,
+        Tool::Forge,
+        Tool::Viem,
+        Tool::Solc,
+        Tool::NodeJs,
+    ];
+    if require_all(&needed).is_none() {
         return;
     }
+    let dir = e2e_dir();
     let node = TestNode::start().await;
     let (url, ws) = (node.url.clone(), node.ws_url());
     let producer = Producer::start(node, Duration::from_millis(500));

@@ -72,16 +72,15 @@ async fn polling_filters() {
     assert_eq!(pending.len(), 2, "deployment and transfer");
     assert_eq!(pending[1], *tx.tx_hash());
     let b2 = node.produce_block().await;
-    // The event task publishes asynchronously after the head moves.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-
-    let blocks: Vec<B256> = node.ok("eth_getFilterChanges", json!([block_filter])).await;
+    // The event task publishes asynchronously after the head moves: the filters' changes are
+    // collected until the new head and its log are among them.
+    let blocks: Vec<B256> = changes_until(&node, &block_filter, |b: &[B256]| b.contains(&b2)).await;
     assert_eq!(blocks.len(), 2);
     assert_eq!(blocks[1], b2);
     let again: Vec<B256> = node.ok("eth_getFilterChanges", json!([block_filter])).await;
     assert!(again.is_empty());
 
-    let logs: Vec<Value> = node.ok("eth_getFilterChanges", json!([log_filter])).await;
+    let logs: Vec<Value> = changes_until(&node, &log_filter, |l: &[Value]| !l.is_empty()).await;
     assert_eq!(logs.len(), 1, "only the transfer after installation");
     assert_eq!(logs[0]["transactionHash"], json!(tx.tx_hash()));
     let all: Vec<Value> = node.ok("eth_getFilterLogs", json!([log_filter])).await;
@@ -297,4 +296,26 @@ async fn get_proof_verifies_against_state_root() {
     )
     .expect("historical proof verifies");
     node.stop().await;
+}
+
+/// `eth_getFilterChanges` of `filter`, collected until `done` holds of them (within 10 s).
+async fn changes_until<T: serde::de::DeserializeOwned>(
+    node: &TestNode,
+    filter: &str,
+    done: impl Fn(&[T]) -> bool,
+) -> Vec<T> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut all: Vec<T> = Vec::new();
+    while !done(&all) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "filter {filter}: changes not published within 10 s"
+        );
+        let more: Vec<T> = node.ok("eth_getFilterChanges", json!([filter])).await;
+        if more.is_empty() {
+            tokio::time::sleep(alys_test_utils::wait::POLL).await;
+        }
+        all.extend(more);
+    }
+    all
 }

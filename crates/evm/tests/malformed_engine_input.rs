@@ -5,33 +5,19 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use alloy::rpc::types::engine::{
-    Claims, ForkchoiceState, JwtSecret, PayloadAttributes, PayloadStatusEnum,
-};
-use alloy_engine::{EngineClientConfig, ExecutionEngine, HttpEngineClient};
+use alloy::rpc::types::engine::{Claims, PayloadAttributes, PayloadStatusEnum};
 use alloy_genesis::{Genesis, GenesisAccount};
 use alloy_primitives::{Address, B256, U256};
-use alys_engine as alloy_engine;
-use alys_evm::{ElConfig, EmbeddedEl};
+use alys_engine::ExecutionEngine;
+use alys_test_utils::el::{forkchoice, TestEl, GENESIS_TIME};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const GENESIS_TIME: u64 = 1_700_000_000;
-
 fn genesis() -> Genesis {
-    let config = alys_evm::forks::cancun_chain_config(263634);
-    let mut alloc = BTreeMap::new();
-    alloc.insert(
+    alys_test_utils::el::genesis(BTreeMap::from([(
         Address::repeat_byte(1),
         GenesisAccount::default().with_balance(U256::from(1)),
-    );
-    Genesis {
-        config,
-        timestamp: GENESIS_TIME,
-        gas_limit: 30_000_000,
-        alloc,
-        ..Default::default()
-    }
+    )]))
 }
 
 /// Sends one raw HTTP request; returns (status code, body), or `None` if the connection broke.
@@ -129,25 +115,15 @@ fn mutate(rng: &mut StdRng, base: &serde_json::Value) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutated_engine_requests_never_crash_the_server() {
-    let dir = tempfile::tempdir().unwrap();
-    let secret = JwtSecret::random();
-    let el = EmbeddedEl::start(ElConfig {
-        datadir: dir.path().to_path_buf(),
-        genesis: genesis(),
-        authrpc_addr: "127.0.0.1:0".parse().unwrap(),
-        http: None,
-        jwt_secret: secret,
-    })
-    .await
-    .unwrap();
-    let client =
-        HttpEngineClient::new(&el.engine_url(), secret, EngineClientConfig::default()).unwrap();
+    let TestEl {
+        el,
+        engine: client,
+        secret,
+        tempdir: _dir,
+        ..
+    } = TestEl::start_temp(genesis()).await;
     let genesis_hash = el.chain().lock().genesis_hash();
-    let fcs = ForkchoiceState {
-        head_block_hash: genesis_hash,
-        safe_block_hash: B256::ZERO,
-        finalized_block_hash: B256::ZERO,
-    };
+    let fcs = forkchoice(genesis_hash);
     let attrs = PayloadAttributes {
         timestamp: GENESIS_TIME + 2,
         prev_randao: B256::ZERO,

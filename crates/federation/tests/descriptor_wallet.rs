@@ -8,41 +8,13 @@ use std::process::{Command, Stdio};
 
 use alys_federation::bitcoin::Network;
 use alys_federation::{Federation, NUMS_H};
-
-fn python_with_embit() -> Result<(), String> {
-    let has = |py: &str| {
-        Command::new(py)
-            .args(["-c", "import embit"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-    };
-    match has("python3") {
-        Err(e) => return Err(format!("python3 not runnable: {e}")),
-        Ok(true) => return Ok(()),
-        Ok(false) => {}
-    }
-    eprintln!("embit missing, trying `python3 -m pip install --quiet embit`");
-    let pip = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "embit"])
-        .status()
-        .map_err(|e| format!("pip not runnable: {e}"))?;
-    if !pip.success() {
-        return Err("pip install embit failed".into());
-    }
-    match has("python3") {
-        Ok(true) => Ok(()),
-        _ => Err("embit still not importable after pip install".into()),
-    }
-}
+use alys_test_utils::tools::{require, Tool};
 
 #[test]
 fn address_matches_embit() {
-    if let Err(why) = python_with_embit() {
-        eprintln!("SKIP: {why}");
+    let Some(python) = require(Tool::PythonEmbit) else {
         return;
-    }
+    };
     let all = common::keys(15);
     let mut cases = Vec::new();
     for (net, n, m) in [
@@ -59,7 +31,7 @@ fn address_matches_embit() {
         cases.push((net, fed));
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/descriptor_wallet.py");
-    let mut child = Command::new("python3")
+    let mut child = Command::new(python)
         .arg(script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -298,11 +298,14 @@ impl MemChain {
 pub struct MemRpc {
     pub chain: Arc<Mutex<MemChain>>,
     pub offline: Arc<AtomicBool>,
+    /// Notified on every call refused while offline.
+    pub refused: Arc<tokio::sync::Notify>,
 }
 
 impl MemRpc {
     fn call(&self, method: &str, params: Vec<Value>) -> Result<Value, RpcError> {
         if self.offline.load(Ordering::SeqCst) {
+            self.refused.notify_one();
             return Err(RpcError::Connect {
                 url: "mem".into(),
                 reason: "offline".into(),
@@ -392,6 +395,14 @@ impl BitcoinRpc for MemRpc {
 pub struct HttpServer {
     pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
+}
+
+impl HttpServer {
+    /// Stops serving; returns once the listener is closed.
+    pub async fn stop(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
 }
 
 impl Drop for HttpServer {

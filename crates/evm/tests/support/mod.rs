@@ -1,4 +1,4 @@
-//! Test harness for the public RPC: an embedded execution client on free ports, a block
+//! Test harness for the public RPC: an embedded execution client on ports it bound itself, a block
 //! producer that drives it through the Engine API exactly as the consensus client does
 //! (`forkchoiceUpdatedV3` with attributes → `getPayloadV3` → `newPayloadV3` →
 //! `forkchoiceUpdatedV3`), JSON-RPC clients, signing helpers and a test ERC-20.
@@ -11,7 +11,6 @@ use std::time::Duration;
 use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope, TxLegacy};
 use alloy::eips::eip2718::Encodable2718;
 use alloy::network::TxSignerSync;
-use alloy::rpc::types::engine::JwtSecret;
 use alloy::signers::local::PrivateKeySigner;
 use alloy_genesis::{Genesis, GenesisAccount};
 use alloy_primitives::{address, b256, hex, Address, Bytes, TxKind, B256, U256};
@@ -19,7 +18,8 @@ use alys_engine::{
     EngineClientConfig, ExecutionEngine, ForkchoiceState, HttpEngineClient, PayloadAttributes,
     PayloadStatusEnum,
 };
-use alys_evm::{ElConfig, EmbeddedEl};
+use alys_evm::EmbeddedEl;
+use alys_test_utils::el::{beacon_roots_account, el_config, TestEl};
 use jsonrpsee::core::client::{ClientT, Error as ClientError};
 use jsonrpsee::core::params::ArrayParams;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
@@ -27,19 +27,13 @@ use jsonrpsee::types::ErrorObjectOwned;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-/// Chain id of the test chain (the Alys dev chain's).
-pub const CHAIN_ID: u64 = 263_634;
-/// Genesis base fee.
-pub const BASE_FEE: u64 = 1_000_000_000;
-/// Block gas limit.
-pub const GAS_LIMIT: u64 = 30_000_000;
-/// Genesis timestamp.
-pub const GENESIS_TIME: u64 = 1_700_000_000;
+// Each test file and bench uses a part of these.
+#[allow(unused_imports)]
+pub use alys_test_utils::el::{BASE_FEE, CHAIN_ID, GAS_LIMIT, GENESIS_TIME};
 /// Fee recipient of produced blocks.
 pub const COINBASE: Address = address!("0x00000000000000000000000000000000000c01b5");
 /// EIP-4788 beacon roots contract.
-pub const BEACON_ROOTS: Address = address!("0x000F3df6D732807Ef1319fB7B8bB8522d0Beac02");
-const BEACON_ROOTS_CODE: &str = "0x3373fffffffffffffffffffffffffffffffffffffffe14604d57602036146024575f5ffd5b5f35801560495762001fff810690815414603c575f5ffd5b62001fff01545f5260205ff35b5f5ffd5b62001fff42064281555f359062001fff015500";
+pub const BEACON_ROOTS: Address = alloy::eips::eip4788::BEACON_ROOTS_ADDRESS;
 
 /// The first accounts of the `test test … junk` mnemonic (Foundry/anvil/Hardhat).
 pub const KEYS: [B256; 4] = [
@@ -61,39 +55,15 @@ pub fn genesis(extra: &[(Address, U256)]) -> Genesis {
     for i in 0..KEYS.len() {
         alloc.insert(
             signer(i).address(),
-            GenesisAccount {
-                balance: U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18)),
-                ..Default::default()
-            },
+            GenesisAccount::default()
+                .with_balance(U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18))),
         );
     }
     for (a, b) in extra {
-        alloc.insert(
-            *a,
-            GenesisAccount {
-                balance: *b,
-                ..Default::default()
-            },
-        );
+        alloc.insert(*a, GenesisAccount::default().with_balance(*b));
     }
-    alloc.insert(
-        BEACON_ROOTS,
-        GenesisAccount {
-            balance: U256::ZERO,
-            nonce: Some(1),
-            code: Some(Bytes::from(hex::decode(BEACON_ROOTS_CODE).expect("hex"))),
-            ..Default::default()
-        },
-    );
-    Genesis {
-        config: alys_evm::forks::cancun_chain_config(CHAIN_ID),
-        timestamp: GENESIS_TIME,
-        gas_limit: GAS_LIMIT,
-        base_fee_per_gas: Some(u128::from(BASE_FEE)),
-        difficulty: U256::ZERO,
-        alloc,
-        ..Default::default()
-    }
+    alloc.extend([beacon_roots_account()]);
+    alys_test_utils::el::genesis(alloc)
 }
 
 /// A JSON-RPC error as the client saw it.
@@ -147,33 +117,24 @@ impl TestNode {
     /// Starts a node on `genesis`.
     pub async fn start_with(genesis: Genesis) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let secret = JwtSecret::random();
-        let el = EmbeddedEl::start(ElConfig {
-            datadir: dir.path().to_path_buf(),
-            genesis: genesis.clone(),
-            authrpc_addr: "127.0.0.1:0".parse().expect("addr"),
-            http: Some(alys_evm::eth::server::RpcServerConfig::new(
-                "127.0.0.1:0".parse().expect("addr"),
-            )),
-            jwt_secret: secret,
-        })
-        .await
-        .expect("start execution client");
-        let url = el.http_url().expect("http served");
-        let addr: SocketAddr = url
-            .trim_start_matches("http://")
-            .parse()
-            .expect("socket addr");
-        let engine = HttpEngineClient::new(
-            &el.engine_url(),
-            secret,
+        let mut config = el_config(dir.path(), genesis.clone());
+        config.http = Some(alys_evm::eth::server::RpcServerConfig::new(
+            "127.0.0.1:0".parse().expect("addr"),
+        ));
+        let TestEl { el, engine, .. } = TestEl::start_with(
+            config,
             EngineClientConfig {
                 request_timeout: Duration::from_secs(30),
                 retries: 0,
                 retry_backoff: Duration::from_millis(10),
             },
         )
-        .expect("engine client");
+        .await;
+        let url = el.http_url().expect("http served");
+        let addr: SocketAddr = url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("socket addr");
         let client = HttpClientBuilder::default()
             .request_timeout(Duration::from_secs(60))
             .build(&url)

@@ -1,260 +1,16 @@
-//! Client tests against a local jsonrpsee test double of an execution client that checks the
-//! JWT for real (401 otherwise), plus raw TCP servers for malformed/hanging responses.
+//! The Engine API client against a stand-in execution client that checks the JWT for real
+//! (401 otherwise), and against raw TCP servers for malformed, failing and hanging responses.
 
-use std::future::Future;
-use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy::rpc::types::engine::Claims;
-use alloy_primitives::U64;
-use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse, RpcModule, Server, ServerHandle};
-use jsonrpsee::types::ErrorObjectOwned;
-use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tower::{Layer, Service};
-
-use crate::*;
-
-// ---------------------------------------------------------------------------------------------
-// JWT-checking jsonrpsee test server
-// ---------------------------------------------------------------------------------------------
-
-/// What the server saw in one HTTP request's `Authorization` header.
-#[derive(Clone, Debug)]
-struct AuthRecord {
-    token: Option<String>,
-    accepted: bool,
-}
-
-#[derive(Default)]
-struct ServerState {
-    auth: Mutex<Vec<AuthRecord>>,
-    /// If set, every method answers with this JSON-RPC error `(code, message, data)`.
-    error: Mutex<Option<(i32, String, Option<Value>)>>,
-    /// Parameters of the last call, as JSON.
-    last_params: Mutex<Option<Value>>,
-}
-
-#[derive(Clone)]
-struct AuthCheckLayer {
-    secret: JwtSecret,
-    state: Arc<ServerState>,
-}
-
-impl<S> Layer<S> for AuthCheckLayer {
-    type Service = AuthCheck<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        AuthCheck {
-            secret: self.secret,
-            state: self.state.clone(),
-            inner,
-        }
-    }
-}
-
-#[derive(Clone)]
-struct AuthCheck<S> {
-    secret: JwtSecret,
-    state: Arc<ServerState>,
-    inner: S,
-}
-
-impl<S> Service<HttpRequest> for AuthCheck<S>
-where
-    S: Service<HttpRequest, Response = HttpResponse> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = HttpResponse;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: HttpRequest) -> Self::Future {
-        let token = req
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_owned);
-        let accepted = token
-            .as_deref()
-            .is_some_and(|t| self.secret.validate(t).is_ok());
-        self.state
-            .auth
-            .lock()
-            .unwrap()
-            .push(AuthRecord { token, accepted });
-        if !accepted {
-            let resp = http::Response::builder()
-                .status(http::StatusCode::UNAUTHORIZED)
-                .body(HttpBody::from("unauthorized"))
-                .unwrap();
-            return Box::pin(std::future::ready(Ok(resp)));
-        }
-        let clone = self.inner.clone();
-        let mut ready = std::mem::replace(&mut self.inner, clone);
-        Box::pin(ready.call(req))
-    }
-}
-
-struct TestServer {
-    addr: SocketAddr,
-    state: Arc<ServerState>,
-    _handle: ServerHandle,
-}
-
-impl TestServer {
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn auth(&self) -> Vec<AuthRecord> {
-        self.state.auth.lock().unwrap().clone()
-    }
-
-    fn set_error(&self, code: i32, message: &str, data: Option<Value>) {
-        *self.state.error.lock().unwrap() = Some((code, message.to_owned(), data));
-    }
-
-    fn last_params(&self) -> Value {
-        self.state.last_params.lock().unwrap().clone().unwrap()
-    }
-}
-
-fn zero_hash(byte: u8) -> String {
-    format!("0x{}", hex::encode([byte; 32]))
-}
-
-fn sample_payload_json() -> Value {
-    json!({
-        "parentHash": zero_hash(1),
-        "feeRecipient": "0xa94f5374fce5edbc8e2a8697c15331677e6ebf0b",
-        "stateRoot": zero_hash(2),
-        "receiptsRoot": zero_hash(3),
-        "logsBloom": format!("0x{}", "00".repeat(256)),
-        "prevRandao": zero_hash(4),
-        "blockNumber": "0x1",
-        "gasLimit": "0x1c9c380",
-        "gasUsed": "0x0",
-        "timestamp": "0x5",
-        "extraData": "0x",
-        "baseFeePerGas": "0x7",
-        "blockHash": zero_hash(5),
-        "transactions": [],
-        "withdrawals": [],
-        "blobGasUsed": "0x0",
-        "excessBlobGas": "0x0"
-    })
-}
-
-/// Payload id for which `engine_getPayloadV3` answers with a wrongly shaped result.
-const BAD_SHAPE_ID: [u8; 8] = [0xff; 8];
-
-type MethodResult = Result<Value, ErrorObjectOwned>;
-
-fn register(
-    module: &mut RpcModule<Arc<ServerState>>,
-    name: &'static str,
-    f: impl Fn(Value) -> Value + Send + Sync + 'static,
-) {
-    module
-        .register_method(name, move |params, state, _| -> MethodResult {
-            let params: Value = params.parse().unwrap_or(Value::Null);
-            *state.last_params.lock().unwrap() = Some(params.clone());
-            if let Some((code, message, data)) = state.error.lock().unwrap().clone() {
-                return Err(ErrorObjectOwned::owned(code, message, data));
-            }
-            Ok(f(params))
-        })
-        .unwrap();
-}
-
-async fn start_server(secret: JwtSecret) -> TestServer {
-    let state = Arc::new(ServerState::default());
-    let mut module = RpcModule::new(state.clone());
-    register(&mut module, "engine_forkchoiceUpdatedV3", |p| {
-        let _: (ForkchoiceState, Option<PayloadAttributes>) =
-            serde_json::from_value(p.clone()).unwrap();
-        let payload_id = if p[1].is_null() {
-            Value::Null
-        } else {
-            json!("0x0102030405060708")
-        };
-        json!({
-            "payloadStatus": {"status": "VALID", "latestValidHash": p[0]["headBlockHash"], "validationError": null},
-            "payloadId": payload_id
-        })
-    });
-    register(&mut module, "engine_getPayloadV3", |p| {
-        let id: PayloadId = serde_json::from_value(p[0].clone()).unwrap();
-        if id == PayloadId::new(BAD_SHAPE_ID) {
-            return json!({"foo": 1});
-        }
-        json!({
-            "executionPayload": sample_payload_json(),
-            "blockValue": "0x2a",
-            "blobsBundle": {"commitments": [], "proofs": [], "blobs": []},
-            "shouldOverrideBuilder": false
-        })
-    });
-    register(&mut module, "engine_newPayloadV3", |p| {
-        let (_payload, _hashes, _root): (ExecutionPayloadV3, Vec<B256>, B256) =
-            serde_json::from_value(p).unwrap();
-        json!({"status": "INVALID", "latestValidHash": zero_hash(1), "validationError": "bad block"})
-    });
-    register(&mut module, "engine_exchangeCapabilities", |_| {
-        json!(["engine_newPayloadV3", "engine_forkchoiceUpdatedV3"])
-    });
-    register(
-        &mut module,
-        "engine_getClientVersionV1",
-        |_| json!([{"code": "RH", "name": "Reth", "version": "v1.0.0", "commit": "fa4ff922"}]),
-    );
-    register(&mut module, "engine_getPayloadBodiesByHashV1", |p| {
-        let hashes: Vec<B256> = serde_json::from_value(p[0].clone()).unwrap();
-        hashes
-            .iter()
-            .map(|h| {
-                if h.0[0] == 0 {
-                    Value::Null
-                } else {
-                    json!({"transactions": ["0x01"], "withdrawals": []})
-                }
-            })
-            .collect()
-    });
-    register(&mut module, "engine_getPayloadBodiesByRangeV1", |p| {
-        let (_start, count): (U64, U64) = serde_json::from_value(p).unwrap();
-        (0..count.to::<u64>())
-            .map(|_| json!({"transactions": [], "withdrawals": null}))
-            .collect()
-    });
-
-    let server = Server::builder()
-        .set_http_middleware(tower::ServiceBuilder::new().layer(AuthCheckLayer {
-            secret,
-            state: state.clone(),
-        }))
-        .build("127.0.0.1:0")
-        .await
-        .unwrap();
-    let addr = server.local_addr().unwrap();
-    let handle = server.start(module);
-    TestServer {
-        addr,
-        state,
-        _handle: handle,
-    }
-}
+use alys_engine::*;
+use alys_test_utils::engine_mock::{
+    http_response, raw_server, sample_payload_json, zero_hash, MockEngine, BAD_SHAPE_ID,
+};
+use serde_json::json;
 
 fn fast_config() -> EngineClientConfig {
     EngineClientConfig {
@@ -292,82 +48,10 @@ fn now_secs() -> u64 {
         .as_secs()
 }
 
-// ---------------------------------------------------------------------------------------------
-// Raw TCP servers (malformed responses, hangs, HTTP errors)
-// ---------------------------------------------------------------------------------------------
-
-/// Reads one HTTP request (headers + `Content-Length` body); false on EOF.
-async fn read_http_request(stream: &mut TcpStream) -> bool {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + len {
-                return true;
-            }
-        }
-        match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
-
-/// Serves `response` (or nothing at all, if `None`) to every request; counts requests.
-async fn raw_server(response: Option<&'static str>) -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let count = Arc::new(AtomicUsize::new(0));
-    let counter = count.clone();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let counter = counter.clone();
-            match response {
-                None => {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    held.push(stream); // never answer
-                }
-                Some(response) => {
-                    tokio::spawn(async move {
-                        while read_http_request(&mut stream).await {
-                            counter.fetch_add(1, Ordering::SeqCst);
-                            if stream.write_all(response.as_bytes()).await.is_err() {
-                                return;
-                            }
-                        }
-                    });
-                }
-            }
-        }
-    });
-    (url, count)
-}
-
-fn http_response(status: &str, body: &str) -> &'static str {
-    Box::leak(
-        format!(
-            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .into_boxed_str(),
-    )
-}
-
-// ---------------------------------------------------------------------------------------------
-// Tests
-// ---------------------------------------------------------------------------------------------
-
 #[tokio::test]
 async fn sends_fresh_valid_jwt_on_every_request() {
     let secret = JwtSecret::random();
-    let server = start_server(secret).await;
+    let server = MockEngine::start(secret).await;
     let client = HttpEngineClient::new(&server.url(), secret, fast_config()).unwrap();
 
     client
@@ -375,8 +59,13 @@ async fn sends_fresh_valid_jwt_on_every_request() {
         .await
         .unwrap();
     client.forkchoice_updated(fcu_state(), None).await.unwrap();
-    // Tokens have 1 s resolution: wait so a cached token would be detectable.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Tokens have 1 s resolution: wait for the next second so a cached token would be
+    // detectable.
+    let into_second = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_millis();
+    tokio::time::sleep(Duration::from_millis(u64::from(1010 - into_second))).await;
     client.client_version().await.unwrap();
 
     let auth = server.auth();
@@ -397,7 +86,7 @@ async fn sends_fresh_valid_jwt_on_every_request() {
 
 #[tokio::test]
 async fn wrong_secret_is_unauthorized_and_not_retried() {
-    let server = start_server(JwtSecret::random()).await;
+    let server = MockEngine::start(JwtSecret::random()).await;
     let client = HttpEngineClient::new(&server.url(), JwtSecret::random(), fast_config()).unwrap();
     let err = client
         .forkchoice_updated(fcu_state(), None)
@@ -413,7 +102,7 @@ async fn wrong_secret_is_unauthorized_and_not_retried() {
 #[tokio::test]
 async fn from_jwt_file_uses_the_file_secret() {
     let secret = JwtSecret::random();
-    let server = start_server(secret).await;
+    let server = MockEngine::start(secret).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("jwt.hex");
     std::fs::write(&path, format!("0x{}\n", hex::encode(secret.as_bytes()))).unwrap();
@@ -429,7 +118,7 @@ async fn from_jwt_file_uses_the_file_secret() {
 #[tokio::test]
 async fn engine_methods_round_trip() {
     let secret = JwtSecret::random();
-    let server = start_server(secret).await;
+    let server = MockEngine::start(secret).await;
     let client = HttpEngineClient::new(&server.url(), secret, fast_config()).unwrap();
 
     // forkchoiceUpdated without attributes: null second param, no payload id.
@@ -549,7 +238,7 @@ async fn engine_methods_round_trip() {
 #[tokio::test]
 async fn every_spec_error_code_maps_to_its_variant_and_is_not_retried() {
     let secret = JwtSecret::random();
-    let server = start_server(secret).await;
+    let server = MockEngine::start(secret).await;
     let client = HttpEngineClient::new(&server.url(), secret, fast_config()).unwrap();
 
     type Check = fn(&EngineError) -> bool;
@@ -659,7 +348,7 @@ async fn every_spec_error_code_maps_to_its_variant_and_is_not_retried() {
 #[tokio::test]
 async fn wrongly_shaped_result_is_invalid_response() {
     let secret = JwtSecret::random();
-    let server = start_server(secret).await;
+    let server = MockEngine::start(secret).await;
     let client = HttpEngineClient::new(&server.url(), secret, fast_config()).unwrap();
     let err = client
         .get_payload(PayloadId::new(BAD_SHAPE_ID))
