@@ -1,7 +1,7 @@
 //! Engine API conformance of the embedded execution client, over real HTTP with JWT, driven
 //! by the node's own Engine API client (`alys-engine`).
 
-use std::{collections::BTreeMap, path::PathBuf, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
 use alloy::consensus::{Block, SignableTransaction, TxEip1559, TxEnvelope};
 use alloy::eips::{eip4788, eip4895::Withdrawal};
