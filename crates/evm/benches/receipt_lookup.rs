@@ -5,6 +5,10 @@
 //! recovery, RPC object) for transactions spread over the block. The latency must not grow with
 //! the block: compare the three medians.
 //!
+//! For reference, `whole_block` measures what a lookup cost when a block's transactions and
+//! receipts were stored as one value each: decoding both lists (from memory, without the
+//! store reads) and building the receipt from them.
+//!
 //! Run with `cargo bench -p alys-evm --bench receipt_lookup`.
 
 use std::sync::Arc;
@@ -13,10 +17,12 @@ use alloy::consensus::{
     Header, Receipt, ReceiptEnvelope, ReceiptWithBloom, SignableTransaction, TxEip1559, TxEnvelope,
 };
 use alloy::network::TxSignerSync;
+use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
 use alloy_primitives::{keccak256, Address, Bytes, Log, LogData, TxKind, B256, U256};
-use alys_evm::{BlockChanges, ElDb, StoredBody};
-use alys_evm::eth::EthApi;
+use alloy_rlp::Decodable;
+use alys_evm::{BlockChanges, ElDb, StoredBody, StoredReceipt};
+use alys_evm::eth::{rpc_receipt, EthApi};
 use alys_evm::tx_lookup::TxLookup;
 use alys_store::{Durability, Store, WriteBatch};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
@@ -24,8 +30,17 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 /// Transactions per block of each measured block.
 const SIZES: [usize; 3] = [10, 200, 2_000];
 
-/// A block of `n` signed transfers of block `number`, with receipts; returns its tx hashes.
-fn store_block(db: &ElDb, number: u64, n: usize) -> Vec<B256> {
+/// A stored block: its header and hash, and the RLP of its transaction and receipt lists.
+struct Block {
+    header: Header,
+    hash: B256,
+    tx_hashes: Vec<B256>,
+    body_rlp: Vec<u8>,
+    receipts_rlp: Vec<u8>,
+}
+
+/// A block of `n` signed transfers of block `number`, with receipts, written to `db`.
+fn store_block(db: &ElDb, number: u64, n: usize) -> Block {
     let key = PrivateKeySigner::from_bytes(&keccak256(format!("sender-{number}"))).expect("key");
     let topic = keccak256("Transfer(address,address,uint256)");
     let mut transactions = Vec::with_capacity(n);
@@ -88,7 +103,40 @@ fn store_block(db: &ElDb, number: u64, n: usize) -> Vec<B256> {
     );
     ElDb::put_canonical(&mut batch, number, hash, &tx_hashes);
     db.write(batch, Durability::Buffered).expect("write block");
-    tx_hashes
+    Block {
+        header,
+        hash,
+        tx_hashes,
+        body_rlp: alloy_rlp::encode(&body),
+        receipts_rlp: alloy_rlp::encode(&receipts),
+    }
+}
+
+/// The receipt of `index` by decoding the whole block's lists (the previous storage).
+fn from_whole_block(block: &Block, index: usize) -> TransactionReceipt {
+    let body = StoredBody::decode(&mut block.body_rlp.as_slice()).expect("body");
+    let receipts =
+        Vec::<ReceiptEnvelope>::decode(&mut block.receipts_rlp.as_slice()).expect("receipts");
+    let gas_used = receipts[index].cumulative_gas_used()
+        - index
+            .checked_sub(1)
+            .map_or(0, |i| receipts[i].cumulative_gas_used());
+    let first_log_index = receipts[..index]
+        .iter()
+        .map(|r| r.logs().len() as u64)
+        .sum();
+    let stored = StoredReceipt {
+        receipt: receipts[index].clone(),
+        gas_used,
+        first_log_index,
+    };
+    rpc_receipt(
+        &block.header,
+        block.hash,
+        &body.transactions[index],
+        &stored,
+        index,
+    )
 }
 
 fn receipt_lookup(c: &mut Criterion) {
@@ -97,22 +145,25 @@ fn receipt_lookup(c: &mut Criterion) {
     let lookup = TxLookup::new(db.clone());
     let mut group = c.benchmark_group("receipt_lookup");
     for (number, size) in SIZES.into_iter().enumerate() {
-        let hashes = store_block(&db, number as u64 + 1, size);
+        let block = store_block(&db, number as u64 + 1, size);
         // Ten transactions spread over the block, first and last included.
-        let picks: Vec<B256> = (0..10).map(|k| hashes[k * (size - 1) / 9]).collect();
-        group.bench_with_input(
-            BenchmarkId::new("txs_per_block", size),
-            &picks,
-            |b, picks| {
-                let mut k = 0;
-                b.iter(|| {
-                    k = (k + 1) % picks.len();
-                    EthApi::transaction_receipt(&lookup, picks[k])
-                        .expect("lookup")
-                        .expect("found")
-                })
-            },
-        );
+        let picks: Vec<usize> = (0..10).map(|k| k * (size - 1) / 9).collect();
+        group.bench_with_input(BenchmarkId::new("by_hash", size), &picks, |b, picks| {
+            let mut k = 0;
+            b.iter(|| {
+                k = (k + 1) % picks.len();
+                EthApi::transaction_receipt(&lookup, block.tx_hashes[picks[k]])
+                    .expect("lookup")
+                    .expect("found")
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("whole_block", size), &picks, |b, picks| {
+            let mut k = 0;
+            b.iter(|| {
+                k = (k + 1) % picks.len();
+                from_whole_block(&block, picks[k])
+            })
+        });
     }
     group.finish();
 }

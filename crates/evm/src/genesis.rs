@@ -147,9 +147,12 @@ mod tests {
         }
     }
 
+    /// A named change to a genesis.
+    type Variant = (&'static str, Box<dyn Fn(&mut Genesis)>);
+
     #[test]
     fn header_is_the_spec_header_in_every_edge_case() {
-        let variants: Vec<(&str, Box<dyn Fn(&mut Genesis)>)> = vec![
+        let variants: Vec<Variant> = vec![
             ("as is", Box::new(|_| {})),
             (
                 "gas limit 0 takes geth's default",

@@ -31,7 +31,7 @@ pub mod tx_lookup;
 pub mod txpool;
 pub mod verify;
 
-pub use db::{BlockChanges, DbError, ElDb, StoredBody};
+pub use db::{BlockChanges, DbError, ElDb, StoredBody, StoredReceipt};
 pub use execute::{ExecError, ExecTimings, ExecutedBlock};
 pub use node::{ElConfig, ElError, EmbeddedEl};
 pub use state::{StateError, StateView};

@@ -31,6 +31,8 @@ pub(crate) mod pool;
 pub(crate) mod proof;
 pub(crate) mod receipts;
 pub mod server;
+
+pub use receipts::rpc_receipt;
 pub(crate) mod trace;
 
 use std::sync::{Arc, OnceLock};
