@@ -1,11 +1,7 @@
 //! `alys dev`: a complete development chain in one process: a dev federation (1 authority by
 //! default), each authority with its own embedded execution client, connected in-process.
 
-use std::{
-    net::{IpAddr, Ipv4Addr, SocketAddr},
-    path::PathBuf,
-    sync::Arc,
-};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use alys_consensus::{LocalNetwork, ServiceHandle, Signer};
 use alys_primitives::{
@@ -14,8 +10,8 @@ use alys_primitives::{
 };
 use eyre::WrapErr;
 
-use super::eth_rpc_args::EthRpcArgs;
-use super::wiring::{start_node, ExecutionClient, NodeRpc};
+use super::server_args::ServerArgs;
+use super::wiring::{start_node, ExecutionClient};
 
 /// Arguments of `alys dev`.
 #[derive(Debug, clap::Args)]
@@ -26,24 +22,11 @@ pub struct DevArgs {
     /// Number of authorities run in this process.
     #[arg(long, default_value_t = 1)]
     authorities: usize,
-    /// eth JSON-RPC port (HTTP and WebSocket) of the first authority's execution client.
-    #[arg(long, default_value_t = 8545)]
-    http_port: u16,
-    /// Engine API port of the first authority's execution client.
-    #[arg(long, default_value_t = 8551)]
-    authrpc_port: u16,
-    /// Node JSON-RPC port (chain queries; miner and peg methods later).
-    #[arg(long, default_value_t = 3000)]
-    rpc_port: u16,
-    /// Node JSON-RPC user (HTTP Basic auth).
-    #[arg(long, default_value = "alys")]
-    rpc_user: String,
+    #[command(flatten)]
+    servers: ServerArgs,
     /// Node JSON-RPC password (HTTP Basic auth).
     #[arg(long, default_value = "alys")]
     rpc_password: String,
-    /// Listen address of the RPC servers.
-    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
-    addr: IpAddr,
     /// Slot duration in milliseconds (a multiple of 1000).
     #[arg(long)]
     slot_ms: Option<u64>,
@@ -64,8 +47,6 @@ pub struct DevArgs {
     /// Print the dev chain spec (JSON) and exit: a starting point for a chain spec of your own.
     #[arg(long)]
     print_spec: bool,
-    #[command(flatten)]
-    eth_rpc: EthRpcArgs,
     /// RPC port of the embedded regtest Bitcoin (ignored with `--bitcoin-rpc-url`).
     #[arg(long, default_value_t = alys_btc_devnet::DEFAULT_RPC_PORT)]
     bitcoin_rpc_port: u16,
@@ -112,7 +93,7 @@ impl DevArgs {
             None => {
                 let config = |port| alys_btc_devnet::DevnetConfig {
                     datadir: Some(datadir.join("bitcoin")),
-                    rpc_addr: SocketAddr::new(self.addr, port),
+                    rpc_addr: SocketAddr::new(self.servers.addr(), port),
                     rpc_user: self.bitcoin.bitcoin_rpc_user.clone(),
                     rpc_password: self.bitcoin.bitcoin_rpc_password.clone(),
                     block_interval: (self.btc_block_secs > 0)
@@ -146,28 +127,18 @@ impl DevArgs {
             let signer = Signer::new(&spec, dev_secret_key(i))
                 .ok_or_else(|| eyre::eyre!("dev key {i} is not an authority of the dev spec"))?;
             let (authrpc, http) = if i == 0 {
-                (
-                    SocketAddr::new(self.addr, self.authrpc_port),
-                    Some(
-                        self.eth_rpc
-                            .server_config(SocketAddr::new(self.addr, self.http_port)),
-                    ),
-                )
+                (self.servers.authrpc_addr(), Some(self.servers.eth_http()))
             } else {
-                (SocketAddr::new(self.addr, 0), None)
+                (SocketAddr::new(self.servers.addr(), 0), None)
             };
             let dir = if self.authorities == 1 {
                 datadir.clone()
             } else {
                 datadir.join(format!("authority-{i}"))
             };
-            let rpc = (i == 0).then(|| NodeRpc {
-                addr: SocketAddr::new(self.addr, self.rpc_port),
-                credentials: alys_rpc::Credentials {
-                    user: self.rpc_user.clone(),
-                    password: self.rpc_password.clone(),
-                },
-                miner_payout: Some(miner_address),
+            let rpc = (i == 0).then(|| {
+                self.servers
+                    .node_rpc(self.rpc_password.clone(), Some(miner_address))
             });
             let node = start_node(
                 spec.clone(),
@@ -246,7 +217,8 @@ impl DevArgs {
         if let Some(addr) = rpc_addr {
             println!(
                 "  node JSON-RPC     http://{addr} (user {}, password {})",
-                self.rpc_user, self.rpc_password
+                self.servers.rpc_user(),
+                self.rpc_password
             );
         }
         let miner = match (rpc_addr, self.no_miner) {
@@ -257,7 +229,7 @@ impl DevArgs {
                 );
                 Some(alys_miner::spawn(alys_miner::MinerConfig {
                     url: format!("http://{addr}"),
-                    user: self.rpc_user.clone(),
+                    user: self.servers.rpc_user().to_string(),
                     password: self.rpc_password.clone(),
                     address: miner_address,
                     threads: self.miner_threads.max(1),

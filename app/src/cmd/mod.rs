@@ -5,6 +5,7 @@ mod dev;
 mod el;
 mod eth_rpc_args;
 mod node;
+mod server_args;
 mod wiring;
 
 /// What to run.

@@ -1,16 +1,12 @@
 //! `alys node`: a production node: an authority when given a signer key, otherwise a full node.
 
-use std::{
-    net::{IpAddr, Ipv4Addr, SocketAddr},
-    path::PathBuf,
-    sync::Arc,
-};
+use std::{path::PathBuf, sync::Arc};
 
 use alys_consensus::Signer;
 use alys_primitives::ChainSpec;
 
-use super::eth_rpc_args::EthRpcArgs;
-use super::wiring::{start_node, ExecutionClient, NodeRpc};
+use super::server_args::ServerArgs;
+use super::wiring::{start_node, ExecutionClient};
 
 /// Arguments of `alys node`.
 #[derive(Debug, clap::Args)]
@@ -33,31 +29,16 @@ pub struct NodeArgs {
     /// BLS signer key file of this authority; without it the node does not sign (full node).
     #[arg(long)]
     signer_key: Option<PathBuf>,
-    /// eth JSON-RPC port of the embedded execution client.
-    #[arg(long, default_value_t = 8545)]
-    http_port: u16,
-    /// Engine API port of the embedded execution client.
-    #[arg(long, default_value_t = 8551)]
-    authrpc_port: u16,
-    /// Node JSON-RPC port.
-    #[arg(long, default_value_t = 3000)]
-    rpc_port: u16,
-    /// Node JSON-RPC user (HTTP Basic auth).
-    #[arg(long, default_value = "alys")]
-    rpc_user: String,
+    #[command(flatten)]
+    servers: ServerArgs,
     /// Node JSON-RPC password (HTTP Basic auth); required to serve the node RPC.
     #[arg(long, env = "ALYS_RPC_PASSWORD")]
     rpc_password: Option<String>,
     /// Payout address of `getauxblock` without arguments (merged-mining pools that use it).
     #[arg(long)]
     miner_address: Option<alloy_primitives::Address>,
-    /// Listen address of the RPC servers.
-    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
-    addr: IpAddr,
     #[command(flatten)]
     bitcoin: super::wiring::BitcoinRpcArgs,
-    #[command(flatten)]
-    eth_rpc: EthRpcArgs,
 }
 
 impl NodeArgs {
@@ -79,22 +60,15 @@ impl NodeArgs {
         let execution = match (self.engine_url, self.jwt_secret, self.embedded_el) {
             (Some(url), Some(jwt_secret), false) => ExecutionClient::External { url, jwt_secret },
             (None, _, true) => ExecutionClient::Embedded {
-                authrpc: SocketAddr::new(self.addr, self.authrpc_port),
-                http: Some(
-                    self.eth_rpc
-                        .server_config(SocketAddr::new(self.addr, self.http_port)),
-                ),
+                authrpc: self.servers.authrpc_addr(),
+                http: Some(self.servers.eth_http()),
             },
             _ => eyre::bail!("give either --engine-url with --jwt-secret, or --embedded-el"),
         };
-        let rpc = self.rpc_password.clone().map(|password| NodeRpc {
-            addr: SocketAddr::new(self.addr, self.rpc_port),
-            credentials: alys_rpc::Credentials {
-                user: self.rpc_user.clone(),
-                password,
-            },
-            miner_payout: self.miner_address,
-        });
+        let rpc = self
+            .rpc_password
+            .clone()
+            .map(|password| self.servers.node_rpc(password, self.miner_address));
         if rpc.is_none() {
             println!(
                 "node JSON-RPC disabled: give --rpc-password (or ALYS_RPC_PASSWORD) to serve it"

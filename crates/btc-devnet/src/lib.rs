@@ -26,7 +26,6 @@ pub use error::DevnetError;
 pub use node::{Node, DEV_FEE_RATE_SAT_PER_KVB};
 pub use rpc::RpcError;
 
-use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::{sync::watch, task::JoinHandle};
@@ -99,29 +98,24 @@ impl BtcDevnet {
             source,
         })?;
         let (stop_tx, stop_rx) = watch::channel(false);
-        let shared = Arc::new(server::Shared {
+        let dispatch = server::DevnetRpc {
             node: node.clone(),
+            stop: stop_tx.clone(),
+        };
+        let credentials = alys_json_rpc_http::Credentials {
             user: config.rpc_user.clone(),
             password: config.rpc_password.clone(),
-            stop: stop_tx.clone(),
-        });
+        };
         let mut tasks = Vec::new();
         let mut accept_stop = stop_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let accepted = tokio::select! {
-                    a = listener.accept() => a,
-                    _ = accept_stop.changed() => break,
-                };
-                let Ok((stream, _)) = accepted else { continue };
-                let svc = hyper::service::service_fn(server::service(shared.clone()));
-                tokio::spawn(async move {
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        }));
+        tasks.push(tokio::spawn(alys_json_rpc_http::serve(
+            listener,
+            dispatch,
+            server::config(credentials),
+            async move {
+                let _ = accept_stop.changed().await;
+            },
+        )));
         if let Some(interval) = config.block_interval {
             let node = node.clone();
             let mut stop = stop_rx.clone();
@@ -188,12 +182,7 @@ impl BtcDevnet {
 
     /// Calls an RPC method in-process (amounts come back as JSON numbers).
     pub fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
-        let params = rpc::positional(method, params)?;
-        let (v, after) = rpc::call(&mut self.node.lock(), method, &params)?;
-        if after == rpc::After::Stop {
-            let _ = self.stop_tx.send(true);
-        }
-        Ok(server::amounts_to_numbers(v))
+        server::call(&self.node, &self.stop_tx, method, params).map(server::amounts_to_numbers)
     }
 
     /// Resolves when the `stop` RPC was called (or [`Self::shutdown`] began).

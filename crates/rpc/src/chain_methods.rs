@@ -9,7 +9,7 @@ use alys_primitives::{ChainSpec, SignedConsensusBlock};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use crate::server::{Methods, RpcError};
+use crate::{Methods, RpcError};
 
 /// What the chain methods read: the consensus store, the live status and the spec.
 #[derive(Clone)]

@@ -29,7 +29,7 @@ use alys_primitives::{AuxPowHeader, ChainSpec};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
-use crate::server::{Methods, RpcError};
+use crate::{Methods, RpcError};
 
 /// Jobs kept at most.
 pub const MAX_JOBS: usize = 4096;

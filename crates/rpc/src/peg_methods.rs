@@ -10,7 +10,7 @@ use alys_federation::Federation;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use crate::server::{Methods, RpcError};
+use crate::{Methods, RpcError};
 
 /// What the peg methods read.
 #[derive(Clone)]

@@ -1,27 +1,9 @@
-//! Bitcoin Core's RPC error codes, [`RpcError`], and the mapping of node and chain failures
-//! to them.
+//! Bitcoin Core's RPC error codes and the mapping of node and chain failures to them
+//! ([`RpcError`] is the shared JSON-RPC error).
 
 use super::*;
 
-/// A JSON-RPC error with Bitcoin Core's code and message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message} ({code})")]
-pub struct RpcError {
-    /// Error code.
-    pub code: i64,
-    /// Message.
-    pub message: String,
-}
-
-impl RpcError {
-    /// An error with `code`.
-    pub fn new(code: i64, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
-    }
-}
+pub use alys_json_rpc_http::RpcError;
 
 /// RPC_METHOD_DEPRECATED.
 pub const RPC_METHOD_DEPRECATED: i64 = -32;
@@ -46,7 +28,7 @@ pub const RPC_VERIFY_REJECTED: i64 = -26;
 /// RPC_VERIFY_ALREADY_IN_CHAIN.
 pub const RPC_VERIFY_ALREADY_IN_CHAIN: i64 = -27;
 /// RPC_METHOD_NOT_FOUND.
-pub const RPC_METHOD_NOT_FOUND: i64 = -32601;
+pub const RPC_METHOD_NOT_FOUND: i64 = alys_json_rpc_http::METHOD_NOT_FOUND;
 
 pub(super) fn node_err(e: NodeError) -> RpcError {
     match e {

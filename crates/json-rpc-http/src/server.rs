@@ -1,0 +1,237 @@
+//! Serving over hyper: the accept loop, and per HTTP request the credentials check, POST only,
+//! the body size cap, JSON parsing, a single request or a batch answered through [`Dispatch`]
+//! (inline or on the blocking pool), and the rendered reply with the dialect's status.
+
+use std::{convert::Infallible, future::Future, sync::Arc};
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::{
+    body::{Bytes, Incoming},
+    header, Method, Request, Response, StatusCode,
+};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use crate::{
+    auth::Credentials,
+    dialect::{Dialect, JSON},
+    envelope,
+    error::{RpcError, INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR},
+    request::{self, Answer},
+};
+
+/// The methods a server answers.
+pub trait Dispatch: Send + Sync + 'static {
+    /// Calls `method` with the request's `params` as sent (`null` when absent); mapping named
+    /// parameters to positions is the method table's.
+    fn call(&self, method: &str, params: Value) -> Result<Value, RpcError>;
+
+    /// Writes a JSON reply body (compact JSON unless the methods need their own encoding).
+    fn render(&self, body: &Value) -> String {
+        body.to_string()
+    }
+}
+
+/// Where calls run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Execution {
+    /// On the connection's task (methods that never block).
+    Inline,
+    /// On tokio's blocking pool, one task per HTTP request (methods that take locks or do I/O).
+    Blocking,
+}
+
+/// How a server authenticates, limits and answers.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The credentials every request must carry.
+    pub credentials: Credentials,
+    /// Largest request body accepted, in bytes (larger: HTTP 413).
+    pub max_body_bytes: usize,
+    /// Bitcoin Core's HTTP behaviour or a plain JSON-RPC server's.
+    pub dialect: Dialect,
+    /// Where calls run.
+    pub execution: Execution,
+}
+
+struct Shared<D> {
+    dispatch: D,
+    config: ServerConfig,
+}
+
+/// Serves `dispatch` on `listener` until `shutdown` resolves; connections already accepted
+/// run to their end.
+pub async fn serve<D: Dispatch>(
+    listener: TcpListener,
+    dispatch: D,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) {
+    let shared = Arc::new(Shared { dispatch, config });
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(handle(request, shared).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// The reply to a parsed body.
+enum Outcome {
+    /// A JSON body with its status.
+    Reply(StatusCode, Value),
+    /// A lone notification: 204 without a body.
+    NoContent,
+}
+
+async fn handle<D: Dispatch>(
+    request: Request<Incoming>,
+    shared: Arc<Shared<D>>,
+) -> Response<Full<Bytes>> {
+    let config = &shared.config;
+    let dialect = config.dialect;
+    if !config
+        .credentials
+        .accepts(request.headers().get(header::AUTHORIZATION))
+    {
+        let delay = dialect.auth_failure_delay();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let mut response = match dialect.unauthorized_body() {
+            Some((body, content_type)) => {
+                http_response(StatusCode::UNAUTHORIZED, body, Some(content_type))
+            }
+            None => http_response(StatusCode::UNAUTHORIZED, String::new(), None),
+        };
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"jsonrpc\""),
+        );
+        return response;
+    }
+    if request.method() != Method::POST {
+        let (body, content_type) = dialect.post_only_body();
+        return http_response(StatusCode::METHOD_NOT_ALLOWED, body, Some(content_type));
+    }
+    let body = match Limited::new(request.into_body(), config.max_body_bytes)
+        .collect()
+        .await
+    {
+        Ok(body) => body.to_bytes(),
+        Err(_) => {
+            let error = RpcError::new(
+                INVALID_REQUEST,
+                dialect.too_large_message(config.max_body_bytes),
+            );
+            return shared.json(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &transport_error(dialect, &error),
+            );
+        }
+    };
+    let parsed: Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(e) => {
+            let error = RpcError::new(PARSE_ERROR, dialect.parse_error_message(&e));
+            return shared.json(
+                dialect.parse_error_status(),
+                &transport_error(dialect, &error),
+            );
+        }
+    };
+    let outcome = match config.execution {
+        Execution::Inline => respond(&shared, &parsed),
+        Execution::Blocking => {
+            let task = shared.clone();
+            tokio::task::spawn_blocking(move || respond(&task, &parsed))
+                .await
+                .unwrap_or_else(|_| {
+                    let error = RpcError::new(INTERNAL_ERROR, "Internal error");
+                    Outcome::Reply(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        transport_error(dialect, &error),
+                    )
+                })
+        }
+    };
+    match outcome {
+        Outcome::Reply(status, body) => shared.json(status, &body),
+        Outcome::NoContent => http_response(StatusCode::NO_CONTENT, String::new(), None),
+    }
+}
+
+/// Answers a single request or a batch (HTTP 200, notifications left out).
+fn respond<D: Dispatch>(shared: &Shared<D>, parsed: &Value) -> Outcome {
+    let dialect = shared.config.dialect;
+    let call = |method: &str, params: Value| shared.dispatch.call(method, params);
+    match parsed {
+        Value::Array(batch) => Outcome::Reply(
+            StatusCode::OK,
+            Value::Array(
+                batch
+                    .iter()
+                    .filter_map(|item| request::answer(dialect, item, call).response)
+                    .collect(),
+            ),
+        ),
+        single => {
+            let Answer {
+                response,
+                legacy_error,
+            } = request::answer(dialect, single, call);
+            match response {
+                Some(response) => Outcome::Reply(
+                    legacy_error.map_or(StatusCode::OK, |code| dialect.legacy_error_status(code)),
+                    response,
+                ),
+                None => Outcome::NoContent,
+            }
+        }
+    }
+}
+
+/// An error found before any request object was read, in the dialect's envelope.
+fn transport_error(dialect: Dialect, error: &RpcError) -> Value {
+    envelope::failure(dialect.transport_error_version(), Value::Null, error)
+}
+
+impl<D: Dispatch> Shared<D> {
+    /// A JSON reply rendered by the methods' encoding.
+    fn json(&self, status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
+        let mut text = self.dispatch.render(body);
+        if self.config.dialect.newline_after_body() {
+            text.push('\n');
+        }
+        http_response(status, text, Some(JSON))
+    }
+}
+
+fn http_response(
+    status: StatusCode,
+    body: String,
+    content_type: Option<&'static str>,
+) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    if let Some(content_type) = content_type {
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static(content_type),
+        );
+    }
+    response
+}
