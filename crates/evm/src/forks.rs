@@ -57,7 +57,7 @@ impl ForkSchedule {
             ("Bogota", config.bogota_time),
         ];
         if let Some((fork, _)) = later.iter().find(|(_, at)| at.is_some()) {
-            return Err(ForkError::Unsupported(*fork));
+            return Err(ForkError::Unsupported(fork));
         }
         let (shanghai_time, cancun_time) = (config.shanghai_time, config.cancun_time);
         match (shanghai_time, cancun_time) {

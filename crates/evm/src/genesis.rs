@@ -148,7 +148,8 @@ mod tests {
 
     #[test]
     fn header_is_the_spec_header_in_every_edge_case() {
-        let variants: Vec<(&str, Box<dyn Fn(&mut Genesis)>)> = vec![
+        type Edit = Box<dyn Fn(&mut Genesis)>;
+        let variants: Vec<(&str, Edit)> = vec![
             ("as is", Box::new(|_| {})),
             (
                 "gas limit 0 takes geth's default",

@@ -115,7 +115,7 @@ pub(super) fn parse(text: &str) -> Result<ChainSpec, SpecError> {
         // serde may report a missing or unknown field at its parent: name the field itself.
         if let Some(name) = named_field(&reason) {
             let named_by_path = matches!(
-                path.iter().last(),
+                path.iter().next_back(),
                 Some(serde_path_to_error::Segment::Map { key }) if key == name
             );
             if !named_by_path {
