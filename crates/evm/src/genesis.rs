@@ -14,9 +14,9 @@ use alys_primitives::SpecError;
 use alys_store::WriteBatch;
 
 use crate::chain::error::ChainError;
+use crate::rlp::rlp_bytes;
 use crate::db::{AccountChange, BlockChanges, Direction, ElDb, StorageChange, StoredBody};
 use crate::forks::ForkSchedule;
-use crate::rlp::rlp_bytes;
 use crate::trie::Trie;
 
 /// Builds the genesis header and the batch that writes genesis state.
@@ -147,12 +147,10 @@ mod tests {
         }
     }
 
-    /// A named change to a genesis.
-    type Variant = (&'static str, Box<dyn Fn(&mut Genesis)>);
-
     #[test]
     fn header_is_the_spec_header_in_every_edge_case() {
-        let variants: Vec<Variant> = vec![
+        type Edit = Box<dyn Fn(&mut Genesis)>;
+        let variants: Vec<(&str, Edit)> = vec![
             ("as is", Box::new(|_| {})),
             (
                 "gas limit 0 takes geth's default",

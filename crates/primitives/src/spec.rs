@@ -627,7 +627,10 @@ mod tests {
         let mut v = dev_json();
         v["authorities"][1] = 5.into();
         let e = load(&v).unwrap_err();
-        assert_eq!((e.field.as_str(), e.value.as_str()), ("authorities[1]", "5"));
+        assert_eq!(
+            (e.field.as_str(), e.value.as_str()),
+            ("authorities[1]", "5")
+        );
 
         let mut v = dev_json();
         v["genesis"]["config"]["cancunTime"] = "soon".into();
@@ -649,7 +652,10 @@ mod tests {
         v["approvalThreshold"] = "0x3".into();
         v["maxBlocksWithoutPow"] = "100".into();
         let spec = load(&v).unwrap();
-        assert_eq!((spec.approval_threshold, spec.max_blocks_without_pow), (3, 100));
+        assert_eq!(
+            (spec.approval_threshold, spec.max_blocks_without_pow),
+            (3, 100)
+        );
     }
 
     #[test]
