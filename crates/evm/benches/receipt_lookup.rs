@@ -21,9 +21,9 @@ use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
 use alloy_primitives::{keccak256, Address, Bytes, Log, LogData, TxKind, B256, U256};
 use alloy_rlp::Decodable;
-use alys_evm::{BlockChanges, ElDb, StoredBody, StoredReceipt};
 use alys_evm::eth::{rpc_receipt, EthApi};
 use alys_evm::tx_lookup::TxLookup;
+use alys_evm::{BlockChanges, ElDb, StoredBody, StoredReceipt};
 use alys_store::{Durability, Store, WriteBatch};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 

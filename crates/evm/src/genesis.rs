@@ -14,9 +14,9 @@ use alys_primitives::SpecError;
 use alys_store::WriteBatch;
 
 use crate::chain::error::ChainError;
-use crate::rlp::rlp_bytes;
 use crate::db::{AccountChange, BlockChanges, Direction, ElDb, StorageChange, StoredBody};
 use crate::forks::ForkSchedule;
+use crate::rlp::rlp_bytes;
 use crate::trie::Trie;
 
 /// Builds the genesis header and the batch that writes genesis state.

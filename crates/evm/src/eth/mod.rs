@@ -56,8 +56,8 @@ use crate::{
     eth_common::block_by_hash,
     rpc_block::rpc_transaction,
     state::{Ancestry, Overlay, StateView},
-    txpool::SharedPool,
     tx_lookup::TxLookup,
+    txpool::SharedPool,
 };
 use alloy::consensus::constants::KECCAK_EMPTY;
 use alloy::rpc::types::serde_helpers::JsonStorageKey;
