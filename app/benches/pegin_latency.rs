@@ -12,6 +12,7 @@
 //! sats × 10^10: t1. Latency = t1 − t0; the slot of the minting block (`getblockbyhash` of
 //! `mintedIn`) minus the slot of t0 (slot = floor(unix ms / slot ms), the node's clock) is the
 //! number of slots the mint took: 1 = the next slot = target met.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::{
     path::Path,

@@ -2,6 +2,7 @@
 //! one here wrote), check the receipt, stop it, restart it on the same `--datadir` and find the
 //! head and balances preserved; then kill it with SIGKILL at random moments and check that every
 //! restart keeps producing on top of the previous head.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

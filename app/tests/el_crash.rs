@@ -2,6 +2,7 @@
 //! payloads are being imported over the Engine API; after each kill the data directory must be
 //! consistent (flat state hashes to the head's state root) and the client must resume at that
 //! head and keep importing on top of it.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::{path::Path, process::Command, time::Duration};
 

@@ -1,4 +1,5 @@
 //! The chain specs shipped in `etc/` load, validate, and match what `alys dev` runs.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::path::Path;
 

@@ -3,6 +3,7 @@
 //! with Foundry's `cast`); with `--no-miner` and a small `--max-blocks-without-pow` production
 //! halts, shows it on `getsyncstatus`, and resumes when the `alys-miner` binary mines against
 //! the node RPC; the finalized height survives a restart.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

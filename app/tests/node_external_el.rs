@@ -1,6 +1,7 @@
 //! `alys node` in production shape: the execution client runs as its own process (`alys el`)
 //! and the node drives it over the Engine API with a JWT secret file, signing with a BLS key
 //! file. Blocks appear on the execution client's eth JSON-RPC.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::{
     path::Path,

@@ -4,6 +4,7 @@
 //! with `sendrawtransaction`; after the required confirmations `cast balance` of the recipient
 //! rises by exactly sats × 10^10 wei and `getpeginstatus` reports it minted. A deposit below
 //! `minPegInSats` shows as rejected with its reason and is never minted.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

@@ -13,6 +13,7 @@
 //!   whose block is invalidated and that is mined again in another block is minted once;
 //! - the Bitcoin node SIGKILLed and restarted while a deposit waits for confirmations: the
 //!   sidechain keeps producing blocks, and the deposit is minted once after the restart.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

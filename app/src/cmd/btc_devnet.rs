@@ -11,7 +11,7 @@ use alys_btc_devnet::{BtcDevnet, DevnetConfig};
 
 /// Arguments of `alys btc-devnet`.
 #[derive(Debug, clap::Args)]
-pub struct BtcDevnetArgs {
+pub(crate) struct BtcDevnetArgs {
     /// Data directory (chain, mempool and wallet; replayed on restart).
     #[arg(long, default_value = "./alys-btc-devnet")]
     datadir: PathBuf,
@@ -34,7 +34,7 @@ pub struct BtcDevnetArgs {
 
 impl BtcDevnetArgs {
     /// Runs the devnet until Ctrl-C or the `stop` RPC.
-    pub async fn run(self) -> eyre::Result<()> {
+    pub(crate) async fn run(self) -> eyre::Result<()> {
         let devnet = BtcDevnet::start(DevnetConfig {
             datadir: Some(self.datadir.clone()),
             rpc_addr: SocketAddr::new(self.rpc_addr, self.rpc_port),

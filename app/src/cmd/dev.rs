@@ -15,7 +15,7 @@ use super::wiring::{start_node, ExecutionClient};
 
 /// Arguments of `alys dev`.
 #[derive(Debug, clap::Args)]
-pub struct DevArgs {
+pub(crate) struct DevArgs {
     /// Data directory; kept across restarts. Default: a fresh temporary directory.
     #[arg(long)]
     datadir: Option<PathBuf>,
@@ -59,7 +59,7 @@ pub struct DevArgs {
 
 impl DevArgs {
     /// Runs the dev chain until Ctrl-C.
-    pub async fn run(self) -> eyre::Result<()> {
+    pub(crate) async fn run(self) -> eyre::Result<()> {
         let mut spec = ChainSpec::dev(self.authorities)?;
         if let Some(ms) = self.slot_ms {
             spec.slot_duration_ms = ms;

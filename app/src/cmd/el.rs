@@ -14,7 +14,7 @@ use eyre::WrapErr;
 /// Arguments of `alys el`.
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
-pub struct ElCommand {
+pub(crate) struct ElCommand {
     #[command(subcommand)]
     sub: Option<ElSub>,
     #[command(flatten)]
@@ -42,7 +42,7 @@ enum ElSub {
 
 /// Options of the standalone execution client.
 #[derive(Debug, clap::Args)]
-pub struct ElRunArgs {
+pub(super) struct ElRunArgs {
     /// Chain spec (Alys chain spec JSON, whose `genesis` is used) or a geth genesis JSON file.
     #[arg(long)]
     chain: Option<PathBuf>,
@@ -70,7 +70,7 @@ pub struct ElRunArgs {
 
 impl ElCommand {
     /// Runs the command.
-    pub async fn run(self) -> eyre::Result<()> {
+    pub(crate) async fn run(self) -> eyre::Result<()> {
         match self.sub {
             Some(ElSub::EfTests { dir }) => {
                 let report =
@@ -106,7 +106,7 @@ fn check_db(chain: &std::path::Path, datadir: &std::path::Path) -> eyre::Result<
 }
 
 /// Reads a genesis from an Alys chain spec (its `genesis` field) or a geth genesis file.
-pub fn load_genesis(path: &std::path::Path) -> eyre::Result<alloy_genesis::Genesis> {
+pub(super) fn load_genesis(path: &std::path::Path) -> eyre::Result<alloy_genesis::Genesis> {
     let text =
         std::fs::read_to_string(path).wrap_err_with(|| format!("reading {}", path.display()))?;
     let value: serde_json::Value = serde_json::from_str(&text)

@@ -7,7 +7,7 @@ use alys_evm::eth::server::{Cors, RpcServerConfig};
 
 /// CORS and limits of the eth JSON-RPC (HTTP and WebSocket on one port).
 #[derive(Debug, Clone, clap::Args)]
-pub struct EthRpcArgs {
+pub(super) struct EthRpcArgs {
     /// Browser origins allowed to call the eth RPC: `*` (any), `none`, or a comma-separated
     /// list such as `http://localhost:5173,https://app.example`.
     #[arg(long = "http-corsdomain", default_value = "*")]
@@ -34,7 +34,7 @@ pub struct EthRpcArgs {
 
 impl EthRpcArgs {
     /// The server configuration for `addr`.
-    pub fn server_config(&self, addr: SocketAddr) -> RpcServerConfig {
+    pub(super) fn server_config(&self, addr: SocketAddr) -> RpcServerConfig {
         let mut config = RpcServerConfig::new(addr);
         config.cors = parse_cors(&self.cors);
         config.max_request_body_size = self.max_request_size;

@@ -10,7 +10,7 @@ mod wiring;
 
 /// What to run.
 #[derive(Debug, clap::Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run a complete development chain in one process.
     Dev(dev::DevArgs),
     /// Run a production node (authority with --signer-key, otherwise a full node).
@@ -23,7 +23,7 @@ pub enum Command {
 
 impl Command {
     /// Runs the subcommand to completion.
-    pub async fn run(self) -> eyre::Result<()> {
+    pub(crate) async fn run(self) -> eyre::Result<()> {
         match self {
             Command::Dev(c) => c.run().await,
             Command::Node(c) => c.run().await,

@@ -10,7 +10,7 @@ use super::wiring::{start_node, ExecutionClient};
 
 /// Arguments of `alys node`.
 #[derive(Debug, clap::Args)]
-pub struct NodeArgs {
+pub(crate) struct NodeArgs {
     /// Chain spec file (JSON).
     #[arg(long)]
     chain: PathBuf,
@@ -43,7 +43,7 @@ pub struct NodeArgs {
 
 impl NodeArgs {
     /// Runs the node until Ctrl-C.
-    pub async fn run(self) -> eyre::Result<()> {
+    pub(crate) async fn run(self) -> eyre::Result<()> {
         let spec = Arc::new(ChainSpec::from_file(&self.chain)?);
         let signer = match &self.signer_key {
             Some(path) => {

@@ -10,7 +10,7 @@ use super::{eth_rpc_args::EthRpcArgs, wiring::NodeRpc};
 /// Where the RPC servers listen (the passwords stay with each command: `alys node` serves its
 /// RPC only when given one).
 #[derive(Debug, Clone, clap::Args)]
-pub struct ServerArgs {
+pub(super) struct ServerArgs {
     /// Listen address of the RPC servers.
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     addr: IpAddr,
@@ -33,29 +33,29 @@ pub struct ServerArgs {
 
 impl ServerArgs {
     /// The listen address of the RPC servers.
-    pub fn addr(&self) -> IpAddr {
+    pub(super) fn addr(&self) -> IpAddr {
         self.addr
     }
 
     /// The node JSON-RPC user.
-    pub fn rpc_user(&self) -> &str {
+    pub(super) fn rpc_user(&self) -> &str {
         &self.rpc_user
     }
 
     /// The embedded execution client's Engine API address.
-    pub fn authrpc_addr(&self) -> SocketAddr {
+    pub(super) fn authrpc_addr(&self) -> SocketAddr {
         SocketAddr::new(self.addr, self.authrpc_port)
     }
 
     /// The embedded execution client's eth JSON-RPC server.
-    pub fn eth_http(&self) -> RpcServerConfig {
+    pub(super) fn eth_http(&self) -> RpcServerConfig {
         self.eth_rpc
             .server_config(SocketAddr::new(self.addr, self.http_port))
     }
 
     /// The node JSON-RPC server with `password` and the payout address of `getauxblock`
     /// without arguments.
-    pub fn node_rpc(
+    pub(super) fn node_rpc(
         &self,
         password: String,
         miner_payout: Option<alloy_primitives::Address>,

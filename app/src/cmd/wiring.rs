@@ -13,7 +13,7 @@ use alys_store::Store;
 use eyre::WrapErr;
 
 /// Where a node's execution client comes from.
-pub enum ExecutionClient {
+pub(super) enum ExecutionClient {
     /// Start the embedded client in this process.
     Embedded {
         /// Engine API address (port 0: any free port).
@@ -31,7 +31,7 @@ pub enum ExecutionClient {
 }
 
 /// The node's own JSON-RPC server settings.
-pub struct NodeRpc {
+pub(super) struct NodeRpc {
     /// Listen address.
     pub addr: SocketAddr,
     /// Basic-auth credentials.
@@ -42,7 +42,7 @@ pub struct NodeRpc {
 
 /// How the node reaches Bitcoin (peg-in follower).
 #[derive(Clone, Debug)]
-pub struct BitcoinRpcConfig {
+pub(super) struct BitcoinRpcConfig {
     /// Bitcoin Core JSON-RPC URL.
     pub url: String,
     /// RPC user.
@@ -53,7 +53,7 @@ pub struct BitcoinRpcConfig {
 
 /// Bitcoin RPC flags shared by `alys node` and `alys dev`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct BitcoinRpcArgs {
+pub(super) struct BitcoinRpcArgs {
     /// Bitcoin Core JSON-RPC URL of the peg-in follower (`alys dev`: an external node instead
     /// of the embedded regtest devnet).
     #[arg(long)]
@@ -68,7 +68,7 @@ pub struct BitcoinRpcArgs {
 
 impl BitcoinRpcArgs {
     /// The follower's connection, if a URL was given.
-    pub fn config(&self) -> Option<BitcoinRpcConfig> {
+    pub(super) fn config(&self) -> Option<BitcoinRpcConfig> {
         self.bitcoin_rpc_url.clone().map(|url| BitcoinRpcConfig {
             url,
             user: self.bitcoin_rpc_user.clone(),
@@ -148,7 +148,7 @@ fn start_peg(
 }
 
 /// A running node.
-pub struct Node {
+pub(super) struct Node {
     /// The node's JSON-RPC server, when started.
     pub rpc: Option<alys_rpc::RpcServer>,
     /// The embedded execution client, when there is one.
@@ -161,7 +161,7 @@ pub struct Node {
 
 /// Opens the stores, starts or connects the execution client, opens the consensus chain (which
 /// re-drives the execution client to its head) and spawns the consensus service.
-pub async fn start_node(
+pub(super) async fn start_node(
     spec: Arc<ChainSpec>,
     datadir: PathBuf,
     execution: ExecutionClient,

@@ -9,7 +9,7 @@ use std::process::Command;
 
 // Each test file uses a part of these.
 #[allow(unused_imports)]
-pub use alys_test_utils::{
+pub(crate) use alys_test_utils::{
     json_rpc::JsonRpc,
     nodes::{cast, BtcDevnetProcess, DevProcess},
     tools::{require, require_all, Tool},
@@ -18,24 +18,29 @@ pub use alys_test_utils::{
 use serde_json::Value;
 
 /// The `alys` binary under test.
-pub fn alys() -> &'static Path {
+pub(crate) fn alys() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_alys"))
 }
 
 /// Starts `alys dev` on `datadir` with every port 0 and `extra` arguments.
-pub fn start_dev(datadir: &Path, extra: &[&str]) -> DevProcess {
+pub(crate) fn start_dev(datadir: &Path, extra: &[&str]) -> DevProcess {
     DevProcess::start(alys(), datadir, extra)
 }
 
 /// A JSON-RPC call to `url` with Basic auth `user:password`.
-pub fn json_rpc(url: &str, auth: &str, method: &str, params: Value) -> Result<Value, String> {
+pub(crate) fn json_rpc(
+    url: &str,
+    auth: &str,
+    method: &str,
+    params: Value,
+) -> Result<Value, String> {
     let (user, password) = auth.split_once(':').unwrap_or((auth, ""));
     JsonRpc::new(url, Some((user, password))).call(method, params)
 }
 
 /// A transaction built (and possibly submitted) by `tests/pegin/deposit.py`.
 #[derive(Clone, Debug)]
-pub struct BuiltTx {
+pub(crate) struct BuiltTx {
     /// Its txid (Bitcoin display order).
     pub txid: String,
     /// Its raw hex.
@@ -46,7 +51,7 @@ pub struct BuiltTx {
 /// (`http://user:password@host:port`) with federation scriptPubKey `fed_spk` and `plan` (see
 /// the script's docs); the tip height once its funding coins were confirmed, and the
 /// transactions in plan order.
-pub fn build_deposits(
+pub(crate) fn build_deposits(
     btc_url: &str,
     fed_spk: &str,
     plan: &Value,
@@ -81,6 +86,6 @@ pub fn build_deposits(
 }
 
 /// `url` with `user:password@` after the scheme.
-pub fn with_auth(url: &str, user: &str, password: &str) -> String {
+pub(crate) fn with_auth(url: &str, user: &str, password: &str) -> String {
     url.replacen("http://", &format!("http://{user}:{password}@"), 1)
 }

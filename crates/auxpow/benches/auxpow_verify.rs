@@ -4,6 +4,8 @@
 //!
 //! `cargo bench -p alys-auxpow --bench auxpow_verify` (vectors from `tests/vectors`, or
 //! `ALYS_VECTORS_DIR`).
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+#![allow(missing_docs)] // criterion_main! writes an undocumented main
 
 use alys_auxpow::bitcoin::block::Header;
 use alys_auxpow::bitcoin::consensus::encode::{deserialize, serialize};

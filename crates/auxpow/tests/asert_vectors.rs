@@ -1,5 +1,6 @@
 //! The official aserti3-2d test vectors (`tests/vectors/asert/run01..run10`) with Bitcoin
 //! Cash's parameters: 600 s spacing, 172 800 s half-life, pow limit `0x1d00ffff`.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use alys_auxpow::bitcoin::CompactTarget;
 use alys_auxpow::{next_bits, AsertAnchor, AsertParams};

@@ -1,5 +1,6 @@
 //! Conformance with real data: `tests/vectors/auxpow/namecoin_auxpow_headers.json` and
 //! `tests/vectors/auxpow/bitcoin_coinbase_mm_commitments.json`.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

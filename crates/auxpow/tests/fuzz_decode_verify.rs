@@ -4,6 +4,7 @@
 //! Budget: `ALYS_AUXPOW_FUZZ_ITERS` iterations per test (default 20 000) and, if set,
 //! `ALYS_AUXPOW_FUZZ_SECS` seconds minimum per test (e.g. 600 for a 10-minute run).
 //! `ALYS_AUXPOW_FUZZ_SEED` fixes the RNG seed (printed on every run).
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

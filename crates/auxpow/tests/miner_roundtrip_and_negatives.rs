@@ -1,5 +1,6 @@
 //! Test-miner round trips (pool algorithm, scriptSig and output placement, job manager) and
 //! one negative test per verification rule.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! Follower scan throughput: a ~4 MB block of 5,000 transactions (5 of them deposits) scanned
 //! for deposits, next to the time to merely deserialize the block (the physical floor).
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+#![allow(missing_docs)] // criterion_main! writes an undocumented main
 
 use std::hint::black_box;
 

@@ -1,6 +1,7 @@
 //! The follower over HTTP against the embedded regtest Bitcoin (`alys-btc-devnet`, Bitcoin
 //! Core 28-compatible RPC): deposits built and signed by the devnet wallet, reorgs forced with
 //! `invalidateblock`, and the devnet restarted mid-run on the same datadir and port.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The HTTP client and the follower against a real HTTP JSON-RPC server speaking Bitcoin
 //! Core's dialect (an in-memory chain of real blocks behind hyper): typed results and errors,
 //! auth, reorgs via `invalidateblock`-style switches, and the server going away mid-run.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

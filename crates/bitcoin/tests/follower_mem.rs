@@ -1,5 +1,6 @@
 //! Follower over an in-memory chain of real rust-bitcoin blocks (Core's RPC semantics, no
 //! HTTP): confirmation rule, reorgs, rejections, restart and outage.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

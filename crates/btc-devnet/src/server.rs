@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// Largest request body accepted (Core's limit is 32 MB; a devnet never needs more than this).
-pub const MAX_BODY_BYTES: usize = 16 << 20;
+pub(crate) const MAX_BODY_BYTES: usize = 16 << 20;
 
 /// The methods of [`rpc`] over a shared node; `stop` signals the server to stop.
 pub(crate) struct DevnetRpc {
@@ -63,7 +63,7 @@ pub(crate) fn config(credentials: Credentials) -> ServerConfig {
 }
 
 /// Writes `v` as JSON, turning amount-marked strings into numbers with 8 decimals.
-pub fn write_json(v: &Value, out: &mut String) {
+pub(crate) fn write_json(v: &Value, out: &mut String) {
     match v {
         Value::String(s) => {
             if let Some(n) = s
@@ -102,7 +102,7 @@ pub fn write_json(v: &Value, out: &mut String) {
 }
 
 /// Replaces amount-marked strings by JSON numbers (for in-process callers).
-pub fn amounts_to_numbers(v: Value) -> Value {
+pub(crate) fn amounts_to_numbers(v: Value) -> Value {
     match v {
         Value::String(s) => match s
             .strip_prefix(AMOUNT_MARK)

@@ -8,6 +8,7 @@
 //! expected to fail that fails with the subset is a real pass; a case expected to fail that
 //! passes with the subset while naming an unsupported flag is listed as skipped (its failure
 //! comes from a policy rule the library does not implement).
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

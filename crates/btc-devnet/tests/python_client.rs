@@ -2,6 +2,7 @@
 //! to Bitcoin Core, and parses the blocks and transactions it returns with its own code.
 //! Fails when the project's Python with python-bitcoinlib is missing (`scripts/setup.sh`), or
 //! skips under `ALYS_ALLOW_MISSING_TOOLS=1`.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use alys_test_utils::devnet::start_devnet;
 use alys_test_utils::tools::{require, Tool};

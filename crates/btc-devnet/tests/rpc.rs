@@ -1,6 +1,7 @@
 //! The devnet over real HTTP: mining, wallet sends, an OP_RETURN deposit built with
 //! create/fund/sign/sendrawtransaction, reorgs with invalidateblock/reconsiderblock, Core's
 //! rejection errors, auth, malformed input, restart and kill -9 safety.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::{path::Path, time::Duration};
 

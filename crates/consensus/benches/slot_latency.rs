@@ -5,6 +5,7 @@
 //!
 //! Run: `cargo bench -p alys-consensus --bench slot_latency` (env `ALYS_BENCH_SLOTS`, default
 //! 300; slots are 1 s, so the default run takes about five minutes).
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::{sync::Arc, time::Duration};
 

@@ -1,6 +1,7 @@
 //! Merged mining in consensus against the real embedded EL: a block carrying an AuxPoW
 //! finalizes its range (fork choice, store, restart), and every AuxPoW rule (and the halting
 //! rule) rejects with its typed error, leaving store and fork choice unchanged.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! validators keep the proposal and try again shortly instead of dropping it, so the mint lands
 //! in the proposer's slot once they catch up; a peg-in none of them will ever see is never
 //! imported.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Double-signing protection across restarts: the highest slot a node signed for is persisted
 //! before its signature leaves the node, and a restarted node never signs at or below it.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! HTTP + JWT) and store, connected by the in-process bus: 100 consecutive slots, every block
 //! imported by all three with threshold approvals from the expected proposer. Then restart:
 //! the chain resumes from the store and re-drives an EL that lost its state.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

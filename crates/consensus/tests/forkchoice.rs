@@ -2,6 +2,7 @@
 //! same on every node whatever the arrival order, a longer branch reorgs everyone (EL
 //! included), and nothing at or below the finalized block is ever reverted, also after a
 //! restart.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

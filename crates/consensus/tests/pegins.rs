@@ -3,6 +3,7 @@
 //! `FollowerPegIns` derives the minted outpoints from the consensus store. A confirmed deposit
 //! is proposed and minted once; a block listing the same outpoint twice, or one already
 //! minted on its chain, is invalid and not imported.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! Negative import rules against the real embedded EL: each a typed error, and no import
 //! (store and fork choice unchanged). Also a positive mint: a block with a peg-in and the
 //! matching withdrawal is imported and credits the recipient.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

@@ -3,6 +3,7 @@
 //!
 //! The folder is `$ALYS_VECTORS_DIR/evm/ethereum_tests` (default: `../shared/vectors` next to the
 //! workspace). When it is absent the fixture-based tests print a message and pass.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::path::{Path, PathBuf};
 

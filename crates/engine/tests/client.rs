@@ -1,5 +1,6 @@
 //! The Engine API client against a stand-in execution client that checks the JWT for real
 //! (401 otherwise), and against raw TCP servers for malformed, failing and hanging responses.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -15,6 +15,7 @@
 //! `scripts/setup.sh` (tests/e2e); fails without it (`ALYS_ALLOW_MISSING_TOOLS=1`: skips). `-- --method-rates` and `-- --bare-server`
 //! run the profiling aids instead (single-method rates of the embedded client; the ceiling of a
 //! bare jsonrpsee server on this machine).
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 /// The allocator the `alys` binary uses (this binary also runs as the node).
 #[global_allocator]

@@ -11,6 +11,7 @@
 //!
 //! Run: `cargo bench -p alys-evm --bench execution` (env `ALYS_BENCH_BIG_STATE=0` skips the 1M
 //! account part).
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::{collections::BTreeMap, time::Instant};
 

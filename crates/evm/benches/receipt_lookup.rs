@@ -10,6 +10,8 @@
 //! store reads) and building the receipt from them.
 //!
 //! Run with `cargo bench -p alys-evm --bench receipt_lookup`.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+#![allow(missing_docs)] // criterion_main! writes an undocumented main
 
 use std::sync::Arc;
 

@@ -1,6 +1,8 @@
 //! Commit cost of the incremental trie: 100 changed keys in tries of 10k and 1M keys.
 //!
 //! Run with `cargo bench -p alys-evm --bench trie`.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+#![allow(missing_docs)] // criterion_main! writes an undocumented main
 
 use alloy_primitives::B256;
 use alys_evm::trie::{MemoryNodes, Trie};

@@ -14,13 +14,13 @@ use tower::{Layer, Service};
 
 /// Layer that checks the `Authorization: Bearer <jwt>` header.
 #[derive(Clone, Debug)]
-pub struct JwtAuthLayer {
+pub(crate) struct JwtAuthLayer {
     secret: JwtSecret,
 }
 
 impl JwtAuthLayer {
     /// A layer validating tokens signed with `secret`.
-    pub fn new(secret: JwtSecret) -> Self {
+    pub(crate) fn new(secret: JwtSecret) -> Self {
         Self { secret }
     }
 }
@@ -37,13 +37,16 @@ impl<S> Layer<S> for JwtAuthLayer {
 
 /// The service produced by [`JwtAuthLayer`].
 #[derive(Clone, Debug)]
-pub struct JwtAuth<S> {
+pub(crate) struct JwtAuth<S> {
     inner: S,
     secret: JwtSecret,
 }
 
 /// Checks a request's bearer token; the error is the reason for a 401.
-pub fn check_token(secret: &JwtSecret, header: Option<&http::HeaderValue>) -> Result<(), String> {
+pub(crate) fn check_token(
+    secret: &JwtSecret,
+    header: Option<&http::HeaderValue>,
+) -> Result<(), String> {
     let value = header.ok_or("missing Authorization header")?;
     let value = value
         .to_str()

@@ -36,10 +36,10 @@ use crate::{
 };
 
 /// The revm database execution runs on: the block's cache over the parent state.
-pub type BlockState = State<WrapDatabaseRef<StateView>>;
+pub(crate) type BlockState = State<WrapDatabaseRef<StateView>>;
 
 /// The EVM context of block execution.
-pub type BlockEvmContext<'a> = Context<BlockEnv, TxEnv, CfgEnv, &'a mut BlockState>;
+pub(crate) type BlockEvmContext<'a> = Context<BlockEnv, TxEnv, CfgEnv, &'a mut BlockState>;
 
 /// Deepest call stack revm allows (its own check runs when the guard stands aside).
 const CALL_STACK_LIMIT: usize = revm::primitives::CALL_STACK_LIMIT as usize;
@@ -66,20 +66,20 @@ impl From<EvmDatabaseError<StateError>> for CollisionCheckError {
 
 /// The EIP-7610 storage collision check, as a revm inspector (see the module docs).
 #[derive(Debug, Default)]
-pub struct StorageCollisionGuard {
+pub(crate) struct StorageCollisionGuard {
     /// A state read that failed inside the hook; the block cannot be executed.
     error: Option<CollisionCheckError>,
 }
 
 impl StorageCollisionGuard {
     /// The state read error met by the hook, if any (the block's execution must fail with it).
-    pub fn take_error(&mut self) -> Option<CollisionCheckError> {
+    pub(crate) fn take_error(&mut self) -> Option<CollisionCheckError> {
         self.error.take()
     }
 }
 
 /// Whether `address` has non-empty storage in `state` (see the module docs).
-pub fn has_storage(state: &BlockState, address: &Address) -> Result<bool, DbError> {
+pub(crate) fn has_storage(state: &BlockState, address: &Address) -> Result<bool, DbError> {
     if let Some(cached) = state.cache.accounts.get(address) {
         if cached.status.is_storage_known() {
             return Ok(cached

@@ -25,14 +25,14 @@ use alys_store::{Column, Durability, Store, StoreError, WriteBatch};
 
 use crate::trie::{verify, NodeCache, NodeReader, TrieError};
 
-pub use alys_store::columns::execution::{
+pub(crate) use alys_store::columns::execution::{
     ACCOUNTS, BODIES, CANONICAL, CHANGES, CODE, HEADERS, POINTERS, RECEIPTS, STORAGE, TRANSACTIONS,
     TRIE, TX_LOOKUP,
 };
 
 /// Name and version of this schema in the store (2: transactions and receipts stored one record
 /// per transaction).
-pub const SCHEMA: (&str, u32) = ("execution", 2);
+pub(crate) const SCHEMA: (&str, u32) = ("execution", 2);
 
 /// Errors reading or writing execution data.
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +89,7 @@ struct StoredReceiptRef<'a> {
 }
 
 /// Key of a per-transaction record: block hash ‖ index (u32 BE).
-pub fn record_key(block: &B256, index: u32) -> [u8; 36] {
+pub(crate) fn record_key(block: &B256, index: u32) -> [u8; 36] {
     let mut key = [0u8; 36];
     key[..32].copy_from_slice(block.as_slice());
     key[32..].copy_from_slice(&index.to_be_bytes());

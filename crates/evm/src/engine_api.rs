@@ -19,25 +19,25 @@ use crate::{
 };
 
 /// Spec error code: unknown payload.
-pub const UNKNOWN_PAYLOAD: i32 = -38001;
+pub(crate) const UNKNOWN_PAYLOAD: i32 = -38001;
 /// Spec error code: invalid forkchoice state.
-pub const INVALID_FORKCHOICE_STATE: i32 = -38002;
+pub(crate) const INVALID_FORKCHOICE_STATE: i32 = -38002;
 /// Spec error code: invalid payload attributes.
-pub const INVALID_PAYLOAD_ATTRIBUTES: i32 = -38003;
+pub(crate) const INVALID_PAYLOAD_ATTRIBUTES: i32 = -38003;
 /// Spec error code: too large request.
-pub const TOO_LARGE_REQUEST: i32 = -38004;
+pub(crate) const TOO_LARGE_REQUEST: i32 = -38004;
 /// Spec error code: unsupported fork.
-pub const UNSUPPORTED_FORK: i32 = -38005;
+pub(crate) const UNSUPPORTED_FORK: i32 = -38005;
 /// Spec error code: invalid params.
-pub const INVALID_PARAMS: i32 = -32602;
+pub(crate) const INVALID_PARAMS: i32 = -32602;
 /// Spec error code: internal error.
-pub const INTERNAL_ERROR: i32 = -32603;
+pub(crate) const INTERNAL_ERROR: i32 = -32603;
 
 /// Maximum bodies per `getPayloadBodies*` request.
-pub const MAX_PAYLOAD_BODIES: u64 = 1024;
+pub(crate) const MAX_PAYLOAD_BODIES: u64 = 1024;
 
 /// Methods served on the authenticated port.
-pub const ENGINE_METHODS: &[&str] = &[
+pub(crate) const ENGINE_METHODS: &[&str] = &[
     "engine_exchangeCapabilities",
     "engine_forkchoiceUpdatedV3",
     "engine_getPayloadV3",
@@ -56,7 +56,7 @@ fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
 }
 
 /// This client's version (`engine_getClientVersionV1`); `AL` is this client's two-letter code.
-pub fn client_version() -> serde_json::Value {
+pub(crate) fn client_version() -> serde_json::Value {
     serde_json::json!({
         "code": "AL",
         "name": "alys-el",
@@ -83,7 +83,7 @@ fn body_of(chain: &Chain, hash: &B256) -> Result<Option<ExecutionPayloadBodyV1>,
 }
 
 /// Builds the Engine API module over `chain`.
-pub fn engine_module(chain: SharedChain) -> RpcModule<SharedChain> {
+pub(crate) fn engine_module(chain: SharedChain) -> RpcModule<SharedChain> {
     let mut module = RpcModule::new(chain);
     let reg = |r: Result<_, jsonrpsee::core::RegisterMethodError>| {
         if let Err(e) = r {

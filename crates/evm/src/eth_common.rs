@@ -13,7 +13,10 @@ fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
 }
 
 /// Resolves a block number or tag to a canonical block hash, if any (`pending` is the head).
-pub fn resolve(chain: &Chain, tag: BlockNumberOrTag) -> Result<Option<B256>, ErrorObjectOwned> {
+pub(crate) fn resolve(
+    chain: &Chain,
+    tag: BlockNumberOrTag,
+) -> Result<Option<B256>, ErrorObjectOwned> {
     Ok(match tag {
         BlockNumberOrTag::Latest | BlockNumberOrTag::Pending => Some(chain.head().1),
         BlockNumberOrTag::Safe => Some(chain.safe()),
@@ -24,7 +27,7 @@ pub fn resolve(chain: &Chain, tag: BlockNumberOrTag) -> Result<Option<B256>, Err
 }
 
 /// `eth_getBlockByNumber`.
-pub fn block_by_number(
+pub(crate) fn block_by_number(
     chain: &Chain,
     tag: BlockNumberOrTag,
     full: bool,
@@ -36,7 +39,7 @@ pub fn block_by_number(
 }
 
 /// `eth_getBlockByHash`.
-pub fn block_by_hash(
+pub(crate) fn block_by_hash(
     chain: &Chain,
     hash: B256,
     full: bool,

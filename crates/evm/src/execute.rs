@@ -53,7 +53,7 @@ pub enum ExecError {
 
 /// The fields of a block's header known before execution.
 #[derive(Debug, Clone)]
-pub struct BlockContext {
+pub(crate) struct BlockContext {
     /// Parent block hash.
     pub parent_hash: B256,
     /// Block number.
@@ -82,7 +82,7 @@ pub struct BlockContext {
 
 /// How transactions that fail validation are treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Importing a block: any invalid transaction makes the block invalid.
     Import,
     /// Building a block: invalid transactions are left out.
@@ -165,7 +165,7 @@ fn is_tx_fault(err: &BlockExecutionError) -> bool {
 }
 
 /// Executes `txs` on `view` under `ctx` and seals the resulting block.
-pub fn execute_block(
+pub(crate) fn execute_block(
     view: StateView,
     schedule: &ForkSchedule,
     ctx: &BlockContext,

@@ -20,7 +20,10 @@ use crate::rlp::rlp_bytes;
 use crate::trie::Trie;
 
 /// Builds the genesis header and the batch that writes genesis state.
-pub fn genesis_block(db: &ElDb, genesis: &Genesis) -> Result<(Header, WriteBatch), ChainError> {
+pub(crate) fn genesis_block(
+    db: &ElDb,
+    genesis: &Genesis,
+) -> Result<(Header, WriteBatch), ChainError> {
     let schedule = ForkSchedule::from_chain_config(&genesis.config)?;
     if let Some(number) = genesis.number.filter(|n| *n != 0) {
         return Err(SpecError::new(

@@ -13,10 +13,10 @@ const GAS_LIMIT_BOUND_DIVISOR: u64 = 1024;
 const MIN_GAS_LIMIT: u64 = 5000;
 /// Maximum block gas limit: 2^63 - 1 (geth's `params.MaxGasLimit`; the Yellow Paper bounds the
 /// gas limit to a signed 64-bit integer).
-pub const MAX_GAS_LIMIT: u64 = i64::MAX as u64;
+pub(crate) const MAX_GAS_LIMIT: u64 = i64::MAX as u64;
 
 /// Post-merge header rules relative to the parent (Yellow Paper + EIP-1559/4844/4895).
-pub fn check_header_against_parent(
+pub(crate) fn check_header_against_parent(
     schedule: &ForkSchedule,
     header: &Header,
     parent: &Header,

@@ -7,7 +7,12 @@ use alloy_primitives::{B256, U256};
 use crate::db::StoredBody;
 
 /// The RPC transaction object of `tx` at `index` in block `header`/`hash`.
-pub fn rpc_transaction(tx: &TxEnvelope, header: &Header, hash: B256, index: usize) -> Transaction {
+pub(crate) fn rpc_transaction(
+    tx: &TxEnvelope,
+    header: &Header,
+    hash: B256,
+    index: usize,
+) -> Transaction {
     let signer = tx.recover_signer().unwrap_or_default();
     let effective_gas_price = tx.effective_gas_price(header.base_fee_per_gas);
     Transaction {
@@ -21,7 +26,7 @@ pub fn rpc_transaction(tx: &TxEnvelope, header: &Header, hash: B256, index: usiz
 }
 
 /// The RPC block object; transactions as hashes or as full objects.
-pub fn rpc_block(header: &Header, hash: B256, body: &StoredBody, full: bool) -> Block {
+pub(crate) fn rpc_block(header: &Header, hash: B256, body: &StoredBody, full: bool) -> Block {
     let transactions = if full {
         BlockTransactions::Full(
             body.transactions

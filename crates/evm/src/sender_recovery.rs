@@ -23,7 +23,7 @@ const CHUNK: usize = 16;
 /// A transaction whose signature does not recover.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("transaction {index}: bad signature: {reason}")]
-pub struct BadSignature {
+pub(crate) struct BadSignature {
     /// Position of the transaction in the block.
     pub index: usize,
     /// What the recovery reported.
@@ -36,7 +36,7 @@ type ChunkResult = (usize, Vec<Result<Address, String>>);
 ///
 /// `consume` sees the transactions up to the first bad signature; that signature is returned as
 /// an error, whatever `consume` returned.
-pub fn with_recovered_senders<R>(
+pub(crate) fn with_recovered_senders<R>(
     txs: &[TxEnvelope],
     consume: impl FnOnce(&mut dyn Iterator<Item = Recovered<TxEnvelope>>) -> R,
 ) -> Result<R, BadSignature> {
@@ -82,7 +82,7 @@ pub fn with_recovered_senders<R>(
 }
 
 /// Recovers every sender in parallel, failing on the first bad signature.
-pub fn recover_all(txs: &[TxEnvelope]) -> Result<Vec<Recovered<TxEnvelope>>, BadSignature> {
+pub(crate) fn recover_all(txs: &[TxEnvelope]) -> Result<Vec<Recovered<TxEnvelope>>, BadSignature> {
     txs.par_iter()
         .enumerate()
         .map(|(index, tx)| {

@@ -1,6 +1,7 @@
 //! Execution rules checked end to end, over the real HTTP Engine API and `eth` JSON-RPC of the
 //! embedded execution client: a header gas limit above 2^63 - 1 is INVALID, and a `CREATE2`
 //! onto an account with storage but no code and nonce 0 collides (EIP-7610).
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,6 @@
 //! Engine API conformance of the embedded execution client, over real HTTP with JWT, driven
 //! by the node's own Engine API client (`alys-engine`).
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::{collections::BTreeMap, time::Duration};
 

@@ -5,6 +5,7 @@
 //! `ALYS_E2E_DIR` points elsewhere). Without them the test fails naming what is missing
 //! (`ALYS_ALLOW_MISSING_TOOLS=1` skips it instead). Set
 //! `ALYS_E2E_HOLD=<seconds>` to keep the node up for manual experiments instead.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! The core `eth_*` methods through a running server: chain and account queries, the lifecycle
 //! of a transfer (pool → block → receipt), contract calls with Geth-formatted reverts, gas
 //! estimation, access lists, fees, logs, and malformed requests.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! Polling filters, WebSocket subscriptions (including logs removed by a reorg) and
 //! `eth_getProof` verified against the block's state root.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! `debug_traceTransaction`, `debug_traceCall` and `debug_traceBlockBy*` with the struct logger,
 //! `callTracer`, `prestateTracer`, `4byteTracer`.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod support;
 

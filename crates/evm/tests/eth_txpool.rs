@@ -1,5 +1,6 @@
 //! The transaction pool through the RPC: admission errors with Geth's strings, replacement by
 //! fee bump, nonce gaps, pool-full eviction, ordering, and reorg re-injection.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod support;
 

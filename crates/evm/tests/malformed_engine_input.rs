@@ -2,6 +2,7 @@
 //! `engine_newPayloadV3` / `engine_forkchoiceUpdatedV3` requests (byte flips, truncations,
 //! wrong types, random transactions, oversize fields) each get a JSON-RPC error or a payload
 //! status, and the server keeps serving valid requests afterwards.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::{collections::BTreeMap, time::Duration};
 

@@ -2,6 +2,7 @@
 //! (the new canonical block's receipt, `null` for a transaction no longer canonical, the old
 //! block's again once it is back), and a receipt by hash equals the block's receipt of the
 //! same transaction (gas used, log indices, effective gas price).
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod support;
 

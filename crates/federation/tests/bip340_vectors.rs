@@ -1,4 +1,5 @@
 //! BIP-340 vectors through the federation's Schnorr signing and verification code.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use alys_federation::schnorr::{verify_bytes, SchnorrSigner};
 use alys_primitives::vectors::{report_cases, vectors_path};

@@ -1,5 +1,6 @@
 //! BIP-341 wallet vectors (scriptPubKey section) through the same tree/tweak code that builds
 //! the federation address.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use alys_federation::bitcoin::hashes::Hash;
 use alys_federation::bitcoin::key::XOnlyPublicKey;

@@ -1,4 +1,5 @@
 //! Deposit parsing: the valid shape and every rejection reason.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The federation address equals what an independent descriptor wallet (Python `embit`)
 //! derives from `tr(<NUMS H>,multi_a(m,k1,…,kn))` for the same keys.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

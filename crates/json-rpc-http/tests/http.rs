@@ -1,5 +1,6 @@
 //! The transport over real HTTP, in both dialects: authentication, POST only, the body cap,
 //! malformed JSON, unknown methods, notifications and batches.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use alys_json_rpc_http::{
     serve, Credentials, Dialect, Dispatch, Execution, RpcError, ServerConfig,

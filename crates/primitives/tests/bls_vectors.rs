@@ -1,6 +1,7 @@
 //! Ethereum BLS12-381 conformance vectors (ethereum/bls12-381-tests v0.1.2): sign, verify,
 //! aggregate, fast_aggregate_verify, deserialization of G1/G2. A `null`/`false` output must be
 //! an error or `false`, never a panic. Each test prints how many cases it ran.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use alys_primitives::bls::{AggregateSignature, BlsError, PublicKey, SecretKey, Signature};
 use alys_primitives::vectors::report_cases;

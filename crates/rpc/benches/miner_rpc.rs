@@ -4,6 +4,7 @@
 //! measures the RPC path itself: HTTP, auth, JSON, job table, AuxPoW decode and verify.
 //!
 //! `cargo bench -p alys-rpc --bench miner_rpc` (env `CLIENTS`, `SECS` to change the load).
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

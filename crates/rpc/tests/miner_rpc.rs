@@ -3,6 +3,7 @@
 //! size 1 ‖ nonce 0` in the coinbase scriptSig of a one-transaction parent block whose header
 //! is ground against `_target`. The consensus service is stood in for by its channels: the
 //! status it publishes and the inputs it receives.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -15,6 +15,8 @@
 //!   JSON-RPC client;
 //! - `engine_mock` (`engine-mock`): a JWT-checking Engine API server with canned answers.
 
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
+
 pub mod seed;
 pub mod tools;
 pub mod wait;

@@ -5,22 +5,22 @@ use alys_auxpow::bitcoin::{CompactTarget, Target, TxMerkleNode};
 use alys_auxpow::{grind_header, AuxPow};
 
 /// Regtest-style limit `0x207fffff`.
-pub fn regtest_bits() -> CompactTarget {
+pub(crate) fn regtest_bits() -> CompactTarget {
     CompactTarget::from_consensus(0x207f_ffff)
 }
 
 /// Target of [`regtest_bits`].
-pub fn regtest_target() -> Target {
+pub(crate) fn regtest_target() -> Target {
     Target::from_compact(regtest_bits())
 }
 
 /// A limit above every target (no pow-limit constraint).
-pub fn no_limit() -> Target {
+pub(crate) fn no_limit() -> Target {
     Target::from_be_bytes([0xff; 32])
 }
 
 /// Recomputes the parent merkle root for a one-transaction parent and grinds to regtest.
-pub fn reseal(aux: &mut AuxPow) {
+pub(crate) fn reseal(aux: &mut AuxPow) {
     aux.parent_header.merkle_root =
         TxMerkleNode::from_raw_hash(aux.coinbase_tx.compute_txid().to_raw_hash());
     aux.parent_header.nonce = 0;

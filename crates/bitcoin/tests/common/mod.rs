@@ -29,7 +29,7 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 
 /// A 2-of-3 regtest federation with a 1,000-sat minimum.
-pub fn federation() -> Federation {
+pub(crate) fn federation() -> Federation {
     let keys: Vec<XOnlyPublicKey> = (1..=3u8)
         .map(|i| SchnorrSigner::from_bytes(&[i; 32]).unwrap().public_key())
         .collect();
@@ -49,7 +49,12 @@ fn input(seed: u64) -> TxIn {
 }
 
 /// A deposit of `sats` to `fed` for EVM `recipient`; `seed` makes it unique.
-pub fn deposit_tx(fed: &Federation, sats: u64, recipient: [u8; 20], seed: u64) -> Transaction {
+pub(crate) fn deposit_tx(
+    fed: &Federation,
+    sats: u64,
+    recipient: [u8; 20],
+    seed: u64,
+) -> Transaction {
     Transaction {
         version: Version::TWO,
         lock_time: LockTime::ZERO,
@@ -70,14 +75,14 @@ pub fn deposit_tx(fed: &Federation, sats: u64, recipient: [u8; 20], seed: u64) -
 }
 
 /// A payment to the federation without OP_RETURN (rejected).
-pub fn no_op_return_tx(fed: &Federation, sats: u64, seed: u64) -> Transaction {
+pub(crate) fn no_op_return_tx(fed: &Federation, sats: u64, seed: u64) -> Transaction {
     let mut tx = deposit_tx(fed, sats, [0; 20], seed);
     tx.output.truncate(1);
     tx
 }
 
 /// An unrelated payment.
-pub fn other_tx(seed: u64) -> Transaction {
+pub(crate) fn other_tx(seed: u64) -> Transaction {
     Transaction {
         version: Version::TWO,
         lock_time: LockTime::ZERO,
@@ -110,7 +115,7 @@ fn coinbase(height: u64, tag: u32) -> Transaction {
 }
 
 /// Builds a block on `prev` at `height` with `txs` (a coinbase is prepended).
-pub fn make_block(prev: BlockHash, height: u64, tag: u32, txs: Vec<Transaction>) -> Block {
+pub(crate) fn make_block(prev: BlockHash, height: u64, tag: u32, txs: Vec<Transaction>) -> Block {
     let mut txdata = vec![coinbase(height, tag)];
     txdata.extend(txs);
     let mut block = Block {
@@ -130,7 +135,7 @@ pub fn make_block(prev: BlockHash, height: u64, tag: u32, txs: Vec<Transaction>)
 
 /// An in-memory block tree with an active chain, answering like Bitcoin Core.
 #[derive(Debug)]
-pub struct MemChain {
+pub(crate) struct MemChain {
     blocks: HashMap<BlockHash, (Block, u64)>,
     /// Active chain, index = height.
     pub active: Vec<BlockHash>,
@@ -145,7 +150,7 @@ impl Default for MemChain {
 
 impl MemChain {
     /// A chain with only a genesis block.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let g = make_block(BlockHash::all_zeros(), 0, 0, vec![]);
         let h = g.block_hash();
         Self {
@@ -156,18 +161,18 @@ impl MemChain {
     }
 
     /// Active tip height.
-    pub fn height(&self) -> u64 {
+    pub(crate) fn height(&self) -> u64 {
         self.active.len() as u64 - 1
     }
 
     /// Active tip.
-    pub fn tip(&self) -> BlockHash {
+    pub(crate) fn tip(&self) -> BlockHash {
         *self.active.last().unwrap()
     }
 
     /// Mines a block with `txs` on `parent` (any known block); it becomes active if it makes
     /// the longest chain (ties keep the current chain, as Core does).
-    pub fn mine_on(&mut self, parent: BlockHash, txs: Vec<Transaction>) -> BlockHash {
+    pub(crate) fn mine_on(&mut self, parent: BlockHash, txs: Vec<Transaction>) -> BlockHash {
         let ph = self.blocks[&parent].1;
         self.tag += 1;
         let b = make_block(parent, ph + 1, self.tag, txs);
@@ -180,13 +185,13 @@ impl MemChain {
     }
 
     /// Mines on the active tip.
-    pub fn mine(&mut self, txs: Vec<Transaction>) -> BlockHash {
+    pub(crate) fn mine(&mut self, txs: Vec<Transaction>) -> BlockHash {
         let t = self.tip();
         self.mine_on(t, txs)
     }
 
     /// Mines `n` empty blocks on the active tip.
-    pub fn mine_empty(&mut self, n: usize) -> BlockHash {
+    pub(crate) fn mine_empty(&mut self, n: usize) -> BlockHash {
         for _ in 0..n {
             self.mine(vec![]);
         }
@@ -194,7 +199,7 @@ impl MemChain {
     }
 
     /// Makes the chain ending at `tip` active (like `invalidateblock` on the other branch).
-    pub fn set_active(&mut self, tip: BlockHash) {
+    pub(crate) fn set_active(&mut self, tip: BlockHash) {
         let mut chain = vec![];
         let mut h = tip;
         loop {
@@ -210,7 +215,7 @@ impl MemChain {
     }
 
     /// `invalidateblock`: the active chain ends at the parent of `hash`.
-    pub fn invalidate(&mut self, hash: BlockHash) {
+    pub(crate) fn invalidate(&mut self, hash: BlockHash) {
         let parent = self.blocks[&hash].0.header.prev_blockhash;
         self.set_active(parent);
     }
@@ -229,7 +234,7 @@ impl MemChain {
     }
 
     /// Core-shaped JSON for the methods the follower uses.
-    pub fn handle(&self, method: &str, params: &[Value]) -> Result<Value, RpcError> {
+    pub(crate) fn handle(&self, method: &str, params: &[Value]) -> Result<Value, RpcError> {
         let hash_param = |i: usize| -> Result<BlockHash, RpcError> {
             params
                 .get(i)
@@ -295,7 +300,7 @@ impl MemChain {
 
 /// [`BitcoinRpc`] over a shared [`MemChain`], with an on/off switch to simulate an outage.
 #[derive(Clone, Debug, Default)]
-pub struct MemRpc {
+pub(crate) struct MemRpc {
     pub chain: Arc<Mutex<MemChain>>,
     pub offline: Arc<AtomicBool>,
     /// Notified on every call refused while offline.
@@ -392,14 +397,14 @@ impl BitcoinRpc for MemRpc {
 
 /// A real HTTP JSON-RPC server (Bitcoin Core's 1.0 dialect: HTTP 500/404 with an error body,
 /// Basic auth `alys:alys`) over a shared [`MemChain`]. Dropping the handle stops it.
-pub struct HttpServer {
+pub(crate) struct HttpServer {
     pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl HttpServer {
     /// Stops serving; returns once the listener is closed.
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         self.task.abort();
         let _ = (&mut self.task).await;
     }
@@ -413,7 +418,7 @@ impl Drop for HttpServer {
 
 impl HttpServer {
     /// Serves `chain` on `addr` (port 0 = any).
-    pub async fn start(chain: Arc<Mutex<MemChain>>, addr: SocketAddr) -> Self {
+    pub(crate) async fn start(chain: Arc<Mutex<MemChain>>, addr: SocketAddr) -> Self {
         use http_body_util::{BodyExt, Full};
         use hyper::body::Bytes;
         use hyper::service::service_fn;
@@ -480,7 +485,7 @@ impl HttpServer {
 
 /// Receives follower events into `seen` until `done(seen)`; fails after 30 s or if the
 /// follower stops.
-pub async fn wait_for<F: Fn(&[alys_bitcoin::FollowerEvent]) -> bool>(
+pub(crate) async fn wait_for<F: Fn(&[alys_bitcoin::FollowerEvent]) -> bool>(
     rx: &mut tokio::sync::mpsc::Receiver<alys_bitcoin::FollowerEvent>,
     seen: &mut Vec<alys_bitcoin::FollowerEvent>,
     done: F,

@@ -42,7 +42,7 @@ fn script_num(n: i64) -> Vec<u8> {
 }
 
 /// Bitcoin Core's `ParseScript` (the test-vector script notation).
-pub fn parse_script(s: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn parse_script(s: &str) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     for w in s.split([' ', '\t', '\n']) {
         if w.is_empty() {

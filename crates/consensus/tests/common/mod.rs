@@ -22,20 +22,20 @@ use std::sync::Arc;
 
 // Each test file uses a part of these.
 #[allow(unused_imports)]
-pub use alys_test_utils::el::Engine;
+pub(crate) use alys_test_utils::el::Engine;
 #[allow(unused_imports)]
-pub use alys_test_utils::federation::{
+pub(crate) use alys_test_utils::federation::{
     init_tracing, manual_time, open_chain as open_chain_on, run_federation, signer,
     RunningFederation, TestNode,
 };
 
 /// The test spec: dev chain, 3 authorities, 1 s slots.
-pub fn spec() -> Arc<ChainSpec> {
+pub(crate) fn spec() -> Arc<ChainSpec> {
     alys_test_utils::federation::dev_spec(3, 1000)
 }
 
 /// Opens the chain stored in `dir` on the manual clock `time`.
-pub async fn open_chain(
+pub(crate) async fn open_chain(
     dir: &Path,
     spec: Arc<ChainSpec>,
     time: &ManualTimeSource,
@@ -47,12 +47,12 @@ pub async fn open_chain(
 }
 
 /// A node on `dir` on the manual clock `time`, rejecting every peg-in.
-pub async fn node(dir: &Path, spec: Arc<ChainSpec>, time: &ManualTimeSource) -> TestNode {
+pub(crate) async fn node(dir: &Path, spec: Arc<ChainSpec>, time: &ManualTimeSource) -> TestNode {
     node_with(dir, spec, time, Arc::new(NoPegIns)).await
 }
 
 /// A node on `dir` on the manual clock `time`, verifying peg-ins with `pegins`.
-pub async fn node_with(
+pub(crate) async fn node_with(
     dir: &Path,
     spec: Arc<ChainSpec>,
     time: &ManualTimeSource,
@@ -63,7 +63,7 @@ pub async fn node_with(
 }
 
 /// Three nodes on the manual clock `time`, in fresh directories.
-pub async fn start_three(
+pub(crate) async fn start_three(
     spec: &Arc<ChainSpec>,
     time: &ManualTimeSource,
 ) -> (Vec<tempfile::TempDir>, Vec<TestNode>) {
@@ -75,12 +75,12 @@ pub async fn start_three(
     (dirs, nodes)
 }
 
-pub fn proposer_signer(spec: &ChainSpec, slot: u64) -> Signer {
+pub(crate) fn proposer_signer(spec: &ChainSpec, slot: u64) -> Signer {
     signer(spec, proposer_index(slot, spec.authorities.len()))
 }
 
 /// Aggregate approval of `block` by authorities `indices`, in `domain`.
-pub fn approve(
+pub(crate) fn approve(
     block: &ConsensusBlock,
     indices: &[usize],
     n: usize,
@@ -97,7 +97,7 @@ pub fn approve(
 }
 
 /// Sign `block` by its proposer and the next authority (threshold 2 of 3).
-pub fn sign_block(chain: &Chain<Engine>, block: ConsensusBlock) -> SignedConsensusBlock {
+pub(crate) fn sign_block(chain: &Chain<Engine>, block: ConsensusBlock) -> SignedConsensusBlock {
     let n = chain.spec().authorities.len();
     let p = proposer_index(block.slot, n);
     let approval = approve(&block, &[p, (p + 1) % n], n, chain.approval_domain());
@@ -109,7 +109,11 @@ pub fn sign_block(chain: &Chain<Engine>, block: ConsensusBlock) -> SignedConsens
 
 /// Produce the block of `slot` on the chain's head with the slot's proposer key (any node can
 /// play any authority in chain-level tests).
-pub async fn produce(chain: &Chain<Engine>, time: &ManualTimeSource, slot: u64) -> BlockProposal {
+pub(crate) async fn produce(
+    chain: &Chain<Engine>,
+    time: &ManualTimeSource,
+    slot: u64,
+) -> BlockProposal {
     time.set_ms(chain.clock().slot_start_ms(slot));
     chain
         .produce_block(slot, &proposer_signer(chain.spec(), slot))
@@ -118,7 +122,7 @@ pub async fn produce(chain: &Chain<Engine>, time: &ManualTimeSource, slot: u64) 
 }
 
 /// Produce, sign (threshold) and import the block of `slot`.
-pub async fn extend(
+pub(crate) async fn extend(
     chain: &mut Chain<Engine>,
     time: &ManualTimeSource,
     slot: u64,
@@ -129,16 +133,16 @@ pub async fn extend(
     signed
 }
 
-pub fn zero_sig() -> FixedBytes<96> {
+pub(crate) fn zero_sig() -> FixedBytes<96> {
     FixedBytes::ZERO
 }
 
-pub fn root_of(b: &SignedConsensusBlock) -> B256 {
+pub(crate) fn root_of(b: &SignedConsensusBlock) -> B256 {
     b.root()
 }
 
 /// Recompute the payload's block hash after tampering with it.
-pub fn rehash(block: &mut ConsensusBlock) {
+pub(crate) fn rehash(block: &mut ConsensusBlock) {
     let sidecar =
         ExecutionPayloadSidecar::v3(CancunPayloadFields::new(block.parent_root, Vec::new()));
     let b = EnginePayload::V3(block.execution_payload.to_engine())

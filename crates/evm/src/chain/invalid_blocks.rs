@@ -11,7 +11,7 @@ const MAX_INVALID: usize = 1024;
 
 /// Why a block is invalid and the latest valid block on its branch.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidBlock {
+pub(super) struct InvalidBlock {
     /// The latest valid ancestor (`None`: unknown).
     pub latest_valid: Option<B256>,
     /// The validation error.
@@ -20,18 +20,18 @@ pub struct InvalidBlock {
 
 /// Recently found invalid blocks, at most [`MAX_INVALID`] (cleared wholesale when full).
 #[derive(Debug, Default)]
-pub struct InvalidBlocks {
+pub(super) struct InvalidBlocks {
     blocks: HashMap<B256, InvalidBlock>,
 }
 
 impl InvalidBlocks {
     /// The verdict on `hash`, if it was found invalid.
-    pub fn get(&self, hash: &B256) -> Option<&InvalidBlock> {
+    pub(super) fn get(&self, hash: &B256) -> Option<&InvalidBlock> {
         self.blocks.get(hash)
     }
 
     /// Remembers `hash` as invalid.
-    pub fn insert(&mut self, hash: B256, latest_valid: Option<B256>, reason: String) {
+    pub(super) fn insert(&mut self, hash: B256, latest_valid: Option<B256>, reason: String) {
         if self.blocks.len() >= MAX_INVALID {
             self.blocks.clear();
         }

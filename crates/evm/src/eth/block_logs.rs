@@ -12,7 +12,7 @@ use super::errors::internal;
 use crate::db::ElDb;
 
 /// All logs of block `hash` that match `filter` (address and topics only).
-pub fn block_logs(
+pub(super) fn block_logs(
     db: &ElDb,
     header: &Header,
     hash: B256,

@@ -32,14 +32,14 @@ struct Head {
 
 /// Cached reads of the head state and analysed code.
 #[derive(Debug, Default)]
-pub struct HeadCache {
+pub(crate) struct HeadCache {
     head: RwLock<Head>,
     code: RwLock<HashMap<B256, Bytecode>>,
 }
 
 impl HeadCache {
     /// A cached view of `view`, which must be the state of the head `head`.
-    pub fn view(self: &Arc<Self>, view: StateView, head: B256) -> CachedView {
+    pub(crate) fn view(self: &Arc<Self>, view: StateView, head: B256) -> CachedView {
         {
             let mut h = self.head.write();
             if h.label != head {

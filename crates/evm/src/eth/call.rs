@@ -54,7 +54,7 @@ const ESTIMATE_ERROR_RATIO: f64 = 0.015;
 /// The database of an RPC execution: the block's state (through the head read cache when it
 /// is the head's) behind a write cache that takes overrides and keeps loaded accounts across
 /// repeated runs.
-pub type CallDb = CacheDB<CachedView>;
+pub(crate) type CallDb = CacheDB<CachedView>;
 
 /// Everything needed to execute a request: state, environment and transaction.
 #[derive(Debug)]
@@ -165,7 +165,7 @@ impl EthApi {
 }
 
 /// Runs `tx` without committing.
-pub fn transact(
+pub(crate) fn transact(
     db: &mut CallDb,
     env: &EvmEnv<SpecId>,
     tx: TxEnv,
@@ -175,7 +175,10 @@ pub fn transact(
 }
 
 /// The output of a finished execution, or Geth's error for a revert or halt.
-pub fn output_or_error(result: ExecutionResult, gas_limit: u64) -> Result<Bytes, ErrorObjectOwned> {
+pub(crate) fn output_or_error(
+    result: ExecutionResult,
+    gas_limit: u64,
+) -> Result<Bytes, ErrorObjectOwned> {
     match result {
         ExecutionResult::Success { output, .. } => Ok(output.into_data()),
         ExecutionResult::Revert { output, .. } => Err(revert_err(&output)),
@@ -259,7 +262,7 @@ impl EthApi {
 }
 
 /// Geth's gas estimation on a prepared call.
-pub fn estimate(prepared: &mut PreparedCall) -> Result<u64, ErrorObjectOwned> {
+pub(crate) fn estimate(prepared: &mut PreparedCall) -> Result<u64, ErrorObjectOwned> {
     let env = prepared.env.clone();
     let base = prepared.tx.clone();
     let db = &mut prepared.db;
@@ -334,7 +337,7 @@ fn code_hash(
 }
 
 /// Registers `eth_call`, `eth_estimateGas` and `eth_createAccessList`.
-pub fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
+pub(crate) fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
     blocking(module, api, "eth_call", |api, p| api.call(p));
     blocking(module, api, "eth_estimateGas", |api, p| api.estimate_gas(p));
     blocking(module, api, "eth_createAccessList", |api, p| {

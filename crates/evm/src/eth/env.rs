@@ -14,7 +14,7 @@ use revm::{
 use crate::forks::ForkSchedule;
 
 /// The revm spec of a block at `timestamp`.
-pub fn spec_at(schedule: &ForkSchedule, timestamp: u64) -> SpecId {
+pub(crate) fn spec_at(schedule: &ForkSchedule, timestamp: u64) -> SpecId {
     if schedule.is_cancun(timestamp) {
         SpecId::CANCUN
     } else if schedule.is_shanghai(timestamp) {
@@ -25,7 +25,7 @@ pub fn spec_at(schedule: &ForkSchedule, timestamp: u64) -> SpecId {
 }
 
 /// The environment in which the transactions of `header`'s block executed.
-pub fn block_evm_env(schedule: &ForkSchedule, header: &Header) -> EvmEnv<SpecId> {
+pub(crate) fn block_evm_env(schedule: &ForkSchedule, header: &Header) -> EvmEnv<SpecId> {
     let spec = spec_at(schedule, header.timestamp);
     let cfg = CfgEnv::new_with_spec(spec).with_chain_id(schedule.chain_id);
     let blob = header.excess_blob_gas.map(|excess| BlobExcessGasAndPrice {

@@ -5,38 +5,38 @@ use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 use revm::context::result::{EVMError, HaltReason, InvalidTransaction, OutOfGasError};
 
 /// Geth's generic server error code.
-pub const SERVER_ERROR: i32 = -32000;
+pub(crate) const SERVER_ERROR: i32 = -32000;
 /// Code of a reverted execution (`eth_call`, `eth_estimateGas`).
-pub const EXECUTION_REVERTED: i32 = 3;
+pub(crate) const EXECUTION_REVERTED: i32 = 3;
 /// Invalid method parameters.
-pub const INVALID_PARAMS: i32 = -32602;
+pub(crate) const INVALID_PARAMS: i32 = -32602;
 /// Internal error.
-pub const INTERNAL_ERROR: i32 = -32603;
+pub(crate) const INTERNAL_ERROR: i32 = -32603;
 /// A limit of the server was exceeded (EIP-1474 "limit exceeded").
-pub const LIMIT_EXCEEDED: i32 = -32005;
+pub(crate) const LIMIT_EXCEEDED: i32 = -32005;
 
 /// An error without data.
-pub fn rpc_err(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
+pub(crate) fn rpc_err(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObject::owned(code, message.into(), None::<()>)
 }
 
 /// Geth's `-32000` error with `message`.
-pub fn server_err(message: impl Into<String>) -> ErrorObjectOwned {
+pub(crate) fn server_err(message: impl Into<String>) -> ErrorObjectOwned {
     rpc_err(SERVER_ERROR, message)
 }
 
 /// `-32602 invalid params`.
-pub fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
+pub(crate) fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
     rpc_err(INVALID_PARAMS, message)
 }
 
 /// `-32603`, for failures of the node itself.
-pub fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
+pub(crate) fn internal(e: impl std::fmt::Display) -> ErrorObjectOwned {
     rpc_err(INTERNAL_ERROR, e.to_string())
 }
 
 /// Geth's answer for an unknown block.
-pub fn header_not_found() -> ErrorObjectOwned {
+pub(crate) fn header_not_found() -> ErrorObjectOwned {
     server_err("header not found")
 }
 
@@ -63,7 +63,7 @@ fn panic_reason(code: U256) -> String {
 
 /// Decodes `Error(string)` and `Panic(uint256)` revert data; `None` for anything else (custom
 /// errors, empty data).
-pub fn decode_revert_reason(data: &[u8]) -> Option<String> {
+pub(crate) fn decode_revert_reason(data: &[u8]) -> Option<String> {
     const ERROR: [u8; 4] = [0x08, 0xc3, 0x79, 0xa0];
     const PANIC: [u8; 4] = [0x4e, 0x48, 0x7b, 0x71];
     let (selector, body) = (data.get(..4)?, data.get(4..)?);
@@ -86,7 +86,7 @@ pub fn decode_revert_reason(data: &[u8]) -> Option<String> {
 }
 
 /// Geth's revert error: code 3, `execution reverted[: reason]`, `data` = the revert bytes.
-pub fn revert_err(output: &Bytes) -> ErrorObjectOwned {
+pub(crate) fn revert_err(output: &Bytes) -> ErrorObjectOwned {
     let message = match decode_revert_reason(output) {
         Some(reason) => format!("execution reverted: {reason}"),
         None => "execution reverted".to_string(),
@@ -95,7 +95,7 @@ pub fn revert_err(output: &Bytes) -> ErrorObjectOwned {
 }
 
 /// Geth's wording of an exceptional halt.
-pub fn halt_message(reason: &HaltReason, gas_limit: u64) -> String {
+pub(crate) fn halt_message(reason: &HaltReason, gas_limit: u64) -> String {
     match reason {
         HaltReason::OutOfGas(OutOfGasError::Basic | OutOfGasError::ReentrancySentry) => {
             "out of gas".into()
@@ -129,7 +129,7 @@ pub fn halt_message(reason: &HaltReason, gas_limit: u64) -> String {
 }
 
 /// Geth's wording of a transaction that cannot be executed at all.
-pub fn invalid_tx_message(e: &InvalidTransaction) -> String {
+pub(crate) fn invalid_tx_message(e: &InvalidTransaction) -> String {
     match e {
         InvalidTransaction::LackOfFundForMaxFee { fee, balance } => {
             format!("insufficient funds for gas * price + value: have {balance} want {fee}")
@@ -165,7 +165,7 @@ pub fn invalid_tx_message(e: &InvalidTransaction) -> String {
 }
 
 /// Maps a failed EVM run (the transaction could not execute at all) to an RPC error.
-pub fn evm_err<E: std::fmt::Display>(e: EVMError<E>) -> ErrorObjectOwned {
+pub(crate) fn evm_err<E: std::fmt::Display>(e: EVMError<E>) -> ErrorObjectOwned {
     match e {
         EVMError::Transaction(t) => server_err(invalid_tx_message(&t)),
         EVMError::Header(h) => server_err(h.to_string()),

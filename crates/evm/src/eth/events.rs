@@ -275,7 +275,7 @@ async fn serve_chain(
 }
 
 /// Registers `eth_subscribe` / `eth_unsubscribe`.
-pub fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
+pub(crate) fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
     let api = api.clone();
     let result = module.register_subscription(
         "eth_subscribe",

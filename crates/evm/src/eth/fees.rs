@@ -244,7 +244,7 @@ fn block_rewards(tips: &[(u128, u64)], gas_used: u64, percentiles: &[f64]) -> Ve
 }
 
 /// Registers the fee methods.
-pub fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
+pub(crate) fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
     blocking(module, api, "eth_gasPrice", |api, _| api.gas_price());
     blocking(module, api, "eth_maxPriorityFeePerGas", |api, _| {
         api.suggested_tip().map(U256::from)

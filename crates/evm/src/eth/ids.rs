@@ -6,7 +6,7 @@ use jsonrpsee::{server::IdProvider, types::SubscriptionId};
 
 /// Random 128-bit ids in Geth's `0x…` form.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct HexIdProvider;
+pub(super) struct HexIdProvider;
 
 impl IdProvider for HexIdProvider {
     fn next_id(&self) -> SubscriptionId<'static> {

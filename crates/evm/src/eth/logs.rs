@@ -122,7 +122,7 @@ struct Installed {
 
 /// The installed polling filters.
 #[derive(Debug)]
-pub struct Filters {
+pub(crate) struct Filters {
     installed: Mutex<HashMap<String, Installed>>,
     max: usize,
     timeout: Duration,
@@ -130,7 +130,7 @@ pub struct Filters {
 
 impl Filters {
     /// An empty set holding at most `max` filters, each dropped after `timeout` idle.
-    pub fn new(max: usize, timeout: Duration) -> Self {
+    pub(crate) fn new(max: usize, timeout: Duration) -> Self {
         Self {
             installed: Mutex::new(HashMap::new()),
             max,
@@ -269,7 +269,7 @@ impl EthApi {
 }
 
 /// Registers `eth_getLogs` and the polling filter methods.
-pub fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
+pub(crate) fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
     blocking(module, api, "eth_getLogs", |api, params| {
         let filter: Filter = params.one()?;
         api.logs(&filter)

@@ -37,7 +37,7 @@ fn pool_err(e: PoolError) -> ErrorObjectOwned {
 }
 
 /// Decodes an EIP-2718 transaction, refusing trailing bytes.
-pub fn decode_raw(raw: &[u8]) -> Result<TxEnvelope, ErrorObjectOwned> {
+pub(crate) fn decode_raw(raw: &[u8]) -> Result<TxEnvelope, ErrorObjectOwned> {
     if raw.is_empty() {
         return Err(server_err("typed transaction too short"));
     }
@@ -151,7 +151,7 @@ impl EthApi {
 }
 
 /// Registers the submission and pool methods.
-pub fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
+pub(crate) fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
     inline(module, api, "eth_sendRawTransaction", |api, p| {
         api.submit(EthApi::decode_and_recover(p)?)
     });

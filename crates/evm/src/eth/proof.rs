@@ -25,7 +25,7 @@ use super::{
 use crate::{chain::SharedChain, trie::Trie};
 
 /// Most storage keys one request may ask for.
-pub const MAX_PROOF_KEYS: usize = 1024;
+pub(crate) const MAX_PROOF_KEYS: usize = 1024;
 
 impl EthApi {
     /// `eth_getProof`.
@@ -89,6 +89,6 @@ impl EthApi {
 }
 
 /// Registers `eth_getProof`.
-pub fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
+pub(crate) fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
     blocking(module, api, "eth_getProof", |api, p| api.proof(p));
 }

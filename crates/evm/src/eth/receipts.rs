@@ -67,7 +67,7 @@ pub fn rpc_receipt(
 }
 
 /// All receipts of the block `hash`, `None` if it is unknown.
-pub fn block_receipts(
+pub(crate) fn block_receipts(
     db: &ElDb,
     hash: B256,
 ) -> Result<Option<Vec<TransactionReceipt>>, ErrorObjectOwned> {
@@ -124,7 +124,7 @@ impl EthApi {
 }
 
 /// Registers the receipt methods.
-pub fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
+pub(crate) fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
     inline(module, api, "eth_getTransactionReceipt", |api, p| {
         EthApi::transaction_receipt(api.lookup(), p.one::<B256>()?)
     });

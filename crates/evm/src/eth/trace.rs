@@ -41,14 +41,14 @@ use super::{
 use crate::chain::SharedChain;
 
 /// Most transactions `debug_traceBlock*` traces in one request.
-pub const MAX_BLOCK_TRACE_TXS: usize = 2_000;
+pub(crate) const MAX_BLOCK_TRACE_TXS: usize = 2_000;
 
 fn bad_config(e: serde_json::Error) -> ErrorObjectOwned {
     invalid_params(format!("invalid tracer config: {e}"))
 }
 
 /// Runs `tx` on `db` under the tracer chosen by `opts` (without committing).
-pub fn trace_tx(
+pub(crate) fn trace_tx(
     db: &mut CallDb,
     env: &EvmEnv<SpecId>,
     tx: TxEnv,
@@ -268,7 +268,7 @@ impl EthApi {
 }
 
 /// Registers the tracing methods.
-pub fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
+pub(crate) fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
     blocking(module, api, "debug_traceTransaction", |api, p| {
         api.trace_transaction(p)
     });

@@ -29,14 +29,14 @@ use serde_json::Value;
 
 // Each test file and bench uses a part of these.
 #[allow(unused_imports)]
-pub use alys_test_utils::el::{BASE_FEE, CHAIN_ID, GAS_LIMIT, GENESIS_TIME};
+pub(crate) use alys_test_utils::el::{BASE_FEE, CHAIN_ID, GAS_LIMIT, GENESIS_TIME};
 /// Fee recipient of produced blocks.
-pub const COINBASE: Address = address!("0x00000000000000000000000000000000000c01b5");
+pub(crate) const COINBASE: Address = address!("0x00000000000000000000000000000000000c01b5");
 /// EIP-4788 beacon roots contract.
-pub const BEACON_ROOTS: Address = alloy::eips::eip4788::BEACON_ROOTS_ADDRESS;
+pub(crate) const BEACON_ROOTS: Address = alloy::eips::eip4788::BEACON_ROOTS_ADDRESS;
 
 /// The first accounts of the `test test … junk` mnemonic (Foundry/anvil/Hardhat).
-pub const KEYS: [B256; 4] = [
+pub(crate) const KEYS: [B256; 4] = [
     b256!("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"),
     b256!("0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"),
     b256!("0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"),
@@ -44,13 +44,13 @@ pub const KEYS: [B256; 4] = [
 ];
 
 /// Signer of `KEYS[i]`.
-pub fn signer(i: usize) -> PrivateKeySigner {
+pub(crate) fn signer(i: usize) -> PrivateKeySigner {
     PrivateKeySigner::from_bytes(&KEYS[i]).expect("valid key")
 }
 
 /// The test genesis: Shanghai and Cancun at genesis, four funded accounts (10,000 ether each,
 /// plus any `extra` accounts), the beacon roots contract.
-pub fn genesis(extra: &[(Address, U256)]) -> Genesis {
+pub(crate) fn genesis(extra: &[(Address, U256)]) -> Genesis {
     let mut alloc = BTreeMap::new();
     for i in 0..KEYS.len() {
         alloc.insert(
@@ -68,7 +68,7 @@ pub fn genesis(extra: &[(Address, U256)]) -> Genesis {
 
 /// A JSON-RPC error as the client saw it.
 #[derive(Debug, Clone)]
-pub struct RpcError {
+pub(crate) struct RpcError {
     /// Code.
     pub code: i32,
     /// Message.
@@ -88,7 +88,7 @@ impl From<ErrorObjectOwned> for RpcError {
 }
 
 /// A running execution client with a block producer.
-pub struct TestNode {
+pub(crate) struct TestNode {
     /// The execution client.
     pub el: Option<EmbeddedEl>,
     /// Engine API client.
@@ -110,12 +110,12 @@ pub struct TestNode {
 
 impl TestNode {
     /// Starts a node on the test genesis.
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(genesis(&[])).await
     }
 
     /// Starts a node on `genesis`.
-    pub async fn start_with(genesis: Genesis) -> Self {
+    pub(crate) async fn start_with(genesis: Genesis) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = el_config(dir.path(), genesis.clone());
         config.http = Some(alys_evm::eth::server::RpcServerConfig::new(
@@ -154,18 +154,18 @@ impl TestNode {
     }
 
     /// The WebSocket URL of the public RPC.
-    pub fn ws_url(&self) -> String {
+    pub(crate) fn ws_url(&self) -> String {
         format!("ws://{}", self.addr)
     }
 
     /// The running client.
-    pub fn el(&self) -> &EmbeddedEl {
+    pub(crate) fn el(&self) -> &EmbeddedEl {
         self.el.as_ref().expect("running")
     }
 
     /// Builds a block on `parent` with the pool's transactions, imports it and makes it the
     /// head. Returns its hash.
-    pub async fn produce_on(&mut self, parent: B256, parent_timestamp: u64) -> B256 {
+    pub(crate) async fn produce_on(&mut self, parent: B256, parent_timestamp: u64) -> B256 {
         self.produced += 1;
         let beacon_root = B256::from(U256::from(self.produced));
         let attrs = PayloadAttributes {
@@ -217,12 +217,12 @@ impl TestNode {
     }
 
     /// Builds one block on the current head.
-    pub async fn produce_block(&mut self) -> B256 {
+    pub(crate) async fn produce_block(&mut self) -> B256 {
         self.produce_on(self.head, self.timestamp).await
     }
 
     /// Calls `method` and deserializes the result.
-    pub async fn rpc<T: DeserializeOwned>(
+    pub(crate) async fn rpc<T: DeserializeOwned>(
         &self,
         method: &str,
         params: Value,
@@ -241,7 +241,7 @@ impl TestNode {
     }
 
     /// Calls `method`, panicking on error.
-    pub async fn ok<T: DeserializeOwned>(&self, method: &str, params: Value) -> T {
+    pub(crate) async fn ok<T: DeserializeOwned>(&self, method: &str, params: Value) -> T {
         match self.rpc(method, params.clone()).await {
             Ok(v) => v,
             Err(e) => panic!("{method}({params}) failed: {e:?}"),
@@ -249,7 +249,7 @@ impl TestNode {
     }
 
     /// Sends a signed transaction; returns its hash.
-    pub async fn send(&self, tx: &TxEnvelope) -> Result<B256, RpcError> {
+    pub(crate) async fn send(&self, tx: &TxEnvelope) -> Result<B256, RpcError> {
         self.rpc(
             "eth_sendRawTransaction",
             serde_json::json!([Bytes::from(tx.encoded_2718())]),
@@ -258,7 +258,7 @@ impl TestNode {
     }
 
     /// Raw HTTP POST of `body`; returns status and body.
-    pub async fn post_raw(&self, body: &[u8]) -> (u16, String) {
+    pub(crate) async fn post_raw(&self, body: &[u8]) -> (u16, String) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(self.addr)
             .await
@@ -287,7 +287,7 @@ impl TestNode {
     }
 
     /// Sends a raw HTTP request (`head` without the blank line) and returns the whole response.
-    pub async fn http_raw(&self, head: &str) -> String {
+    pub(crate) async fn http_raw(&self, head: &str) -> String {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(self.addr)
             .await
@@ -300,7 +300,7 @@ impl TestNode {
     }
 
     /// Stops the client.
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(el) = self.el.take() {
             el.stop().await;
         }
@@ -309,7 +309,7 @@ impl TestNode {
 
 /// A signed EIP-1559 transaction.
 #[allow(clippy::too_many_arguments)]
-pub fn eip1559(
+pub(crate) fn eip1559(
     key: usize,
     nonce: u64,
     to: Option<Address>,
@@ -335,7 +335,13 @@ pub fn eip1559(
 }
 
 /// A signed legacy (EIP-155) transaction.
-pub fn legacy(key: usize, nonce: u64, to: Address, value: U256, gas_price: u128) -> TxEnvelope {
+pub(crate) fn legacy(
+    key: usize,
+    nonce: u64,
+    to: Address,
+    value: U256,
+    gas_price: u128,
+) -> TxEnvelope {
     let mut tx = TxLegacy {
         chain_id: Some(CHAIN_ID),
         nonce,
@@ -350,7 +356,7 @@ pub fn legacy(key: usize, nonce: u64, to: Address, value: U256, gas_price: u128)
 }
 
 /// A plain transfer of `value` wei with 2 gwei fee cap and 1 gwei tip.
-pub fn transfer(key: usize, nonce: u64, to: Address, value: u64) -> TxEnvelope {
+pub(crate) fn transfer(key: usize, nonce: u64, to: Address, value: u64) -> TxEnvelope {
     eip1559(
         key,
         nonce,
@@ -382,7 +388,7 @@ alloy::sol! {
 
 /// Creation code of the test token with `supply` as constructor argument (artifact compiled by
 /// `tests/e2e/compile-artifact.mjs`).
-pub fn token_creation_code(supply: U256) -> Bytes {
+pub(crate) fn token_creation_code(supply: U256) -> Bytes {
     let artifact: Value =
         serde_json::from_str(include_str!("RpcTestToken.json")).expect("artifact json");
     let code = artifact["bytecode"].as_str().expect("bytecode");
@@ -392,7 +398,12 @@ pub fn token_creation_code(supply: U256) -> Bytes {
 }
 
 /// Deploys the test token from `KEYS[key]` (nonce `nonce`) and mines it; returns its address.
-pub async fn deploy_token(node: &mut TestNode, key: usize, nonce: u64, supply: U256) -> Address {
+pub(crate) async fn deploy_token(
+    node: &mut TestNode,
+    key: usize,
+    nonce: u64,
+    supply: U256,
+) -> Address {
     let tx = eip1559(
         key,
         nonce,
@@ -418,14 +429,14 @@ pub async fn deploy_token(node: &mut TestNode, key: usize, nonce: u64, supply: U
 
 /// Produces a block every `interval` (a fixed cadence, like anvil's `--block-time`) on a
 /// background task until stopped.
-pub struct Producer {
+pub(crate) struct Producer {
     stop: tokio::sync::watch::Sender<bool>,
     handle: tokio::task::JoinHandle<TestNode>,
 }
 
 impl Producer {
     /// Starts producing on `node`.
-    pub fn start(mut node: TestNode, interval: Duration) -> Self {
+    pub(crate) fn start(mut node: TestNode, interval: Duration) -> Self {
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let handle = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
@@ -444,7 +455,7 @@ impl Producer {
     }
 
     /// Stops producing and hands the node back.
-    pub async fn stop(self) -> TestNode {
+    pub(crate) async fn stop(self) -> TestNode {
         let _ = self.stop.send(true);
         self.handle.await.expect("producer task")
     }

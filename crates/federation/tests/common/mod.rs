@@ -5,11 +5,11 @@ use alys_federation::bitcoin::key::XOnlyPublicKey;
 use alys_federation::SchnorrSigner;
 
 /// Deterministic test signer number `i` (secret key = sha-free pattern `[i+1; 32]`).
-pub fn signer(i: u8) -> SchnorrSigner {
+pub(crate) fn signer(i: u8) -> SchnorrSigner {
     SchnorrSigner::from_bytes(&[i.wrapping_add(1); 32]).unwrap()
 }
 
 /// Public keys of signers `0..n`.
-pub fn keys(n: u8) -> Vec<XOnlyPublicKey> {
+pub(crate) fn keys(n: u8) -> Vec<XOnlyPublicKey> {
     (0..n).map(|i| signer(i).public_key()).collect()
 }
