@@ -1,8 +1,8 @@
-//! Runs the ethereum/tests conformance fixtures from the shared vectors folder, and checks that
-//! the runner catches tampered and malformed fixtures.
+//! Runs the ethereum/tests conformance fixtures from the repository's vectors folder, and checks
+//! that the runner catches tampered and malformed fixtures.
 //!
-//! The folder is `$ALYS_VECTORS_DIR/evm/ethereum_tests` (default: `../shared/vectors` next to the
-//! workspace). When it is absent the fixture-based tests print a message and pass.
+//! The folder is `tests/vectors/evm/ethereum_tests` (`$ALYS_VECTORS_DIR` overrides the vectors
+//! root). When it is absent the tests fail, unless `ALYS_ALLOW_MISSING_VECTORS=1`.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::path::{Path, PathBuf};
@@ -21,6 +21,10 @@ fn ethereum_tests_conformance() {
     let report = run_dir(&dir);
     println!("ethereum/tests in {}: {report}", dir.display());
     println!("took {:.1?}", started.elapsed());
+    alys_primitives::vectors::report_cases(
+        "ethereum/tests",
+        report.passed + report.failed.len() + report.skipped.len(),
+    );
     assert!(
         report.failed.is_empty(),
         "{} ethereum/tests case(s) failed",
