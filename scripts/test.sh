@@ -18,7 +18,9 @@ fi
 
 failed=()
 test_log="$(mktemp "${TMPDIR:-/tmp}/alys-test.XXXXXX")"
-trap 'rm -f "$test_log"' EXIT
+# Every conformance suite appends its case count here (see primitives/src/vectors.rs).
+export ALYS_CONFORMANCE_REPORT="$(mktemp "${TMPDIR:-/tmp}/alys-conformance.XXXXXX")"
+trap 'rm -f "$test_log" "$ALYS_CONFORMANCE_REPORT"' EXIT
 
 # Runs one step, recording it as failed (without stopping) when it exits non-zero.
 step() {
@@ -43,6 +45,12 @@ step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test" run_tests
 
 echo
+echo "==> conformance vectors run:"
+sort "$ALYS_CONFORMANCE_REPORT" | sed 's/^conformance: /  /'
+if [ ! -s "$ALYS_CONFORMANCE_REPORT" ]; then
+  echo "  none: no conformance suite ran"
+  failed+=("conformance suites")
+fi
 if [ ${#failed[@]} -eq 0 ]; then
   echo "==> every step passed: fmt, clippy, tests (${SECONDS} s)"
   exit 0

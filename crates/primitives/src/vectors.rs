@@ -58,13 +58,29 @@ pub fn vectors_path(sub: &str) -> Option<PathBuf> {
     )
 }
 
-/// Prints `conformance: <suite>: <cases> vectors` for a conformance suite that has run.
+/// Environment variable naming a file to which [`report_cases`] appends its line, so the test
+/// command can list every suite's count once the tests (whose output is captured) have run.
+pub const REPORT_FILE_ENV: &str = "ALYS_CONFORMANCE_REPORT";
+
+/// Prints `conformance: <suite>: <cases> vectors` for a conformance suite that has run, and
+/// appends the same line to the file named by [`REPORT_FILE_ENV`] when it is set.
 ///
 /// # Panics
 ///
-/// When `cases` is 0: a conformance suite that checked nothing has failed.
+/// When `cases` is 0: a conformance suite that checked nothing has failed. Also when the report
+/// file is set but cannot be written.
 pub fn report_cases(suite: &str, cases: usize) {
-    println!("conformance: {suite}: {cases} vectors");
+    let line = format!("conformance: {suite}: {cases} vectors");
+    println!("{line}");
+    if let Some(file) = std::env::var_os(REPORT_FILE_ENV) {
+        use std::io::Write;
+        let mut out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&file)
+            .unwrap_or_else(|e| panic!("cannot open {}: {e}", PathBuf::from(&file).display()));
+        writeln!(out, "{line}").unwrap_or_else(|e| panic!("cannot append the case count: {e}"));
+    }
     assert!(cases > 0, "conformance: {suite}: no vector case ran");
 }
 
