@@ -70,9 +70,14 @@ pub const REPORT_FILE_ENV: &str = "ALYS_CONFORMANCE_REPORT";
 /// When `cases` is 0: a conformance suite that checked nothing has failed. Also when the report
 /// file is set but cannot be written.
 pub fn report_cases(suite: &str, cases: usize) {
+    report_cases_to(suite, cases, std::env::var_os(REPORT_FILE_ENV))
+}
+
+/// [`report_cases`] with the report file given.
+fn report_cases_to(suite: &str, cases: usize, report_file: Option<std::ffi::OsString>) {
     let line = format!("conformance: {suite}: {cases} vectors");
     println!("{line}");
-    if let Some(file) = std::env::var_os(REPORT_FILE_ENV) {
+    if let Some(file) = report_file {
         use std::io::Write;
         let mut out = std::fs::OpenOptions::new()
             .create(true)
@@ -123,7 +128,7 @@ mod tests {
 
     #[test]
     fn a_suite_that_ran_no_case_fails() {
-        report_cases("example", 3);
-        assert!(std::panic::catch_unwind(|| report_cases("example", 0)).is_err());
+        report_cases_to("example", 3, None);
+        assert!(std::panic::catch_unwind(|| report_cases_to("example", 0, None)).is_err());
     }
 }
