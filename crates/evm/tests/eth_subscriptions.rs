@@ -60,6 +60,10 @@ async fn polling_filters() {
     assert!(block_filter.starts_with("0x"));
     let tx_filter: String = node.ok("eth_newPendingTransactionFilter", json!([])).await;
     let token = deploy_token(&mut node, 0, 0, U256::from(1000)).await;
+    // The deployment's block (and its mint log) is published asynchronously: the log filter is
+    // installed only once that block has reached the filters, so the mint is not a change of it.
+    let b1: Vec<B256> = changes_until(&node, &block_filter, |b: &[B256]| !b.is_empty()).await;
+    assert_eq!(b1.len(), 1);
     let log_filter: String = node
         .ok(
             "eth_newFilter",
@@ -76,8 +80,7 @@ async fn polling_filters() {
     // The event task publishes asynchronously after the head moves: the filters' changes are
     // collected until the new head and its log are among them.
     let blocks: Vec<B256> = changes_until(&node, &block_filter, |b: &[B256]| b.contains(&b2)).await;
-    assert_eq!(blocks.len(), 2);
-    assert_eq!(blocks[1], b2);
+    assert_eq!(blocks, vec![b2]);
     let again: Vec<B256> = node.ok("eth_getFilterChanges", json!([block_filter])).await;
     assert!(again.is_empty());
 
