@@ -17,7 +17,7 @@ use jsonrpsee::http_client::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::jwt::{load_jwt_secret, JwtAuthLayer, JwtAuthService};
+use crate::jwt::{jwt_auth_layer, load_jwt_secret, JwtAuthService};
 use crate::{EngineError, ExecutionEngine};
 
 /// Largest response body accepted (payload bodies by range can be big).
@@ -114,7 +114,7 @@ impl HttpEngineClient {
             .request_timeout(config.request_timeout)
             .connect_timeout(config.request_timeout)
             .max_response_size(MAX_RESPONSE_SIZE)
-            .set_http_middleware(tower::ServiceBuilder::new().layer(JwtAuthLayer::new(secret)))
+            .set_http_middleware(tower::ServiceBuilder::new().layer(jwt_auth_layer(secret)))
             .set_rpc_middleware(RpcServiceBuilder::new())
             .build(url)
             .map_err(|e| match e {

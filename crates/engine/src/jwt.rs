@@ -15,7 +15,7 @@ use http::header::AUTHORIZATION;
 use http::HeaderValue;
 use jsonrpsee::http_client::transport::Error as TransportError;
 use jsonrpsee::http_client::HttpRequest;
-use tower::{Layer, Service};
+use tower::Service;
 
 use crate::EngineError;
 
@@ -126,29 +126,13 @@ pub(crate) fn bearer_header(secret: &JwtSecret) -> Result<HeaderValue, TokenErro
 }
 
 /// Tower layer adding a freshly minted JWT to every outgoing HTTP request.
-#[derive(Clone, Debug)]
-pub(crate) struct JwtAuthLayer {
+pub(crate) fn jwt_auth_layer<S>(
     secret: JwtSecret,
+) -> tower::layer::LayerFn<impl Fn(S) -> JwtAuthService<S> + Clone> {
+    tower::layer::layer_fn(move |inner| JwtAuthService { secret, inner })
 }
 
-impl JwtAuthLayer {
-    pub(crate) fn new(secret: JwtSecret) -> Self {
-        Self { secret }
-    }
-}
-
-impl<S> Layer<S> for JwtAuthLayer {
-    type Service = JwtAuthService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        JwtAuthService {
-            secret: self.secret,
-            inner,
-        }
-    }
-}
-
-/// Service produced by [`JwtAuthLayer`].
+/// Service produced by [`jwt_auth_layer`].
 #[derive(Clone, Debug)]
 pub(crate) struct JwtAuthService<S> {
     secret: JwtSecret,

@@ -10,32 +10,16 @@ use std::{
 use alloy::rpc::types::engine::JwtSecret;
 use http::{header::AUTHORIZATION, Response, StatusCode};
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
-use tower::{Layer, Service};
+use tower::Service;
 
-/// Layer that checks the `Authorization: Bearer <jwt>` header.
-#[derive(Clone, Debug)]
-pub(crate) struct JwtAuthLayer {
+/// Tower layer answering HTTP 401 to requests without a valid `Authorization: Bearer <jwt>`.
+pub(crate) fn jwt_auth_layer<S>(
     secret: JwtSecret,
+) -> tower::layer::LayerFn<impl Fn(S) -> JwtAuth<S> + Clone> {
+    tower::layer::layer_fn(move |inner| JwtAuth { inner, secret })
 }
 
-impl JwtAuthLayer {
-    /// A layer validating tokens signed with `secret`.
-    pub(crate) fn new(secret: JwtSecret) -> Self {
-        Self { secret }
-    }
-}
-
-impl<S> Layer<S> for JwtAuthLayer {
-    type Service = JwtAuth<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        JwtAuth {
-            inner,
-            secret: self.secret,
-        }
-    }
-}
-
-/// The service produced by [`JwtAuthLayer`].
+/// The service produced by [`jwt_auth_layer`].
 #[derive(Clone, Debug)]
 pub(crate) struct JwtAuth<S> {
     inner: S,

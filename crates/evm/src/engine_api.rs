@@ -1,5 +1,5 @@
 //! The Engine API server (execution-apis, Cancun): the methods the consensus client calls,
-//! with the spec's error codes. Mounted behind [`crate::auth::JwtAuthLayer`].
+//! with the spec's error codes. Mounted behind [`crate::auth::jwt_auth_layer`].
 
 use alloy::eips::BlockNumberOrTag;
 use alloy::rpc::types::engine::{

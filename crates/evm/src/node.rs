@@ -16,7 +16,7 @@ use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
 use parking_lot::Mutex;
 
 use crate::{
-    auth::JwtAuthLayer,
+    auth::jwt_auth_layer,
     chain::{Chain, ChainError, SharedChain},
     engine_api::engine_module,
     eth::server::{self, RpcServerConfig},
@@ -81,7 +81,7 @@ impl EmbeddedEl {
         let server = Server::builder()
             .set_config(server_config)
             .set_http_middleware(
-                tower::ServiceBuilder::new().layer(JwtAuthLayer::new(config.jwt_secret)),
+                tower::ServiceBuilder::new().layer(jwt_auth_layer(config.jwt_secret)),
             )
             .build(config.authrpc_addr)
             .await
