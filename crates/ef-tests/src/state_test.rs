@@ -8,6 +8,7 @@
 use alloy_evm::{EthEvmFactory, Evm, EvmEnv, EvmFactory};
 use alloy_primitives::{keccak256, Address, Log, TxKind, B256, U256};
 use alloy_trie::TrieAccount;
+use alys_evm::{StorageCollisionGuard, StorageOnlyAccounts};
 use revm::{
     bytecode::Bytecode,
     context::{result::EVMError, BlockEnv, CfgEnv, TxEnv},
@@ -77,8 +78,15 @@ fn run_case(
     let mut state = State::builder()
         .with_cached_prestate(pre_cache(&test.pre).map_err(|e| e.to_string())?)
         .build();
-    let mut evm = EthEvmFactory::default().create_evm(&mut state, env);
+    // EIP-7610, as the client's block executor applies it.
+    let guard = StorageCollisionGuard::new(storage_only_accounts(&test.pre));
+    let guard_active = guard.is_active();
+    let mut evm = EthEvmFactory::default().create_evm_with_inspector(&mut state, env, guard);
+    evm.set_inspector_enabled(guard_active);
     let result = tx.map(|tx| evm.transact_commit(tx));
+    if let Some(e) = evm.inspector_mut().take_error() {
+        return Err(e.to_string());
+    }
     drop(evm);
 
     let logs: Vec<Log> = match (result, &post.expect_exception) {
@@ -263,6 +271,17 @@ pub fn tx_env(
             .unwrap_or_default(),
         ..Default::default()
     }))
+}
+
+/// The pre-state accounts with storage, no code and nonce 0 (EIP-7610 collision targets).
+fn storage_only_accounts(pre: &FixtureState) -> StorageOnlyAccounts {
+    StorageOnlyAccounts::from_addresses(
+        pre.iter()
+            .filter(|(_, a)| {
+                a.code.is_empty() && a.nonce.is_zero() && a.storage.values().any(|v| !v.is_zero())
+            })
+            .map(|(address, _)| *address),
+    )
 }
 
 /// revm's cache seeded with the fixture pre-state.

@@ -27,7 +27,7 @@ use revm::{
 };
 
 use crate::{
-    create_collision::StorageCollisionGuard,
+    create_collision::{StorageCollisionGuard, StorageOnlyAccounts},
     db::{AccountChange, BlockChanges, DbError, StorageChange, StoredBody},
     forks::ForkSchedule,
     state::StateView,
@@ -168,6 +168,7 @@ fn is_tx_fault(err: &BlockExecutionError) -> bool {
 pub(crate) fn execute_block(
     view: StateView,
     schedule: &ForkSchedule,
+    collision_targets: &StorageOnlyAccounts,
     ctx: &BlockContext,
     txs: impl IntoIterator<Item = Recovered<TxEnvelope>>,
     mode: Mode,
@@ -178,12 +179,12 @@ pub(crate) fn execute_block(
         .with_bundle_update()
         .build();
     let env = evm_env(schedule, ctx);
-    // The guard adds EIP-7610's storage collision to revm's creation checks.
-    let evm = EthEvmFactory::default().create_evm_with_inspector(
-        &mut state,
-        env,
-        StorageCollisionGuard::default(),
-    );
+    // The guard adds EIP-7610's storage collision to revm's creation checks; it runs only on a
+    // chain whose genesis holds an account it can act on.
+    let guard = StorageCollisionGuard::new(collision_targets.clone());
+    let guard_active = guard.is_active();
+    let mut evm = EthEvmFactory::default().create_evm_with_inspector(&mut state, env, guard);
+    evm.set_inspector_enabled(guard_active);
     let exec_ctx = EthBlockExecutionCtx {
         parent_hash: ctx.parent_hash,
         parent_beacon_block_root: Some(ctx.parent_beacon_block_root),

@@ -31,6 +31,7 @@ pub mod tx_lookup;
 pub mod txpool;
 pub mod verify;
 
+pub use create_collision::{CollisionCheckError, StorageCollisionGuard, StorageOnlyAccounts};
 pub use db::{BlockChanges, DbError, ElDb, StoredBody, StoredReceipt};
 pub use execute::{ExecError, ExecTimings, ExecutedBlock};
 pub use node::{ElConfig, ElError, EmbeddedEl};

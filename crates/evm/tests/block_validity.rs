@@ -14,13 +14,14 @@ use alloy::rpc::types::engine::{
 };
 use alloy::signers::local::PrivateKeySigner;
 use alloy_genesis::{Genesis, GenesisAccount};
-use alloy_primitives::{keccak256, Address, Bytes, TxKind, B256, U256};
+use alloy_primitives::{keccak256, Address, Bytes, TxKind, B256, U256, U64};
 use alys_engine::{EngineClientConfig, ExecutionEngine, HttpEngineClient};
 use alys_evm::eth::server::RpcServerConfig;
 use alys_evm::{ElConfig, EmbeddedEl};
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
+use serde_json::{json, Value};
 
 const CHAIN_ID: u64 = 263_634;
 const GENESIS_TIME: u64 = 1_700_000_000;
@@ -258,10 +259,38 @@ async fn storage_at(node: &Node, address: Address, key: B256) -> U256 {
         .expect("getStorageAt")
 }
 
+/// `eth_estimateGas` of the factory call on the genesis state.
+async fn estimate_factory_call(node: &Node) -> U64 {
+    node.rpc
+        .request(
+            "eth_estimateGas",
+            rpc_params![json!({"from": sender().address(), "to": factory()}), "0x0"],
+        )
+        .await
+        .expect("estimateGas")
+}
+
+/// The `callTracer` frame of the factory call on the genesis state.
+async fn trace_factory_call(node: &Node) -> Value {
+    node.rpc
+        .request(
+            "debug_traceCall",
+            rpc_params![
+                json!({"from": sender().address(), "to": factory(), "gas": "0x1e8480"}),
+                "0x0",
+                json!({"tracer": "callTracer"})
+            ],
+        )
+        .await
+        .expect("traceCall")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create2_onto_an_account_with_only_storage_collides() {
     // Reference: the same target with nonce 1 collides by EIP-684, which revm implements.
     let (reference, by_nonce) = run_factory(1).await;
+    let reference_estimate = estimate_factory_call(&reference).await;
+    let reference_trace = trace_factory_call(&reference).await;
     reference.el.stop().await;
 
     let (node, payload) = run_factory(0).await;
@@ -305,5 +334,15 @@ async fn create2_onto_an_account_with_only_storage_collides() {
         block.state_root,
         alloy_trie::root::state_root_ref_unhashed(&expected)
     );
+
+    // Calls, estimates and traces on the RPC apply the same rule as block execution.
+    assert_eq!(estimate_factory_call(&node).await, reference_estimate);
+    let trace = trace_factory_call(&node).await;
+    assert_eq!(trace["calls"][0]["type"], json!("CREATE2"));
+    assert_eq!(
+        trace["calls"][0]["error"],
+        reference_trace["calls"][0]["error"]
+    );
+    assert_eq!(trace["gasUsed"], reference_trace["gasUsed"]);
     node.el.stop().await;
 }

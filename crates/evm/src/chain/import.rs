@@ -54,7 +54,14 @@ impl Chain {
             parent_state_root: parent.state_root,
         };
         let executed = with_recovered_senders(&block.body.transactions, |txs| {
-            execute_block(view, &self.schedule, &ctx, txs, Mode::Import)
+            execute_block(
+                view,
+                &self.schedule,
+                &self.collision_targets,
+                &ctx,
+                txs,
+                Mode::Import,
+            )
         })
         .map_err(|bad| ImportError::Invalid(bad.to_string()))?;
         let executed = match executed {

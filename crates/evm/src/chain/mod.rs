@@ -40,6 +40,7 @@ pub(crate) use payload_builder::BuildHold;
 pub use payload_builder::BuiltPayload;
 
 use crate::{
+    create_collision::StorageOnlyAccounts,
     db::{DbError, ElDb, StoredBody},
     execute::{ExecTimings, ExecutedBlock},
     forks::ForkSchedule,
@@ -57,6 +58,8 @@ pub type SharedChain = Arc<Mutex<Chain>>;
 pub struct Chain {
     db: ElDb,
     schedule: ForkSchedule,
+    /// The genesis accounts a creation can collide with by storage alone (EIP-7610).
+    collision_targets: StorageOnlyAccounts,
     genesis_hash: B256,
     head: Header,
     head_hash: B256,
@@ -103,6 +106,7 @@ impl Chain {
             pool: Arc::new(Mutex::new(TxPool::new(schedule.chain_id))),
             db,
             schedule,
+            collision_targets: StorageOnlyAccounts::from_alloc(&genesis.alloc),
             genesis_hash,
             head,
             head_hash,
@@ -126,6 +130,11 @@ impl Chain {
     /// The fork schedule.
     pub fn schedule(&self) -> &ForkSchedule {
         &self.schedule
+    }
+
+    /// The genesis accounts a creation can collide with by storage alone (EIP-7610).
+    pub fn collision_targets(&self) -> &StorageOnlyAccounts {
+        &self.collision_targets
     }
 
     /// Genesis block hash.

@@ -135,8 +135,15 @@ impl Chain {
             let _ = hold.reached.send(txs.len());
             let _ = hold.release.recv();
         }
-        let executed = execute_block(view, &self.schedule, &ctx, txs, Mode::Build)
-            .map_err(|e| ForkchoiceError::Chain(e.into()))?;
+        let executed = execute_block(
+            view,
+            &self.schedule,
+            &self.collision_targets,
+            &ctx,
+            txs,
+            Mode::Build,
+        )
+        .map_err(|e| ForkchoiceError::Chain(e.into()))?;
         let fees = executed
             .receipts
             .iter()

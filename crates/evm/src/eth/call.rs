@@ -15,9 +15,11 @@ use alloy::rpc::types::{
     state::StateOverride, AccessList, AccessListResult, BlockOverrides, TransactionRequest,
 };
 use alloy_evm::{
+    eth::EthEvmContext,
     overrides::{apply_block_overrides, apply_state_overrides},
+    precompiles::PrecompilesMap,
     rpc::TryIntoTxEnv,
-    EthEvmFactory, Evm, EvmEnv, EvmFactory,
+    EthEvm, EthEvmFactory, Evm, EvmEnv, EvmFactory,
 };
 use alloy_primitives::{Bytes, TxKind, U256, U64};
 use jsonrpsee::{
@@ -26,12 +28,13 @@ use jsonrpsee::{
 };
 use revm::{
     context::{
-        result::{ExecutionResult, HaltReason},
+        result::{ExecutionResult, HaltReason, ResultAndState},
         TxEnv,
     },
     database::CacheDB,
+    inspector::NoOpInspector,
     primitives::hardfork::SpecId,
-    Database,
+    Database, Inspector,
 };
 use revm_inspectors::access_list::AccessListInspector;
 
@@ -43,6 +46,7 @@ use super::{
     EthApi,
 };
 use crate::chain::SharedChain;
+use crate::create_collision::{StorageCollisionGuard, StorageOnlyAccounts};
 
 /// Gas of a plain value transfer.
 const TRANSFER_GAS: u64 = 21_000;
@@ -63,6 +67,8 @@ pub struct PreparedCall {
     pub db: CallDb,
     /// Block and configuration environment.
     pub env: EvmEnv<SpecId>,
+    /// The chain's EIP-7610 storage collision targets.
+    pub collision_targets: StorageOnlyAccounts,
     /// The transaction.
     pub tx: TxEnv,
     /// Whether the request named a gas limit.
@@ -103,7 +109,7 @@ impl EthApi {
         state_overrides: Option<StateOverride>,
         block_overrides: Option<BlockOverrides>,
     ) -> Result<PreparedCall, ErrorObjectOwned> {
-        let (resolved, view, schedule) = {
+        let (resolved, view, schedule, collision_targets) = {
             let chain = self.chain().lock();
             let resolved = EthApi::resolve_block(&chain, block)?;
             let view = EthApi::view_of(&chain, &resolved)?;
@@ -112,7 +118,12 @@ impl EthApi {
             } else {
                 CachedView::uncached(view)
             };
-            (resolved, view, *chain.schedule())
+            (
+                resolved,
+                view,
+                *chain.schedule(),
+                chain.collision_targets().clone(),
+            )
         };
         let mut env = block_evm_env(&schedule, &resolved.header);
         env.cfg_env.disable_nonce_check = true;
@@ -157,6 +168,7 @@ impl EthApi {
         Ok(PreparedCall {
             db,
             env,
+            collision_targets,
             tx,
             gas_given,
             block_gas_limit,
@@ -164,14 +176,48 @@ impl EthApi {
     }
 }
 
+/// The EVM of RPC execution: `I` next to the chain's EIP-7610 guard.
+pub(crate) type RpcEvm<'a, I> = EthEvm<&'a mut CallDb, (StorageCollisionGuard, I), PrecompilesMap>;
+
+/// An EVM for RPC execution on `db`: `inspector` next to the chain's EIP-7610 guard. The
+/// inspectors run when `inspect` is set or when the guard can act on this chain.
+pub(crate) fn rpc_evm<'a, I: Inspector<EthEvmContext<&'a mut CallDb>>>(
+    db: &'a mut CallDb,
+    env: &EvmEnv<SpecId>,
+    collision_targets: &StorageOnlyAccounts,
+    inspector: I,
+    inspect: bool,
+) -> RpcEvm<'a, I> {
+    let guard = StorageCollisionGuard::new(collision_targets.clone());
+    let enabled = inspect || guard.is_active();
+    let mut evm =
+        EthEvmFactory::default().create_evm_with_inspector(db, env.clone(), (guard, inspector));
+    evm.set_inspector_enabled(enabled);
+    evm
+}
+
+/// Runs `tx` on an EVM made by [`rpc_evm`] without committing; a state read that failed in the
+/// EIP-7610 guard is an internal error.
+pub(crate) fn run_tx<'a, I: Inspector<EthEvmContext<&'a mut CallDb>>>(
+    evm: &mut RpcEvm<'a, I>,
+    tx: TxEnv,
+) -> Result<ResultAndState, ErrorObjectOwned> {
+    let result = evm.transact(tx).map_err(evm_err);
+    if let Some(e) = evm.inspector_mut().0.take_error() {
+        return Err(internal(e));
+    }
+    result
+}
+
 /// Runs `tx` without committing.
 pub(crate) fn transact(
     db: &mut CallDb,
     env: &EvmEnv<SpecId>,
+    collision_targets: &StorageOnlyAccounts,
     tx: TxEnv,
 ) -> Result<ExecutionResult, ErrorObjectOwned> {
-    let mut evm = EthEvmFactory::default().create_evm(db, env.clone());
-    evm.transact(tx).map(|r| r.result).map_err(evm_err)
+    let mut evm = rpc_evm(db, env, collision_targets, NoOpInspector, false);
+    run_tx(&mut evm, tx).map(|r| r.result)
 }
 
 /// The output of a finished execution, or Geth's error for a revert or halt.
@@ -208,7 +254,12 @@ impl EthApi {
         let (request, block, state, block_overrides) = call_params(params)?;
         let mut prepared = self.prepare_call(request, block, state, block_overrides)?;
         let gas = prepared.tx.gas_limit;
-        let result = transact(&mut prepared.db, &prepared.env, prepared.tx)?;
+        let result = transact(
+            &mut prepared.db,
+            &prepared.env,
+            &prepared.collision_targets,
+            prepared.tx,
+        )?;
         output_or_error(result, gas)
     }
 
@@ -232,13 +283,15 @@ impl EthApi {
             let mut tx = prepared.tx.clone();
             tx.access_list = list.clone();
             let inspector = AccessListInspector::new(list.clone());
-            let mut evm = EthEvmFactory::default().create_evm_with_inspector(
+            let mut evm = rpc_evm(
                 &mut prepared.db,
-                prepared.env.clone(),
+                &prepared.env,
+                &prepared.collision_targets,
                 inspector,
+                true,
             );
-            let result = evm.transact(tx).map_err(evm_err)?.result;
-            let found: AccessList = evm.inspector().access_list();
+            let result = run_tx(&mut evm, tx)?.result;
+            let found: AccessList = evm.inspector().1.access_list();
             if found == list {
                 let error = match &result {
                     ExecutionResult::Success { .. } => None,
@@ -264,6 +317,7 @@ impl EthApi {
 /// Geth's gas estimation on a prepared call.
 pub(crate) fn estimate(prepared: &mut PreparedCall) -> Result<u64, ErrorObjectOwned> {
     let env = prepared.env.clone();
+    let targets = prepared.collision_targets.clone();
     let base = prepared.tx.clone();
     let db = &mut prepared.db;
     let mut hi = if prepared.gas_given && base.gas_limit >= TRANSFER_GAS {
@@ -275,7 +329,7 @@ pub(crate) fn estimate(prepared: &mut PreparedCall) -> Result<u64, ErrorObjectOw
     let run = |db: &mut CallDb, gas: u64| -> Result<ExecutionResult, ErrorObjectOwned> {
         let mut tx = base.clone();
         tx.gas_limit = gas;
-        transact(db, &env, tx)
+        transact(db, &env, &targets, tx)
     };
     // A plain transfer to an account without code costs exactly 21000.
     if base.data.is_empty() && hi >= TRANSFER_GAS {

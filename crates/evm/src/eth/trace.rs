@@ -27,18 +27,22 @@ use jsonrpsee::{
     types::{ErrorObjectOwned, Params},
     RpcModule,
 };
-use revm::{context::TxEnv, database::CacheDB, primitives::hardfork::SpecId, DatabaseCommit};
+use revm::{
+    context::TxEnv, database::CacheDB, inspector::NoOpInspector, primitives::hardfork::SpecId,
+    DatabaseCommit,
+};
 use revm_inspectors::tracing::{FourByteInspector, TracingInspector, TracingInspectorConfig};
 
 use super::{
     blocking,
     cache::CachedView,
-    call::CallDb,
+    call::{rpc_evm, run_tx, CallDb},
     env::block_evm_env,
-    errors::{evm_err, internal, invalid_params, server_err},
+    errors::{internal, invalid_params, server_err},
     EthApi,
 };
 use crate::chain::SharedChain;
+use crate::create_collision::StorageOnlyAccounts;
 
 /// Most transactions `debug_traceBlock*` traces in one request.
 pub(crate) const MAX_BLOCK_TRACE_TXS: usize = 2_000;
@@ -51,11 +55,11 @@ fn bad_config(e: serde_json::Error) -> ErrorObjectOwned {
 pub(crate) fn trace_tx(
     db: &mut CallDb,
     env: &EvmEnv<SpecId>,
+    collision_targets: &StorageOnlyAccounts,
     tx: TxEnv,
     opts: GethDebugTracingOptions,
 ) -> Result<GethTrace, ErrorObjectOwned> {
     let gas_limit = tx.gas_limit;
-    let factory = EthEvmFactory::default();
     let GethDebugTracingOptions {
         config,
         tracer,
@@ -66,11 +70,11 @@ pub(crate) fn trace_tx(
         None => {
             let inspector =
                 TracingInspector::new(TracingInspectorConfig::from_geth_config(&config));
-            let mut evm = factory.create_evm_with_inspector(db, env.clone(), inspector);
-            let result = evm.transact(tx).map_err(evm_err)?.result;
+            let mut evm = rpc_evm(db, env, collision_targets, inspector, true);
+            let result = run_tx(&mut evm, tx)?.result;
             let output = result.output().cloned().unwrap_or_default();
             let inspector = std::mem::replace(
-                evm.inspector_mut(),
+                &mut evm.inspector_mut().1,
                 TracingInspector::new(TracingInspectorConfig::none()),
             );
             let frame = inspector
@@ -89,10 +93,10 @@ pub(crate) fn trace_tx(
             let call_config = tracer_config.into_call_config().map_err(bad_config)?;
             let inspector =
                 TracingInspector::new(TracingInspectorConfig::from_geth_call_config(&call_config));
-            let mut evm = factory.create_evm_with_inspector(db, env.clone(), inspector);
-            let result = evm.transact(tx).map_err(evm_err)?.result;
+            let mut evm = rpc_evm(db, env, collision_targets, inspector, true);
+            let result = run_tx(&mut evm, tx)?.result;
             let inspector = std::mem::replace(
-                evm.inspector_mut(),
+                &mut evm.inspector_mut().1,
                 TracingInspector::new(TracingInspectorConfig::none()),
             );
             let frame = inspector
@@ -105,10 +109,10 @@ pub(crate) fn trace_tx(
             let prestate = tracer_config.into_pre_state_config().map_err(bad_config)?;
             let inspector =
                 TracingInspector::new(TracingInspectorConfig::from_geth_prestate_config(&prestate));
-            let mut evm = factory.create_evm_with_inspector(&mut *db, env.clone(), inspector);
-            let res = evm.transact(tx).map_err(evm_err)?;
+            let mut evm = rpc_evm(&mut *db, env, collision_targets, inspector, true);
+            let res = run_tx(&mut evm, tx)?;
             let inspector = std::mem::replace(
-                evm.inspector_mut(),
+                &mut evm.inspector_mut().1,
                 TracingInspector::new(TracingInspectorConfig::none()),
             );
             drop(evm);
@@ -120,16 +124,21 @@ pub(crate) fn trace_tx(
             Ok(GethTrace::PreStateTracer(frame))
         }
         GethDebugBuiltInTracerType::FourByteTracer => {
-            let mut evm =
-                factory.create_evm_with_inspector(db, env.clone(), FourByteInspector::default());
-            evm.transact(tx).map_err(evm_err)?;
+            let mut evm = rpc_evm(
+                db,
+                env,
+                collision_targets,
+                FourByteInspector::default(),
+                true,
+            );
+            run_tx(&mut evm, tx)?;
             Ok(GethTrace::FourByteTracer(FourByteFrame::from(
-                evm.inspector(),
+                &evm.inspector().1,
             )))
         }
         GethDebugBuiltInTracerType::NoopTracer => {
-            let mut evm = factory.create_evm(db, env.clone());
-            evm.transact(tx).map_err(evm_err)?;
+            let mut evm = rpc_evm(db, env, collision_targets, NoOpInspector, false);
+            run_tx(&mut evm, tx)?;
             Ok(GethTrace::NoopTracer(NoopFrame::default()))
         }
         other => Err(server_err(format!("tracer {other:?} is not supported"))),
@@ -141,13 +150,14 @@ pub(crate) fn trace_tx(
 struct Replay {
     db: CallDb,
     env: EvmEnv<SpecId>,
+    collision_targets: StorageOnlyAccounts,
     txs: Vec<(B256, TxEnv)>,
 }
 
 impl EthApi {
     /// Loads block `hash` and its parent state, applies the pre-block system calls.
     fn replay_block(&self, hash: B256) -> Result<Replay, ErrorObjectOwned> {
-        let (header, body, view, schedule) = {
+        let (header, body, view, schedule, collision_targets) = {
             let chain = self.chain().lock();
             let (header, body) = chain
                 .block(&hash)
@@ -157,7 +167,13 @@ impl EthApi {
                 return Err(server_err("genesis is not traceable"));
             }
             let view = chain.state_at(header.parent_hash).map_err(internal)?;
-            (header, body, view, *chain.schedule())
+            (
+                header,
+                body,
+                view,
+                *chain.schedule(),
+                chain.collision_targets().clone(),
+            )
         };
         let env = block_evm_env(&schedule, &header);
         let mut db = CacheDB::new(CachedView::uncached(view));
@@ -175,7 +191,12 @@ impl EthApi {
                 Ok((*tx.tx_hash(), TxEnv::from_recovered_tx(tx, sender)))
             })
             .collect::<Result<Vec<_>, ErrorObjectOwned>>()?;
-        Ok(Replay { db, env, txs })
+        Ok(Replay {
+            db,
+            env,
+            collision_targets,
+            txs,
+        })
     }
 
     /// `debug_traceTransaction`.
@@ -200,15 +221,22 @@ impl EthApi {
             .map(|(_, tx)| tx.clone())
             .ok_or_else(|| server_err("transaction not found"))?;
         {
-            let mut evm = EthEvmFactory::default().create_evm(&mut replay.db, replay.env.clone());
+            let mut evm = rpc_evm(
+                &mut replay.db,
+                &replay.env,
+                &replay.collision_targets,
+                NoOpInspector,
+                false,
+            );
             for (_, tx) in replay.txs.iter().take(index) {
-                let res = evm.transact(tx.clone()).map_err(evm_err)?;
+                let res = run_tx(&mut evm, tx.clone())?;
                 evm.db_mut().commit(res.state);
             }
         }
         trace_tx(
             &mut replay.db,
             &replay.env,
+            &replay.collision_targets,
             target,
             opts.unwrap_or_default(),
         )
@@ -233,13 +261,25 @@ impl EthApi {
         let opts = opts.unwrap_or_default();
         let mut out = Vec::with_capacity(replay.txs.len());
         for (tx_hash, tx) in std::mem::take(&mut replay.txs) {
-            let trace = trace_tx(&mut replay.db, &replay.env, tx.clone(), opts.clone())?;
+            let trace = trace_tx(
+                &mut replay.db,
+                &replay.env,
+                &replay.collision_targets,
+                tx.clone(),
+                opts.clone(),
+            )?;
             out.push(TraceResult::Success {
                 result: trace,
                 tx_hash: Some(tx_hash),
             });
-            let mut evm = EthEvmFactory::default().create_evm(&mut replay.db, replay.env.clone());
-            let res = evm.transact(tx).map_err(evm_err)?;
+            let mut evm = rpc_evm(
+                &mut replay.db,
+                &replay.env,
+                &replay.collision_targets,
+                NoOpInspector,
+                false,
+            );
+            let res = run_tx(&mut evm, tx)?;
             evm.db_mut().commit(res.state);
         }
         Ok(out)
@@ -261,6 +301,7 @@ impl EthApi {
         trace_tx(
             &mut prepared.db,
             &prepared.env,
+            &prepared.collision_targets,
             prepared.tx,
             opts.tracing_options,
         )
