@@ -163,7 +163,8 @@ async fn follower_against_btc_devnet() {
     })
     .await;
     dev.shutdown().await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The follower tries the address (and fails) while the devnet is down.
+    alys_test_utils::wait::refuse_connections(addr, 3, Duration::from_secs(10)).await;
     let dev = start(btc_dir.path(), addr).await;
     let c = client(&dev);
     mine(&c, 2).await;

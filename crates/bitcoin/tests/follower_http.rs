@@ -163,7 +163,8 @@ async fn follower_over_http_reorgs_and_server_restart() {
     let id2 = d2.compute_txid();
     chain.lock().mine(vec![d2]);
     chain.lock().mine_empty(2);
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The follower tries the address (and fails) while the server is down.
+    alys_test_utils::wait::refuse_connections(addr, 3, Duration::from_secs(10)).await;
     assert_eq!(count_deposits(&seen, id2), 0);
     let server = HttpServer::start(chain.clone(), addr).await;
     wait_for(&mut rx, &mut seen, |s| count_deposits(s, id2) == 1).await;

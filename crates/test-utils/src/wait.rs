@@ -47,3 +47,28 @@ pub async fn wait_until_async<T, F: Future<Output = Option<T>>>(
         tokio::time::sleep(POLL).await;
     }
 }
+
+/// Stands in for a service that is down at `addr`: accepts and at once drops connections until
+/// `attempts` were made (so a client has tried, and failed, to reach the service), then frees
+/// the address for the service to come back on. Panics after `timeout`.
+pub async fn refuse_connections(addr: std::net::SocketAddr, attempts: usize, timeout: Duration) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let listener = loop {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => break listener,
+            // The stopped service's socket may take a moment to be released.
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                eprintln!("binding {addr} again: {e}");
+                tokio::time::sleep(POLL).await;
+            }
+            Err(e) => panic!("cannot hold {addr} while its service is down: {e}"),
+        }
+    };
+    for _ in 0..attempts {
+        let accepted = tokio::time::timeout_at(deadline, listener.accept()).await;
+        let (stream, _) = accepted
+            .unwrap_or_else(|_| panic!("timed out after {timeout:?}: no client tried {addr}"))
+            .unwrap_or_else(|e| panic!("accept on {addr}: {e}"));
+        drop(stream);
+    }
+}

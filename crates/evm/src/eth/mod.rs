@@ -335,17 +335,14 @@ impl EthApi {
     /// `eth_getTransactionByHash`: canonical chain first, then the pool. A transaction leaves
     /// the pool only once the block holding it is canonical, so the chain is asked again after
     /// the pool misses.
-    async fn transaction_by_hash(
-        api: Arc<Self>,
-        hash: B256,
-    ) -> Result<Option<Transaction>, ErrorObjectOwned> {
-        if let Some(tx) = api.canonical_transaction(hash)? {
+    fn transaction_by_hash(&self, hash: B256) -> Result<Option<Transaction>, ErrorObjectOwned> {
+        if let Some(tx) = self.canonical_transaction(hash)? {
             return Ok(Some(tx));
         }
-        let pooled = api.pool.lock().get(&hash).map(pending_transaction);
+        let pooled = self.pool.lock().get(&hash).map(pending_transaction);
         match pooled {
             Some(tx) => Ok(Some(tx)),
-            None => api.canonical_transaction(hash),
+            None => self.canonical_transaction(hash),
         }
     }
 
@@ -591,17 +588,9 @@ fn register(module: &mut RpcModule<SharedChain>, api: &Arc<EthApi>) {
         },
         |_, chain, (hash, full)| block_by_hash(chain, hash, full),
     );
-    {
-        let api = api.clone();
-        let result =
-            module.register_async_method("eth_getTransactionByHash", move |params, _, _| {
-                let api = api.clone();
-                async move { EthApi::transaction_by_hash(api, params.one::<B256>()?).await }
-            });
-        if let Err(e) = result {
-            tracing::error!("duplicate RPC method registration: {e}");
-        }
-    }
+    inline(module, api, "eth_getTransactionByHash", |api, p| {
+        api.transaction_by_hash(p.one::<B256>()?)
+    });
     locked(
         module,
         api,
