@@ -156,3 +156,96 @@ fn three_authorities_and_a_full_node_agree_and_relay_transactions() {
     let full_log = cluster.nodes[full].log_text();
     assert!(full_log.contains("full node (no signer key)"), "{full_log}");
 }
+
+/// The slot of the canonical block at `height` on `node`.
+fn slot_at(node: &alys_test_utils::cluster::NodeProcess, height: u64) -> Option<u64> {
+    node.node("getblockbyheight", json!([height])).ok()?["slot"].as_u64()
+}
+
+#[test]
+fn a_killed_authority_restarts_and_rejoins_and_a_late_full_node_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_spec, chain) = write_spec(dir.path(), 3);
+    let keys = write_keys(dir.path(), 3);
+    let mut cluster = Cluster::new(alys(), &chain, dir.path());
+    for (i, key) in keys.iter().enumerate() {
+        cluster.add_node(&format!("authority-{i}"), Some(key.clone()));
+    }
+    cluster.wait_same_block_at(2, Duration::from_secs(60));
+
+    // Authority 1 dies: the other two (threshold 2) go on without it.
+    cluster.nodes[1].kill();
+    let dead_at = cluster.nodes[0].head_height().unwrap();
+    cluster.wait_same_block_at(dead_at + 4, Duration::from_secs(30));
+    let while_dead = cluster.nodes[0].head_height().unwrap();
+
+    // Restarted, it fetches what it missed and proposes again.
+    cluster.nodes[1].restart();
+    cluster.wait_same_block_at(while_dead + 1, Duration::from_secs(30));
+    let restarted = &cluster.nodes[1];
+    wait_until(
+        Duration::from_secs(30),
+        "a block proposed by the restarted authority",
+        || {
+            let head = restarted.head_height()?;
+            (while_dead + 1..=head).find(|h| slot_at(restarted, *h).is_some_and(|s| s % 3 == 1))
+        },
+        || cluster.logs(),
+    );
+
+    // A full node started now syncs from genesis to the head by itself.
+    let head = cluster.nodes[0].head_height().unwrap();
+    let late = cluster.add_node("late-full", None);
+    cluster.wait_same_block_at(head + 2, Duration::from_secs(60));
+    assert!(cluster.nodes[late].head_height().unwrap() >= head + 2);
+    let log = cluster.nodes[late].log_text();
+    assert!(log.contains("peer connected"), "{log}");
+}
+
+#[test]
+fn a_node_of_another_chain_is_disconnected_with_the_reason_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_spec, chain) = write_spec(dir.path(), 1);
+    let keys = write_keys(dir.path(), 1);
+    let mut cluster = Cluster::new(alys(), &chain, dir.path());
+    cluster.add_node("authority-0", Some(keys[0].clone()));
+
+    // Same authorities, another chain id: another spec hash.
+    let other_dir = dir.path().join("other");
+    std::fs::create_dir_all(&other_dir).unwrap();
+    let mut other = ChainSpec::dev(1).unwrap();
+    other.slot_duration_ms = 1000;
+    other.chain_id += 1;
+    other.genesis.config.chain_id = other.chain_id;
+    other.validate().unwrap();
+    let other_chain = other_dir.join("chain.json");
+    std::fs::write(&other_chain, other.to_json_pretty()).unwrap();
+    let stranger = alys_test_utils::cluster::NodeProcess::start(
+        alys(),
+        &other_chain,
+        &other_dir.join("stranger"),
+        alys_test_utils::cluster::NodeOptions {
+            name: "stranger".into(),
+            signer_key: None,
+            bitcoin_rpc: None,
+            extra: Vec::new(),
+        },
+        std::slice::from_ref(&cluster.nodes[0].p2p),
+    );
+    for (node, who) in [(&stranger, "stranger"), (&cluster.nodes[0], "authority")] {
+        wait_until(
+            Duration::from_secs(30),
+            &format!("the {who} to log the disconnection"),
+            || {
+                node.log_text()
+                    .lines()
+                    .find(|l| l.contains("disconnecting peer: different chain spec"))
+                    .map(str::to_string)
+            },
+            || node.log_tail(),
+        );
+    }
+    // The authority's chain goes on, the stranger's stays at genesis.
+    cluster.wait_same_block_at(3, Duration::from_secs(30));
+    assert_eq!(stranger.head_height(), Some(0));
+}
