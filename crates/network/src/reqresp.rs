@@ -141,6 +141,14 @@ async fn read_capped<T: AsyncRead + Unpin + Send>(io: &mut T, max: usize) -> io:
     if buf.len() > max {
         return Err(invalid(format!("message longer than {max} bytes")));
     }
+    if buf.is_empty() {
+        // The other side closed without answering (shutting down, overloaded): not a
+        // protocol violation, so not penalized like malformed bytes are.
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "stream closed empty",
+        ));
+    }
     Ok(buf)
 }
 

@@ -438,8 +438,9 @@ impl Task {
         self.scores.ban(peer, Instant::now());
         self.bans += 1;
         tracing::warn!(%peer, reason, "banning peer for {:?}", crate::peers::BAN_DURATION);
-        self.swarm.behaviour_mut().blocked.block_peer(peer);
         self.peers.remove(&peer);
+        self.publish_status();
+        self.swarm.behaviour_mut().blocked.block_peer(peer);
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -926,9 +927,13 @@ impl Task {
                 );
             }
         }
+        self.publish_status();
+    }
+
+    fn publish_status(&self) {
         let status = NetworkStatus {
             peers: self.peers.len(),
-            target_height: target,
+            target_height: SyncState::target(&self.peers).unwrap_or(0),
             syncing: self.sync.requesting(),
             bans: self.bans,
         };
