@@ -249,3 +249,39 @@ fn a_node_of_another_chain_is_disconnected_with_the_reason_logged() {
     cluster.wait_same_block_at(3, Duration::from_secs(30));
     assert_eq!(stranger.head_height(), Some(0));
 }
+
+#[test]
+fn a_full_node_follows_alys_dev_with_the_spec_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = alys_test_utils::nodes::DevProcess::start(alys(), &dir.path().join("dev"), &[]);
+    let mut dev = dev;
+    let p2p = dev.process.wait_for_line(
+        Duration::from_secs(30),
+        "the dev chain's p2p address",
+        alys_test_utils::cluster::p2p_addr_of,
+    );
+    let spec = dir.path().join("dev").join("chain.json");
+    let full = alys_test_utils::cluster::NodeProcess::start(
+        alys(),
+        &spec,
+        &dir.path().join("full"),
+        alys_test_utils::cluster::NodeOptions {
+            name: "full".into(),
+            signer_key: None,
+            bitcoin_rpc: dev.bitcoin_rpc.clone(),
+            extra: Vec::new(),
+        },
+        &[p2p],
+    );
+    let root = wait_until(
+        Duration::from_secs(40),
+        "the full node to follow the dev chain to height 3",
+        || {
+            let ours = full.root_at(3)?;
+            let theirs = dev.node("getblockbyheight", json!([3])).ok()?;
+            (theirs["root"].as_str() == Some(ours.as_str())).then_some(ours)
+        },
+        || format!("{}\n--- dev ---\n{}", full.log_tail(), dev.log_tail()),
+    );
+    assert!(root.starts_with("0x"));
+}

@@ -127,6 +127,11 @@ impl NodeArgs {
                 None
             }
         };
+        if let Some(n) = &network {
+            for addr in &n.listen_addrs {
+                println!("p2p {addr}");
+            }
+        }
         tokio::signal::ctrl_c().await?;
         if let Some(n) = network {
             n.task.abort();

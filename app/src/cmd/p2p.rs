@@ -81,7 +81,7 @@ pub(super) struct NodeLinks {
     pub el_chain: Option<SharedChain>,
 }
 
-/// Starts the network and the tasks that connect it to the node; prints the p2p multiaddrs.
+/// Starts the network and the tasks that connect it to the node.
 pub(super) async fn start_p2p(config: NetworkConfig, links: NodeLinks) -> eyre::Result<Network> {
     let NodeLinks {
         spec,
@@ -108,9 +108,6 @@ pub(super) async fn start_p2p(config: NetworkConfig, links: NodeLinks) -> eyre::
     )
     .await
     .wrap_err("starting the p2p network")?;
-    for addr in &network.listen_addrs {
-        println!("p2p {addr}");
-    }
     let handle = network.handle.clone();
     tokio::spawn(async move {
         while let Some(msg) = outbound.recv().await {

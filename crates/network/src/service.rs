@@ -214,7 +214,13 @@ struct Task {
     last_status_round: Instant,
     status_tx: watch::Sender<NetworkStatus>,
     bans: u64,
+    /// Peers of another chain, banned once our status answer to them is sent (or after
+    /// [`FAREWELL`]), so both sides learn why.
+    farewells: HashMap<PeerId, (String, Instant)>,
 }
+
+/// How long a peer of another chain is kept connected for our status answer to reach it.
+const FAREWELL: Duration = Duration::from_secs(2);
 
 /// Starts the network: loads (or creates) the node key, listens, dials the bootnodes, and
 /// spawns the task. Returns once the listen address is bound.
@@ -342,6 +348,7 @@ pub async fn start(
         last_status_round: Instant::now(),
         status_tx,
         bans: 0,
+        farewells: HashMap::new(),
     };
     let task = tokio::spawn(task.run(commands));
     Ok(Network {
@@ -594,7 +601,11 @@ impl Task {
                     }
                 }
             }
-            request_response::Event::ResponseSent { .. } => {}
+            request_response::Event::ResponseSent { peer, .. } => {
+                if let Some((reason, _)) = self.farewells.remove(&peer) {
+                    self.ban(peer, &reason);
+                }
+            }
         }
     }
 
@@ -619,7 +630,13 @@ impl Task {
             Request::Status(theirs) => {
                 let ours = self.our_status();
                 self.respond(channel, Response::Status(ours));
-                self.on_status(peer, theirs);
+                if let Some(reason) = self.incompatible(&theirs) {
+                    tracing::warn!(%peer, "disconnecting peer: {reason}");
+                    self.peers.remove(&peer);
+                    self.farewells.insert(peer, (reason, Instant::now()));
+                } else {
+                    self.on_status(peer, theirs);
+                }
             }
             req => {
                 let Some(commands) = self.commands_tx.upgrade() else {
@@ -644,9 +661,9 @@ impl Task {
         }
     }
 
-    /// A peer's status: keep it when it is on our chain, else disconnect with the reason.
-    fn on_status(&mut self, peer: PeerId, theirs: Status) {
-        let reason = if theirs.spec_hash != self.spec_hash {
+    /// Why a peer with status `theirs` is not on our chain, if it is not.
+    fn incompatible(&self, theirs: &Status) -> Option<String> {
+        if theirs.spec_hash != self.spec_hash {
             Some(format!(
                 "different chain spec (theirs {}, ours {})",
                 theirs.spec_hash, self.spec_hash
@@ -658,8 +675,15 @@ impl Task {
             ))
         } else {
             None
-        };
-        if let Some(reason) = reason {
+        }
+    }
+
+    /// A peer's status: keep it when it is on our chain, else disconnect with the reason.
+    fn on_status(&mut self, peer: PeerId, theirs: Status) {
+        if self.farewells.contains_key(&peer) {
+            return;
+        }
+        if let Some(reason) = self.incompatible(&theirs) {
             tracing::warn!(%peer, "disconnecting peer: {reason}");
             self.ban(peer, &reason);
             return;
@@ -883,6 +907,17 @@ impl Task {
             };
             if let Err(e) = self.swarm.dial(opts) {
                 tracing::debug!(%addr, error = %e, "dial not started");
+            }
+        }
+        let overdue: Vec<PeerId> = self
+            .farewells
+            .iter()
+            .filter(|(_, (_, at))| now.saturating_duration_since(*at) >= FAREWELL)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in overdue {
+            if let Some((reason, _)) = self.farewells.remove(&peer) {
+                self.ban(peer, &reason);
             }
         }
         for peer in self.scores.expired_bans(now) {
