@@ -65,6 +65,10 @@ fn node_drives_a_standalone_execution_client() {
         &d("jwt.hex"),
         "--signer-key",
         &d("signer.key"),
+        "--p2p-port",
+        "0",
+        "--p2p-listen-addr",
+        "127.0.0.1",
     ]);
     wait_until(
         Duration::from_secs(30),

@@ -10,6 +10,7 @@ use alys_primitives::{
 };
 use eyre::WrapErr;
 
+use super::network_args::NetworkArgs;
 use super::server_args::ServerArgs;
 use super::wiring::{start_node, ExecutionClient};
 
@@ -55,6 +56,8 @@ pub(crate) struct DevArgs {
     btc_block_secs: u64,
     #[command(flatten)]
     bitcoin: super::wiring::BitcoinRpcArgs,
+    #[command(flatten)]
+    network: NetworkArgs,
 }
 
 impl DevArgs {
@@ -156,8 +159,40 @@ impl DevArgs {
             .first()
             .and_then(|n| n.rpc.as_ref())
             .map(|r| r.local_addr());
-        let mut els = Vec::new();
+        // The chain spec others need to join this chain (`alys node --chain <file>`).
+        std::fs::create_dir_all(&datadir)
+            .wrap_err_with(|| format!("creating {}", datadir.display()))?;
+        let spec_file = datadir.join("chain.json");
+        std::fs::write(&spec_file, spec.to_json_pretty())
+            .wrap_err_with(|| format!("writing {}", spec_file.display()))?;
         let mut links = Vec::new();
+        let mut p2p = None;
+        if let Some(mut config) = self.network.config(&datadir) {
+            if config.port == alys_network::DEFAULT_P2P_PORT
+                && std::net::TcpListener::bind((config.listen_addr, config.port)).is_err()
+            {
+                tracing::warn!("p2p port {} unavailable, using a free port", config.port);
+                config.port = 0;
+            }
+            let first = &nodes[0];
+            let (bus_link, net_links) = super::p2p::bus_member();
+            let network = super::p2p::start_p2p(
+                config,
+                super::p2p::NodeLinks {
+                    spec: spec.clone(),
+                    clock: first.clock.clone(),
+                    store: first.chain_store.clone(),
+                    status: first.service.status.clone(),
+                    inputs: net_links.0,
+                    outbound: net_links.1,
+                    el_chain: first.el.as_ref().map(|el| el.chain().clone()),
+                },
+            )
+            .await?;
+            links.push(bus_link);
+            p2p = Some(network);
+        }
+        let mut els = Vec::new();
         for node in nodes {
             let ServiceHandle {
                 inputs,
@@ -179,6 +214,12 @@ impl DevArgs {
             spec.approval_threshold
         );
         println!("  data directory    {}", datadir.display());
+        println!("  chain spec        {}", spec_file.display());
+        if let Some(n) = &p2p {
+            for addr in &n.listen_addrs {
+                println!("  p2p               {addr}");
+            }
+        }
         println!(
             "  bitcoin RPC       {} (user {}, password {}){}",
             bitcoin.url,
@@ -264,6 +305,9 @@ impl DevArgs {
             m.stop().await;
         }
         network.shutdown();
+        if let Some(n) = p2p {
+            n.task.abort();
+        }
         if let Some(devnet) = devnet {
             devnet.shutdown().await;
         }

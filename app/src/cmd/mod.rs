@@ -4,7 +4,9 @@ mod btc_devnet;
 mod dev;
 mod el;
 mod eth_rpc_args;
+mod network_args;
 mod node;
+mod p2p;
 mod server_args;
 mod wiring;
 

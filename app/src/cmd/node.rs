@@ -5,6 +5,7 @@ use std::{path::PathBuf, sync::Arc};
 use alys_consensus::Signer;
 use alys_primitives::ChainSpec;
 
+use super::network_args::NetworkArgs;
 use super::server_args::ServerArgs;
 use super::wiring::{start_node, ExecutionClient};
 
@@ -39,6 +40,8 @@ pub(crate) struct NodeArgs {
     miner_address: Option<alloy_primitives::Address>,
     #[command(flatten)]
     bitcoin: super::wiring::BitcoinRpcArgs,
+    #[command(flatten)]
+    network: NetworkArgs,
 }
 
 impl NodeArgs {
@@ -96,8 +99,44 @@ impl NodeArgs {
                 println!("eth JSON-RPC {url}");
             }
         }
+        let alys_consensus::ServiceHandle {
+            inputs,
+            outbound,
+            status,
+            task,
+        } = node.service;
+        let network = match self.network.config(&self.datadir) {
+            Some(config) => Some(
+                super::p2p::start_p2p(
+                    config,
+                    super::p2p::NodeLinks {
+                        spec: spec.clone(),
+                        clock: node.clock.clone(),
+                        store: node.chain_store.clone(),
+                        status,
+                        inputs,
+                        outbound,
+                        el_chain: node.el.as_ref().map(|el| el.chain().clone()),
+                    },
+                )
+                .await?,
+            ),
+            None => {
+                println!("p2p disabled (--no-p2p)");
+                super::p2p::discard(outbound);
+                None
+            }
+        };
+        if let Some(n) = &network {
+            for addr in &n.listen_addrs {
+                println!("p2p {addr}");
+            }
+        }
         tokio::signal::ctrl_c().await?;
-        node.service.task.abort();
+        if let Some(n) = network {
+            n.task.abort();
+        }
+        task.abort();
         if let Some(el) = node.el {
             el.stop().await;
         }

@@ -157,6 +157,10 @@ pub(super) struct Node {
     pub service: ServiceHandle,
     /// This node's authority index, if it signs.
     pub authority: Option<usize>,
+    /// The consensus store (read by the network to serve blocks).
+    pub chain_store: alys_consensus::chain_store::ChainStore,
+    /// The slot clock.
+    pub clock: SlotClock,
 }
 
 /// Opens the stores, starts or connects the execution client, opens the consensus chain (which
@@ -206,6 +210,7 @@ pub(super) async fn start_node(
         .wrap_err("opening the consensus chain")?;
     let authority = signer.as_ref().map(|s| s.index());
     let chain_store = chain.store().clone();
+    let node_store = chain_store.clone();
     let service = ConsensusService::spawn(chain, signer);
     alys_consensus::spawn_slot_ticker(clock.clone(), service.inputs.clone());
     let rpc = match rpc {
@@ -256,5 +261,7 @@ pub(super) async fn start_node(
         el,
         service,
         authority,
+        chain_store: node_store,
+        clock: SlotClock::system(spec.slot_duration_ms),
     })
 }

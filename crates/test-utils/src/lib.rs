@@ -13,6 +13,8 @@
 //! - `process`, `nodes` and `json_rpc` (`process`): the `alys` binary run as `alys dev`, `alys el` or
 //!   `alys btc-devnet` on port 0, its bound addresses read from what it prints, and a blocking
 //!   JSON-RPC client;
+//! - `cluster` (`process`): a federation of `alys node` processes on loopback sharing one
+//!   `alys btc-devnet`, with kill, restart, freeze and thaw;
 //! - `engine_mock` (`engine-mock`): a JWT-checking Engine API server with canned answers.
 
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
@@ -21,6 +23,8 @@ pub mod seed;
 pub mod tools;
 pub mod wait;
 
+#[cfg(feature = "process")]
+pub mod cluster;
 #[cfg(feature = "devnet")]
 pub mod devnet;
 #[cfg(feature = "el")]

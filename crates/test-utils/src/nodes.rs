@@ -65,6 +65,10 @@ impl DevProcess {
             "0",
             "--bitcoin-rpc-port",
             "0",
+            "--p2p-port",
+            "0",
+            "--p2p-listen-addr",
+            "127.0.0.1",
         ]
         .iter()
         .chain(extra)

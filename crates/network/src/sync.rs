@@ -1,0 +1,317 @@
+//! Catching up: which blocks to ask which peer for, from the peers' statuses and ours.
+//!
+//! * **Range sync:** while a peer reports a head above ours, ask one peer at a time (rotating
+//!   among those ahead) for the next [`MAX_BLOCKS_PER_REQUEST`] canonical blocks after our
+//!   head; wait until consensus has imported them (our head reaches the batch's end) or
+//!   [`IMPORT_WAIT`] passes, then ask for the next batch. Two batches in a row that do not move
+//!   our head mean we are on a branch the peers do not share: the next batch starts right
+//!   after our finalized block instead, which fork choice then resolves.
+//! * **Parent fetch:** a gossiped block or proposal whose parent we lack asks its relaying peer
+//!   for the parent by root, and so on up to [`MAX_PARENT_DEPTH`] ancestors; consensus keeps
+//!   the children as orphans until their parents arrive.
+//!
+//! Everything here is bounded: one range request in flight, at most [`MAX_PARENT_REQUESTS`]
+//! parent roots being fetched.
+
+use crate::reqresp::{Status, MAX_BLOCKS_PER_REQUEST};
+use alloy_primitives::B256;
+use libp2p::PeerId;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// How long a range response may take.
+pub const RANGE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long to wait for consensus to import a delivered batch.
+pub const IMPORT_WAIT: Duration = Duration::from_secs(10);
+/// Ancestors fetched by root, one after the other, for one missing parent.
+pub const MAX_PARENT_DEPTH: u32 = 64;
+/// Parent roots being fetched at once.
+pub const MAX_PARENT_REQUESTS: usize = 64;
+/// How long a parent request is remembered (not asked again meanwhile).
+pub const PARENT_RETRY: Duration = Duration::from_secs(5);
+
+/// A range request to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RangeAsk {
+    /// To whom.
+    pub peer: PeerId,
+    /// First height.
+    pub start_height: u64,
+    /// How many.
+    pub count: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Phase {
+    Idle,
+    Requested {
+        ask: RangeAsk,
+        at: Instant,
+    },
+    Importing {
+        until_height: u64,
+        deadline: Instant,
+    },
+}
+
+/// The sync state.
+#[derive(Debug)]
+pub struct SyncState {
+    phase: Phase,
+    /// The start of the previous batch and how many batches in a row started there.
+    last_start: Option<(u64, u32)>,
+    rotation: usize,
+    parents: HashMap<B256, (Instant, u32)>,
+    progress: Option<Progress>,
+}
+
+/// Throughput of the current catch-up, for the log line.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// When catching up began.
+    pub started: Instant,
+    /// Our head height then.
+    pub start_height: u64,
+    /// Last time progress was logged.
+    pub logged: Instant,
+}
+
+impl Default for SyncState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SyncState {
+    /// Idle.
+    pub fn new() -> Self {
+        Self {
+            phase: Phase::Idle,
+            last_start: None,
+            rotation: 0,
+            parents: HashMap::new(),
+            progress: None,
+        }
+    }
+
+    /// The highest head any peer reports.
+    pub fn target(peers: &HashMap<PeerId, Status>) -> Option<u64> {
+        peers.values().map(|s| s.head_height).max()
+    }
+
+    /// Whether a range request is outstanding.
+    pub fn requesting(&self) -> bool {
+        matches!(self.phase, Phase::Requested { .. })
+    }
+
+    /// The next range request, if one is due.
+    pub fn next(
+        &mut self,
+        ours: &Status,
+        peers: &HashMap<PeerId, Status>,
+        now: Instant,
+    ) -> Option<RangeAsk> {
+        match self.phase {
+            Phase::Requested { at, .. } if now.saturating_duration_since(at) < RANGE_TIMEOUT => {
+                return None
+            }
+            Phase::Importing {
+                until_height,
+                deadline,
+            } if ours.head_height < until_height && now < deadline => return None,
+            _ => self.phase = Phase::Idle,
+        }
+        let target = Self::target(peers)?;
+        if target <= ours.head_height {
+            self.progress = None;
+            self.last_start = None;
+            return None;
+        }
+        let mut start = ours.head_height + 1;
+        let repeats = match self.last_start {
+            Some((s, n)) if s == start => n + 1,
+            _ => 1,
+        };
+        if repeats > 2 {
+            start = ours.finalized_height + 1;
+        }
+        self.last_start = Some((ours.head_height + 1, repeats));
+        let mut ahead: Vec<PeerId> = peers
+            .iter()
+            .filter(|(_, s)| s.head_height >= start)
+            .map(|(p, _)| *p)
+            .collect();
+        if ahead.is_empty() {
+            return None;
+        }
+        ahead.sort();
+        self.rotation = self.rotation.wrapping_add(1);
+        let peer = ahead[self.rotation % ahead.len()];
+        let peer_head = peers.get(&peer).map_or(target, |s| s.head_height);
+        let count = (peer_head - start + 1).min(MAX_BLOCKS_PER_REQUEST);
+        let ask = RangeAsk {
+            peer,
+            start_height: start,
+            count,
+        };
+        self.progress.get_or_insert(Progress {
+            started: now,
+            start_height: ours.head_height,
+            logged: now,
+        });
+        self.phase = Phase::Requested { ask, at: now };
+        Some(ask)
+    }
+
+    /// The outstanding range request, if any.
+    pub fn outstanding(&self) -> Option<RangeAsk> {
+        match self.phase {
+            Phase::Requested { ask, .. } => Some(ask),
+            _ => None,
+        }
+    }
+
+    /// The range request failed or returned nothing usable: ask again (another peer) next time.
+    pub fn failed(&mut self) {
+        self.phase = Phase::Idle;
+    }
+
+    /// `n` blocks of the outstanding request were handed to consensus.
+    pub fn delivered(&mut self, n: u64, now: Instant) {
+        if let Phase::Requested { ask, .. } = self.phase {
+            self.phase = if n == 0 {
+                Phase::Idle
+            } else {
+                Phase::Importing {
+                    until_height: ask.start_height + n - 1,
+                    deadline: now + IMPORT_WAIT,
+                }
+            };
+        }
+    }
+
+    /// Whether `root` should be fetched now (not already being fetched) at `depth`; records it.
+    pub fn want_parent(&mut self, root: B256, depth: u32, now: Instant) -> bool {
+        if depth > MAX_PARENT_DEPTH {
+            return false;
+        }
+        self.parents
+            .retain(|_, (at, _)| now.saturating_duration_since(*at) < PARENT_RETRY);
+        if self.parents.contains_key(&root) || self.parents.len() >= MAX_PARENT_REQUESTS {
+            return false;
+        }
+        self.parents.insert(root, (now, depth));
+        true
+    }
+
+    /// The depth at which `root` was asked for (0 if not asked).
+    pub fn parent_depth(&self, root: &B256) -> u32 {
+        self.parents.get(root).map_or(0, |(_, d)| *d)
+    }
+
+    /// A progress line is due: `(blocks/s, ETA seconds)` since catching up began, at most every
+    /// `every`.
+    pub fn progress_due(
+        &mut self,
+        head: u64,
+        target: u64,
+        now: Instant,
+        every: Duration,
+    ) -> Option<(f64, f64)> {
+        let p = self.progress.as_mut()?;
+        if now.saturating_duration_since(p.logged) < every {
+            return None;
+        }
+        p.logged = now;
+        let secs = now
+            .saturating_duration_since(p.started)
+            .as_secs_f64()
+            .max(1e-3);
+        let rate = head.saturating_sub(p.start_height) as f64 / secs;
+        let eta = if rate > 0.0 {
+            target.saturating_sub(head) as f64 / rate
+        } else {
+            f64::INFINITY
+        };
+        Some((rate, eta))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(head: u64, finalized: u64) -> Status {
+        Status {
+            head_height: head,
+            finalized_height: finalized,
+            ..Status::default()
+        }
+    }
+
+    #[test]
+    fn asks_in_batches_waits_for_import_and_stops_at_the_target() {
+        let mut s = SyncState::new();
+        let peer = PeerId::random();
+        let peers = HashMap::from([(peer, status(100, 90))]);
+        let now = Instant::now();
+        let ask = s.next(&status(10, 5), &peers, now).unwrap();
+        assert_eq!((ask.start_height, ask.count), (11, MAX_BLOCKS_PER_REQUEST));
+        assert!(
+            s.next(&status(10, 5), &peers, now).is_none(),
+            "one in flight"
+        );
+        s.delivered(32, now);
+        assert!(s.next(&status(20, 5), &peers, now).is_none(), "importing");
+        let ask = s.next(&status(42, 5), &peers, now).unwrap();
+        assert_eq!(ask.start_height, 43);
+        s.delivered(32, now);
+        let ask = s.next(&status(98, 5), &peers, now).unwrap();
+        assert_eq!((ask.start_height, ask.count), (99, 2));
+        s.delivered(2, now);
+        assert!(s.next(&status(100, 5), &peers, now).is_none(), "synced");
+    }
+
+    #[test]
+    fn a_head_that_does_not_move_restarts_from_finalized() {
+        let mut s = SyncState::new();
+        let peers = HashMap::from([(PeerId::random(), status(100, 90))]);
+        let mut now = Instant::now();
+        for _ in 0..2 {
+            let ask = s.next(&status(50, 40), &peers, now).unwrap();
+            assert_eq!(ask.start_height, 51);
+            s.delivered(32, now);
+            now += IMPORT_WAIT;
+        }
+        let ask = s.next(&status(50, 40), &peers, now).unwrap();
+        assert_eq!(ask.start_height, 41, "on a fork: from after finalized");
+    }
+
+    #[test]
+    fn timeout_and_failure_free_the_slot() {
+        let mut s = SyncState::new();
+        let peers = HashMap::from([(PeerId::random(), status(100, 0))]);
+        let now = Instant::now();
+        assert!(s.next(&status(0, 0), &peers, now).is_some());
+        assert!(s.next(&status(0, 0), &peers, now + RANGE_TIMEOUT).is_some());
+        s.failed();
+        assert!(s.next(&status(0, 0), &peers, now + RANGE_TIMEOUT).is_some());
+    }
+
+    #[test]
+    fn parent_requests_are_bounded_and_deduplicated() {
+        let mut s = SyncState::new();
+        let now = Instant::now();
+        assert!(s.want_parent(B256::repeat_byte(1), 1, now));
+        assert!(!s.want_parent(B256::repeat_byte(1), 1, now));
+        assert!(!s.want_parent(B256::repeat_byte(2), MAX_PARENT_DEPTH + 1, now));
+        for i in 0..200u32 {
+            let mut r = [0u8; 32];
+            r[..4].copy_from_slice(&i.to_be_bytes());
+            r[31] = 9;
+            s.want_parent(B256::from(r), 1, now);
+        }
+        assert!(s.parents.len() <= MAX_PARENT_REQUESTS);
+        assert!(s.want_parent(B256::repeat_byte(1), 1, now + PARENT_RETRY));
+    }
+}
