@@ -8,10 +8,11 @@
 
 use crate::chain::Chain;
 use crate::chain_store::ChainStoreError;
+use crate::fees::priority_fees;
 use crate::forkchoice::{BlockInfo, ForkChoiceError, PowIndex};
 use crate::validate::{check_block_auxpow, validate_proposal, validate_signed_block, BlockError};
 use alloy_primitives::{keccak256, B256, U256};
-use alys_engine::{EngineError, ExecutionEngine, PayloadStatusEnum};
+use alys_engine::{methods, EngineError, ExecutionEngine, PayloadStatusEnum};
 use alys_primitives::{Approval, ConsensusBlock, SignedConsensusBlock};
 
 /// Result of a successful import call.
@@ -35,15 +36,21 @@ pub enum ImportError {
     #[error("invalid block: {0}")]
     Invalid(#[from] BlockError),
     /// The execution client could not be asked.
-    #[error("execution client: {0}")]
-    Engine(#[from] EngineError),
+    #[error("execution client, {method}: {source}")]
+    Engine {
+        /// The method that failed.
+        method: &'static str,
+        /// The error.
+        #[source]
+        source: EngineError,
+    },
     /// Persisting failed.
     #[error(transparent)]
     Store(#[from] ChainStoreError),
     /// Fork choice refused the block.
     #[error(transparent)]
     ForkChoice(#[from] ForkChoiceError),
-    /// The EL's receipts (for the priority fees) are unavailable or inconsistent.
+    /// The EL's receipts (for the priority fees) are unknown to it or do not match the block.
     #[error("receipts of payload {hash}: {reason}")]
     Receipts {
         /// Payload hash.
@@ -94,7 +101,7 @@ impl<E: ExecutionEngine> Chain<E> {
             check_block_auxpow(&ctx, &parent, &block.message)?
         };
         let validated = started.elapsed();
-        el_verdict(self.new_payload(&block.message).await?)?;
+        el_verdict(self.new_payload_checked(&block.message).await?)?;
         let executed = started.elapsed();
         let fees = self.block_fees(&block.message).await?;
         let timestamp = block.message.execution_payload.timestamp;
@@ -167,39 +174,34 @@ impl<E: ExecutionEngine> Chain<E> {
         Ok(ImportOutcome::Imported { root, new_head })
     }
 
-    /// Priority fees (wei) of an executed payload: Σ (effective gas price − base fee) × gas
-    /// used over its transactions, from the EL's receipts (`eth_getBlockReceipts`), which must
-    /// match the payload's transactions one to one. Zero without transactions or without
-    /// merged mining (nothing is re-minted then).
+    /// Priority fees (wei) of an executed payload ([`crate::fees`]), from the EL's receipts.
+    /// Zero without transactions or without merged mining (nothing is re-minted then). The
+    /// last few results are cached by payload hash: a proposer checks its block before
+    /// proposing it and imports it right after.
     pub(crate) async fn block_fees(&self, block: &ConsensusBlock) -> Result<U256, ImportError> {
         let p = &block.execution_payload;
         if p.transactions.is_empty() || self.pow.is_none() {
             return Ok(U256::ZERO);
         }
+        if let Some(fees) = self.fee_cache.get(&p.block_hash) {
+            return Ok(fees);
+        }
         let err = |reason: String| ImportError::Receipts {
             hash: p.block_hash,
             reason,
         };
+        let tx_hashes: Vec<B256> = p.transactions.iter().map(|tx| keccak256(&tx[..])).collect();
         let receipts = self
             .engine
-            .block_receipts(p.block_hash)
-            .await?
+            .block_receipts(p.block_hash, &tx_hashes)
+            .await
+            .map_err(|source| ImportError::Engine {
+                method: methods::GET_BLOCK_RECEIPTS,
+                source,
+            })?
             .ok_or_else(|| err("unknown to the execution client".into()))?;
-        if receipts.len() != p.transactions.len() {
-            return Err(err(format!(
-                "{} receipts for {} transactions",
-                receipts.len(),
-                p.transactions.len()
-            )));
-        }
-        let mut fees = U256::ZERO;
-        for (i, (r, tx)) in receipts.iter().zip(p.transactions.iter()).enumerate() {
-            if r.transaction_hash != keccak256(&tx[..]) {
-                return Err(err(format!("receipt {i} is for another transaction")));
-            }
-            let tip = U256::from(r.effective_gas_price).saturating_sub(p.base_fee_per_gas);
-            fees = fees.saturating_add(tip.saturating_mul(U256::from(r.gas_used)));
-        }
+        let fees = priority_fees(p, &receipts).map_err(|e| err(e.to_string()))?;
+        self.fee_cache.put(p.block_hash, fees);
         Ok(fees)
     }
 
@@ -217,8 +219,29 @@ impl<E: ExecutionEngine> Chain<E> {
             block,
             proposer_approval,
         )?;
-        el_verdict(self.new_payload(block).await?)?;
+        el_verdict(self.new_payload_checked(block).await?)?;
         Ok(())
+    }
+
+    /// What import needs from the EL for `block`, checked before proposing it: `newPayload`
+    /// VALID and (when the fee re-mint needs them) receipts that match the payload.
+    pub async fn check_importable(&self, block: &ConsensusBlock) -> Result<(), ImportError> {
+        el_verdict(self.new_payload_checked(block).await?)?;
+        self.block_fees(block).await?;
+        Ok(())
+    }
+
+    /// [`Chain::new_payload`] with the method named in the error.
+    async fn new_payload_checked(
+        &self,
+        block: &ConsensusBlock,
+    ) -> Result<PayloadStatusEnum, ImportError> {
+        self.new_payload(block)
+            .await
+            .map_err(|source| ImportError::Engine {
+                method: methods::NEW_PAYLOAD_V3,
+                source,
+            })
     }
 
     /// Finalize `root` (and everything before it): prune fork choice, persist, tell the EL.
