@@ -4,7 +4,8 @@
 //!
 //! The endpoint is the one given by [`HttpEngineClient::with_execution_rpc_url`], else the
 //! Engine API URL (with its JWT). Once an endpoint answers -32601 to `eth_getBlockReceipts`,
-//! the per-transaction calls are used directly.
+//! the per-transaction calls are used directly, until they fail with -32601 too (then the
+//! endpoint is asked for block receipts again: it may have been fixed or replaced).
 
 use std::sync::atomic::Ordering;
 
@@ -56,12 +57,19 @@ impl HttpEngineClient {
                 )
                 .await
                 .map_err(|e| match e {
-                    EngineError::MethodNotFound(message) => EngineError::MethodNotFound(format!(
-                        "neither {} nor {} is served at {}: {message}",
-                        methods::GET_BLOCK_RECEIPTS,
-                        methods::GET_TRANSACTION_RECEIPT,
-                        self.execution_rpc_url()
-                    )),
+                    EngineError::MethodNotFound(message) => {
+                        // Neither is served: the endpoint is the wrong one (or a broken EL).
+                        // Ask for block receipts again next time, in case it gets fixed.
+                        self.inner
+                            .block_receipts_missing
+                            .store(false, Ordering::Relaxed);
+                        EngineError::MethodNotFound(format!(
+                            "neither {} nor {} is served at {}: {message}",
+                            methods::GET_BLOCK_RECEIPTS,
+                            methods::GET_TRANSACTION_RECEIPT,
+                            self.execution_rpc_url()
+                        ))
+                    }
                     other => other,
                 })?;
             match receipt {

@@ -13,7 +13,10 @@
 //! - `process`, `nodes` and `json_rpc` (`process`): the `alys` binary run as `alys dev`, `alys el` or
 //!   `alys btc-devnet` on port 0, its bound addresses read from what it prints, and a blocking
 //!   JSON-RPC client;
-//! - `engine_mock` (`engine-mock`): a JWT-checking Engine API server with canned answers.
+//! - `ethereumjs` (`process`): the EthereumJS execution client (npm) as a process on free ports;
+//! - `engine_mock` (`engine-mock`): a JWT-checking Engine API server with canned answers;
+//! - `engine_proxy` (`engine-mock`): a proxy in front of a real execution client that makes
+//!   chosen methods fail (-32601, no answer, SYNCING) until told otherwise.
 
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
@@ -27,6 +30,10 @@ pub mod devnet;
 pub mod el;
 #[cfg(feature = "engine-mock")]
 pub mod engine_mock;
+#[cfg(feature = "engine-mock")]
+pub mod engine_proxy;
+#[cfg(feature = "process")]
+pub mod ethereumjs;
 #[cfg(feature = "federation")]
 pub mod federation;
 #[cfg(feature = "process")]
