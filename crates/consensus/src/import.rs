@@ -70,6 +70,14 @@ impl ImportError {
     }
 }
 
+/// The EL does not give the receipts of payload `hash`.
+fn receipts_unknown(hash: B256) -> ImportError {
+    ImportError::Receipts {
+        hash,
+        reason: "unknown to the execution client (is --execution-rpc-url the eth JSON-RPC of the same client?)".into(),
+    }
+}
+
 /// Map an EL payload status onto the consensus verdict.
 fn el_verdict(status: PayloadStatusEnum) -> Result<(), BlockError> {
     match status {
@@ -103,7 +111,26 @@ impl<E: ExecutionEngine> Chain<E> {
         let validated = started.elapsed();
         el_verdict(self.new_payload_checked(&block.message).await?)?;
         let executed = started.elapsed();
-        let fees = self.block_fees(&block.message).await?;
+        let height = parent.height.saturating_add(1);
+        let fees = match self.block_fees(&block.message).await? {
+            Some(fees) => fees,
+            // Some clients (EthereumJS) serve receipts only for canonical blocks: a block that
+            // becomes our head is made the EL's head first, and the EL is set back if the
+            // receipts still fail.
+            None if height > self.head().height => {
+                self.set_el_head(&block.message).await?;
+                match self.block_fees(&block.message).await {
+                    Ok(Some(fees)) => fees,
+                    failed => {
+                        self.notify_el().await;
+                        return Err(failed.err().unwrap_or_else(|| {
+                            receipts_unknown(block.message.execution_payload.block_hash)
+                        }));
+                    }
+                }
+            }
+            None => return Err(receipts_unknown(block.message.execution_payload.block_hash)),
+        };
         let timestamp = block.message.execution_payload.timestamp;
         let index = match &pow {
             Some(v) => v.child_index(&parent.pow, timestamp, fees),
@@ -113,7 +140,6 @@ impl<E: ExecutionEngine> Chain<E> {
             },
         };
 
-        let height = parent.height.saturating_add(1);
         let old_head_height = self.head().height;
         let old_head = self.head().root;
         let backup = pow.as_ref().map(|_| self.forkchoice.clone());
@@ -174,35 +200,41 @@ impl<E: ExecutionEngine> Chain<E> {
         Ok(ImportOutcome::Imported { root, new_head })
     }
 
-    /// Priority fees (wei) of an executed payload ([`crate::fees`]), from the EL's receipts.
-    /// Zero without transactions or without merged mining (nothing is re-minted then). The
-    /// last few results are cached by payload hash: a proposer checks its block before
-    /// proposing it and imports it right after.
-    pub(crate) async fn block_fees(&self, block: &ConsensusBlock) -> Result<U256, ImportError> {
+    /// Priority fees (wei) of an executed payload ([`crate::fees`]), from the EL's receipts;
+    /// `None` when the EL does not give the block's receipts (yet). Zero without transactions
+    /// or without merged mining (nothing is re-minted then). The last few results are cached
+    /// by payload hash: a proposer checks its block before proposing it and imports it right
+    /// after.
+    pub(crate) async fn block_fees(
+        &self,
+        block: &ConsensusBlock,
+    ) -> Result<Option<U256>, ImportError> {
         let p = &block.execution_payload;
         if p.transactions.is_empty() || self.pow.is_none() {
-            return Ok(U256::ZERO);
+            return Ok(Some(U256::ZERO));
         }
         if let Some(fees) = self.fee_cache.get(&p.block_hash) {
-            return Ok(fees);
+            return Ok(Some(fees));
         }
         let err = |reason: String| ImportError::Receipts {
             hash: p.block_hash,
             reason,
         };
         let tx_hashes: Vec<B256> = p.transactions.iter().map(|tx| keccak256(&tx[..])).collect();
-        let receipts = self
+        let Some(receipts) = self
             .engine
-            .block_receipts(p.block_hash, &tx_hashes)
+            .block_receipts(p.block_hash, p.block_number, &tx_hashes)
             .await
             .map_err(|source| ImportError::Engine {
                 method: methods::GET_BLOCK_RECEIPTS,
                 source,
             })?
-            .ok_or_else(|| err("unknown to the execution client".into()))?;
+        else {
+            return Ok(None);
+        };
         let fees = priority_fees(p, &receipts).map_err(|e| err(e.to_string()))?;
         self.fee_cache.put(p.block_hash, fees);
-        Ok(fees)
+        Ok(Some(fees))
     }
 
     /// Check a proposal (block + proposer approval) and have the EL execute its payload:
@@ -224,10 +256,31 @@ impl<E: ExecutionEngine> Chain<E> {
     }
 
     /// What import needs from the EL for `block`, checked before proposing it: `newPayload`
-    /// VALID and (when the fee re-mint needs them) receipts that match the payload.
+    /// VALID and (when the fee re-mint needs them) the receipts method served and, if the EL
+    /// already gives the block's receipts, receipts that match the payload. (An EL that gives
+    /// receipts only for canonical blocks, like EthereumJS, answers "unknown" here; import then
+    /// makes the block the EL's head first.)
     pub async fn check_importable(&self, block: &ConsensusBlock) -> Result<(), ImportError> {
         el_verdict(self.new_payload_checked(block).await?)?;
         self.block_fees(block).await?;
+        Ok(())
+    }
+
+    /// `forkchoiceUpdated` with `block` as the EL's head (safe and finalized unchanged).
+    async fn set_el_head(&self, block: &ConsensusBlock) -> Result<(), ImportError> {
+        let state = alys_engine::ForkchoiceState {
+            head_block_hash: block.execution_payload.block_hash,
+            ..self.forkchoice_state()
+        };
+        let updated = self
+            .engine
+            .forkchoice_updated(state, None)
+            .await
+            .map_err(|source| ImportError::Engine {
+                method: methods::FORKCHOICE_UPDATED_V3,
+                source,
+            })?;
+        el_verdict(updated.payload_status.status)?;
         Ok(())
     }
 

@@ -306,9 +306,10 @@ impl ExecutionEngine for HttpEngineClient {
     async fn block_receipts(
         &self,
         block_hash: B256,
+        block_number: u64,
         tx_hashes: &[B256],
     ) -> Result<Option<Vec<alloy::rpc::types::TransactionReceipt>>, EngineError> {
-        self.receipts(block_hash, tx_hashes).await
+        self.receipts(block_hash, block_number, tx_hashes).await
     }
 
     /// `engine_forkchoiceUpdatedV3`.

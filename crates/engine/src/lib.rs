@@ -56,17 +56,18 @@ pub trait ExecutionEngine: Send + Sync + 'static {
         parent_beacon_block_root: B256,
     ) -> impl Future<Output = Result<PayloadStatus, EngineError>> + Send;
 
-    /// The receipts of the executed block `block_hash`, whose transactions are `tx_hashes` in
-    /// order (`None` if the client does not know it). Consensus uses them for the priority fees
+    /// The receipts of the executed block `block_hash` (number `block_number`), whose
+    /// transactions are `tx_hashes` in order (`None` if the client does not give them). Consensus uses them for the priority fees
     /// it re-mints (DESIGN §4 "Fees"). The Engine API does not define such a method: the HTTP
     /// client reads `eth_getBlockReceipts` (or `eth_getTransactionReceipt`) from the execution
     /// client's eth JSON-RPC. Default: not supported.
     fn block_receipts(
         &self,
         block_hash: B256,
+        block_number: u64,
         tx_hashes: &[B256],
     ) -> impl Future<Output = Result<Option<Vec<TransactionReceipt>>, EngineError>> + Send {
-        let _ = (block_hash, tx_hashes);
+        let _ = (block_hash, block_number, tx_hashes);
         async {
             Err(EngineError::MethodNotFound(
                 methods::GET_BLOCK_RECEIPTS.into(),

@@ -1,6 +1,8 @@
 //! The receipts of an executed block, read from the execution client's eth JSON-RPC (the fee
-//! re-mint needs each transaction's gas used): `eth_getBlockReceipts`, or, where the endpoint
-//! does not serve it (-32601), `eth_getTransactionReceipt` for each transaction.
+//! re-mint needs each transaction's gas used): `eth_getBlockReceipts` by block hash, then by
+//! block number (EthereumJS 0.10 finds no block by hash there; by number it answers for the
+//! canonical block, kept only if the receipts name our block), or, where the endpoint does not
+//! serve it (-32601), `eth_getTransactionReceipt` for each transaction.
 //!
 //! The endpoint is the one given by [`HttpEngineClient::with_execution_rpc_url`], else the
 //! Engine API URL (with its JWT). Once an endpoint answers -32601 to `eth_getBlockReceipts`,
@@ -10,7 +12,7 @@
 use std::sync::atomic::Ordering;
 
 use alloy::rpc::types::TransactionReceipt;
-use alloy_primitives::B256;
+use alloy_primitives::{B256, U64};
 use jsonrpsee::core::params::ArrayParams;
 use serde::de::DeserializeOwned;
 
@@ -23,6 +25,7 @@ impl HttpEngineClient {
     pub(crate) async fn receipts(
         &self,
         block_hash: B256,
+        block_number: u64,
         tx_hashes: &[B256],
     ) -> Result<Option<Vec<TransactionReceipt>>, EngineError> {
         if !self.inner.block_receipts_missing.load(Ordering::Relaxed) {
@@ -33,8 +36,20 @@ impl HttpEngineClient {
                 )
                 .await
             {
+                Ok(None) => {
+                    let by_number = self
+                        .eth_call::<Option<Vec<TransactionReceipt>>>(
+                            methods::GET_BLOCK_RECEIPTS,
+                            params1(U64::from(block_number))?,
+                        )
+                        .await?;
+                    return Ok(by_number.filter(|receipts| {
+                        !receipts.is_empty()
+                            && receipts.iter().all(|r| r.block_hash == Some(block_hash))
+                    }));
+                }
                 Err(EngineError::MethodNotFound(message)) => {
-                    tracing::warn!(
+                    tracing::debug!(
                         url = self.execution_rpc_url(),
                         %message,
                         "the execution client does not serve {} here; reading receipts with {} per transaction",

@@ -156,10 +156,26 @@ impl EthereumJsProcess {
             .collect();
             let log_start = std::fs::metadata(&self.log).map_or(0, |m| m.len() as usize);
             let mut process = LoggedProcess::spawn("ethereumjs", &self.binary, args, &self.log);
+            let (eth_rpc, engine_url) = (
+                format!("http://127.0.0.1:{rpc}"),
+                format!("http://127.0.0.1:{engine}"),
+            );
             let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 process.wait_for_line(START_TIMEOUT, "`Client started successfully`", |l| {
                     l.contains("Client started successfully").then_some(())
-                })
+                });
+                // It logs its servers as started before they accept connections.
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                while JsonRpc::new(&eth_rpc, None)
+                    .call("eth_chainId", json!([]))
+                    .is_err()
+                {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "eth RPC not answering"
+                    );
+                    std::thread::sleep(crate::wait::POLL);
+                }
             }));
             let bind_failed = process
                 .log_text()
@@ -167,8 +183,8 @@ impl EthereumJsProcess {
                 .is_some_and(|run| run.contains("EADDRINUSE"));
             match started {
                 Ok(()) if !bind_failed => {
-                    self.engine_url = format!("http://127.0.0.1:{engine}");
-                    self.eth_rpc = format!("http://127.0.0.1:{rpc}");
+                    self.engine_url = engine_url;
+                    self.eth_rpc = eth_rpc;
                     self.process = Some(process);
                     return;
                 }
