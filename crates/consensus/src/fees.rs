@@ -165,3 +165,190 @@ impl FeeCache {
         entries.push_back((hash, fees));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::consensus::{
+        Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom, SignableTransaction, TxEip1559,
+        TxLegacy,
+    };
+    use alloy::eips::Encodable2718;
+    use alloy::network::TxSignerSync;
+    use alloy::signers::local::PrivateKeySigner;
+    use alloy_primitives::{Address, TxKind};
+    use ssz_types::VariableList;
+
+    const BASE: u64 = 1_000;
+
+    fn key() -> PrivateKeySigner {
+        "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+            .parse()
+            .unwrap()
+    }
+
+    fn eip1559(nonce: u64, max_fee: u128, tip: u128) -> Vec<u8> {
+        let mut tx = TxEip1559 {
+            chain_id: 1,
+            nonce,
+            gas_limit: 100_000,
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: tip,
+            to: TxKind::Call(Address::repeat_byte(1)),
+            ..Default::default()
+        };
+        let sig = key().sign_transaction_sync(&mut tx).unwrap();
+        TxEnvelope::from(tx.into_signed(sig)).encoded_2718()
+    }
+
+    fn legacy(nonce: u64, gas_price: u128) -> Vec<u8> {
+        let mut tx = TxLegacy {
+            chain_id: Some(1),
+            nonce,
+            gas_price,
+            gas_limit: 21_000,
+            to: TxKind::Call(Address::repeat_byte(2)),
+            ..Default::default()
+        };
+        let sig = key().sign_transaction_sync(&mut tx).unwrap();
+        TxEnvelope::from(tx.into_signed(sig)).encoded_2718()
+    }
+
+    fn receipt(tx: &[u8], cumulative: u64) -> TransactionReceipt {
+        let inner = ReceiptWithBloom::from(Receipt {
+            status: Eip658Value::Eip658(true),
+            cumulative_gas_used: cumulative,
+            logs: Vec::new(),
+        });
+        let inner = match tx[0] {
+            2 => ReceiptEnvelope::Eip1559(inner),
+            _ => ReceiptEnvelope::Legacy(inner),
+        };
+        TransactionReceipt {
+            inner,
+            transaction_hash: keccak256(tx),
+            transaction_index: None,
+            block_hash: None,
+            block_number: None,
+            // Derived fields the rule must not read: deliberately wrong.
+            gas_used: 1,
+            effective_gas_price: 1,
+            blob_gas_used: None,
+            blob_gas_price: None,
+            from: Address::ZERO,
+            to: None,
+            contract_address: None,
+        }
+    }
+
+    /// A payload of `txs` committing to `receipts`.
+    fn payload(txs: &[Vec<u8>], receipts: &[TransactionReceipt]) -> ExecutionPayload {
+        let consensus: Vec<_> = receipts
+            .iter()
+            .map(|r| r.inner.clone().into_primitives_receipt())
+            .collect();
+        ExecutionPayload {
+            base_fee_per_gas: U256::from(BASE),
+            gas_used: consensus.last().map_or(0, |r| r.cumulative_gas_used()),
+            receipts_root: calculate_receipt_root(&consensus),
+            transactions: VariableList::new(
+                txs.iter()
+                    .map(|t| VariableList::new(t.clone()).unwrap())
+                    .collect(),
+            )
+            .unwrap(),
+            ..Default::default()
+        }
+    }
+
+    fn block() -> (Vec<Vec<u8>>, Vec<TransactionReceipt>) {
+        // Tip capped by the fee cap (1_500 − 1_000 = 500 < 700); a legacy tx (2_000 − 1_000).
+        let txs = vec![eip1559(0, 1_500, 700), legacy(1, 2_000)];
+        let receipts = vec![receipt(&txs[0], 30_000), receipt(&txs[1], 51_000)];
+        (txs, receipts)
+    }
+
+    #[test]
+    fn fees_are_tip_times_gas_from_the_transactions_and_cumulative_gas() {
+        let (txs, receipts) = block();
+        let fees = priority_fees(&payload(&txs, &receipts), &receipts).unwrap();
+        assert_eq!(fees, U256::from(500u64 * 30_000 + 1_000 * 21_000));
+    }
+
+    #[test]
+    fn every_inconsistency_is_its_typed_error() {
+        let (txs, receipts) = block();
+        let good = payload(&txs, &receipts);
+
+        let err = priority_fees(&good, &receipts[..1]).unwrap_err();
+        assert_eq!(
+            err,
+            FeeError::Count {
+                receipts: 1,
+                transactions: 2
+            }
+        );
+
+        let swapped = [receipts[1].clone(), receipts[0].clone()];
+        assert!(matches!(
+            priority_fees(&good, &swapped),
+            Err(FeeError::WrongTransaction { index: 0, .. })
+        ));
+
+        let mut other_root = good.clone();
+        other_root.receipts_root = B256::repeat_byte(9);
+        assert!(matches!(
+            priority_fees(&other_root, &receipts),
+            Err(FeeError::ReceiptsRoot { .. })
+        ));
+
+        let mut other_gas = good.clone();
+        other_gas.gas_used += 1;
+        assert!(matches!(
+            priority_fees(&other_gas, &receipts),
+            Err(FeeError::Gas { index: 1, .. })
+        ));
+
+        let decreasing = vec![receipt(&txs[0], 30_000), receipt(&txs[1], 20_000)];
+        assert!(matches!(
+            priority_fees(&payload(&txs, &decreasing), &decreasing),
+            Err(FeeError::Gas { index: 1, .. })
+        ));
+
+        let garbage = vec![vec![0x02, 0xff, 0x00]];
+        let r = vec![receipt(&garbage[0], 21_000)];
+        assert!(matches!(
+            priority_fees(&payload(&garbage, &r), &r),
+            Err(FeeError::Transaction { index: 0, .. })
+        ));
+
+        let poor = vec![eip1559(0, BASE as u128 - 1, 1)];
+        let r = vec![receipt(&poor[0], 21_000)];
+        assert_eq!(
+            priority_fees(&payload(&poor, &r), &r),
+            Err(FeeError::BelowBaseFee { index: 0 })
+        );
+
+        let mut huge_base = good;
+        huge_base.base_fee_per_gas = U256::from(u64::MAX) + U256::from(1);
+        assert!(matches!(
+            priority_fees(&huge_base, &receipts),
+            Err(FeeError::BaseFee(_))
+        ));
+    }
+
+    #[test]
+    fn the_fee_cache_is_bounded() {
+        let cache = FeeCache::default();
+        for i in 0..(FeeCache::CAPACITY as u64 + 10) {
+            cache.put(B256::from(U256::from(i)), U256::from(i));
+        }
+        assert_eq!(cache.0.lock().unwrap().len(), FeeCache::CAPACITY);
+        assert_eq!(cache.get(&B256::from(U256::from(0u64))), None);
+        let last = FeeCache::CAPACITY as u64 + 9;
+        assert_eq!(
+            cache.get(&B256::from(U256::from(last))),
+            Some(U256::from(last))
+        );
+    }
+}
