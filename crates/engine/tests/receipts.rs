@@ -32,10 +32,16 @@ async fn receipts_go_to_the_execution_rpc_url_without_the_jwt() {
         .await
         .unwrap_err();
     assert!(matches!(err, EngineError::Unauthorized), "{err}");
-    assert!(engine.auth().is_empty(), "nothing sent to the Engine API URL");
+    assert!(
+        engine.auth().is_empty(),
+        "nothing sent to the Engine API URL"
+    );
     let seen = eth.auth();
     assert_eq!(seen.len(), 1);
-    assert!(seen[0].token.is_none(), "no JWT sent to the eth JSON-RPC URL");
+    assert!(
+        seen[0].token.is_none(),
+        "no JWT sent to the eth JSON-RPC URL"
+    );
 }
 
 #[tokio::test]
@@ -59,7 +65,11 @@ async fn by_default_receipts_are_asked_on_the_engine_url_with_the_jwt_and_both_m
         other => panic!("expected -32601, got {other}"),
     }
     let seen = engine.auth();
-    assert_eq!(seen.len(), 2, "block receipts, then the per-transaction fallback");
+    assert_eq!(
+        seen.len(),
+        2,
+        "block receipts, then the per-transaction fallback"
+    );
     assert!(seen.iter().all(|a| a.accepted));
 }
 
