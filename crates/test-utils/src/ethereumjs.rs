@@ -19,7 +19,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Starts tried (each on fresh ports) before giving up.
 const START_ATTEMPTS: usize = 5;
 
-/// A running EthereumJS, its ports and files.
+/// A running EthereumJS, its ports and files (it also writes its own rotating log into the
+/// data directory).
 pub struct EthereumJsProcess {
     /// The process, while running.
     pub process: Option<LoggedProcess>,
@@ -150,7 +151,6 @@ impl EthereumJsProcess {
                 "--discV4=false".into(),
                 "--discDns=false".into(),
                 "--saveReceipts".into(),
-                "--logFile=false".into(),
             ]
             .into_iter()
             .collect();
