@@ -8,48 +8,17 @@
 mod common;
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::{Command, Stdio},
     time::Duration,
 };
 
-use common::{cast, require, DevProcess as Dev, Tool};
+use common::{cast, miner_bin, require, DevProcess as Dev, Tool};
 use serde_json::{json, Value};
 
 const KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const ADDR1: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 const GWEI: u128 = 1_000_000_000;
-
-/// The `alys-miner` binary next to `alys` (built on demand: it lives in another package).
-fn miner_bin() -> PathBuf {
-    let alys = PathBuf::from(env!("CARGO_BIN_EXE_alys"));
-    let miner = alys.with_file_name("alys-miner");
-    if !miner.is_file() {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args([
-                "build",
-                "-p",
-                "alys-miner",
-                "--bin",
-                "alys-miner",
-                "--manifest-path",
-            ])
-            .arg(manifest)
-            .status()
-            .expect("cargo runs");
-        assert!(
-            status.success(),
-            "building alys-miner (or run `cargo build -p alys-miner`)"
-        );
-    }
-    assert!(
-        miner.is_file(),
-        "{} missing: run `cargo build -p alys-miner`",
-        miner.display()
-    );
-    miner
-}
 
 /// Node RPC shorthands of these tests.
 trait DevExt {

@@ -1,6 +1,7 @@
 //! Subcommands of the `alys` binary.
 
 mod btc_devnet;
+mod chain;
 mod dev;
 mod el;
 mod eth_rpc_args;
@@ -21,6 +22,9 @@ pub(crate) enum Command {
     El(el::ElCommand),
     /// Run the embedded regtest Bitcoin (Bitcoin Core-compatible RPC) as its own process.
     BtcDevnet(btc_devnet::BtcDevnetArgs),
+    /// Chain-spec tools (the genesis file of an external execution client).
+    #[command(subcommand)]
+    Chain(chain::ChainCommand),
 }
 
 impl Command {
@@ -31,6 +35,7 @@ impl Command {
             Command::Node(c) => c.run().await,
             Command::El(c) => c.run().await,
             Command::BtcDevnet(c) => c.run().await,
+            Command::Chain(c) => c.run().await,
         }
     }
 }

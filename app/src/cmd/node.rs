@@ -18,9 +18,15 @@ pub(crate) struct NodeArgs {
     /// Data directory.
     #[arg(long, default_value = "./alys-data")]
     datadir: PathBuf,
-    /// Engine API URL of an external execution client (Geth, Reth, `alys el`).
+    /// Engine API URL of an external execution client (Geth, Reth, `alys el`), e.g.
+    /// `http://127.0.0.1:8551` (docs/execution-clients.md lists the flags per client).
     #[arg(long, conflicts_with = "embedded_el", requires = "jwt_secret")]
     engine_url: Option<String>,
+    /// eth JSON-RPC URL of the same execution client (e.g. `http://127.0.0.1:8545`), where the
+    /// node reads block receipts for the fee re-mint; default: the --engine-url. The Engine
+    /// API port of most clients does not serve receipts.
+    #[arg(long, requires = "engine_url")]
+    execution_rpc_url: Option<String>,
     /// JWT secret file shared with the external execution client.
     #[arg(long)]
     jwt_secret: Option<PathBuf>,
@@ -61,7 +67,11 @@ impl NodeArgs {
             None => None,
         };
         let execution = match (self.engine_url, self.jwt_secret, self.embedded_el) {
-            (Some(url), Some(jwt_secret), false) => ExecutionClient::External { url, jwt_secret },
+            (Some(url), Some(jwt_secret), false) => ExecutionClient::External {
+                execution_rpc_url: self.execution_rpc_url.unwrap_or_else(|| url.clone()),
+                url,
+                jwt_secret,
+            },
             (None, _, true) => ExecutionClient::Embedded {
                 authrpc: self.servers.authrpc_addr(),
                 http: Some(self.servers.eth_http()),

@@ -27,6 +27,8 @@ pub(super) enum ExecutionClient {
         url: String,
         /// JWT secret file.
         jwt_secret: PathBuf,
+        /// eth JSON-RPC URL of the same client (receipts); may equal `url`.
+        execution_rpc_url: String,
     },
 }
 
@@ -147,6 +149,43 @@ fn start_peg(
     }))
 }
 
+/// Opens the consensus chain, waiting for an execution client that is not reachable yet (it
+/// may start after the node, or be restarting): such failures are retried every 2 s, logged
+/// once and then every minute. Any other error ends the start.
+async fn open_chain(
+    spec: Arc<ChainSpec>,
+    clock: SlotClock,
+    engine: HttpEngineClient,
+    store: Arc<Store>,
+    pegins: Arc<dyn PegInVerifier>,
+) -> eyre::Result<Chain<HttpEngineClient>> {
+    let mut last_log: Option<std::time::Instant> = None;
+    loop {
+        let opened = Chain::open(
+            spec.clone(),
+            clock.clone(),
+            engine.clone(),
+            store.clone(),
+            pegins.clone(),
+        )
+        .await;
+        match opened {
+            Err(alys_consensus::ChainError::Engine(e)) if e.is_retryable() => {
+                if last_log.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60)) {
+                    last_log = Some(std::time::Instant::now());
+                    tracing::error!(
+                        url = engine.url(),
+                        error = %e,
+                        "waiting for the execution client: check it is running and listening at --engine-url"
+                    );
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+            other => return other.wrap_err("opening the consensus chain"),
+        }
+    }
+}
+
 /// A running node.
 pub(super) struct Node {
     /// The node's JSON-RPC server, when started.
@@ -191,9 +230,15 @@ pub(super) async fn start_node(
                 HttpEngineClient::new(&el.engine_url(), jwt_secret, EngineClientConfig::default())?;
             (Some(el), engine)
         }
-        ExecutionClient::External { url, jwt_secret } => {
+        ExecutionClient::External {
+            url,
+            jwt_secret,
+            execution_rpc_url,
+        } => {
             let engine =
-                HttpEngineClient::from_jwt_file(&url, &jwt_secret, EngineClientConfig::default())?;
+                HttpEngineClient::from_jwt_file(&url, &jwt_secret, EngineClientConfig::default())?
+                    .with_execution_rpc_url(&execution_rpc_url)?;
+            tracing::info!(engine_url = %url, %execution_rpc_url, "external execution client");
             (None, engine)
         }
     };
@@ -205,9 +250,7 @@ pub(super) async fn start_node(
         Some(p) => p.verifier.clone(),
         None => Arc::new(NoPegIns),
     };
-    let chain = Chain::open(spec.clone(), clock.clone(), engine, store, pegins)
-        .await
-        .wrap_err("opening the consensus chain")?;
+    let chain = open_chain(spec.clone(), clock.clone(), engine, store, pegins).await?;
     let authority = signer.as_ref().map(|s| s.index());
     let chain_store = chain.store().clone();
     let node_store = chain_store.clone();

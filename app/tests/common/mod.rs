@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 // Each test file uses a part of these.
@@ -20,6 +20,37 @@ use serde_json::Value;
 /// The `alys` binary under test.
 pub(crate) fn alys() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_alys"))
+}
+
+/// The `alys-miner` binary next to `alys` (built on demand: it lives in another package).
+pub(crate) fn miner_bin() -> PathBuf {
+    let alys = PathBuf::from(env!("CARGO_BIN_EXE_alys"));
+    let miner = alys.with_file_name("alys-miner");
+    if !miner.is_file() {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "build",
+                "-p",
+                "alys-miner",
+                "--bin",
+                "alys-miner",
+                "--manifest-path",
+            ])
+            .arg(manifest)
+            .status()
+            .expect("cargo runs");
+        assert!(
+            status.success(),
+            "building alys-miner (or run `cargo build -p alys-miner`)"
+        );
+    }
+    assert!(
+        miner.is_file(),
+        "{} missing: run `cargo build -p alys-miner`",
+        miner.display()
+    );
+    miner
 }
 
 /// Starts `alys dev` on `datadir` with every port 0 and `extra` arguments.

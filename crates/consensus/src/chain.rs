@@ -108,6 +108,9 @@ pub struct ChainStatus {
     pub finalized_height: u64,
     /// Merged mining: what a proof on the head must commit to, and the halting state.
     pub pow: PowStatus,
+    /// The execution-client failure that stops this node producing or importing, if any
+    /// (set by the consensus service).
+    pub el: Option<crate::el_health::ElProblem>,
 }
 
 /// Merged-mining status of the head (RPC `getsyncstatus`, miner work).
@@ -148,6 +151,8 @@ pub struct Chain<E> {
     pub(crate) pow: Option<PowParams>,
     /// Submitted AuxPoW headers waiting for a proposer (see [`Chain::add_pending_auxpow`]).
     pub(crate) pending_auxpow: Vec<AuxPowHeader>,
+    /// Priority fees of recently checked payloads.
+    pub(crate) fee_cache: crate::fees::FeeCache,
 }
 
 impl<E: ExecutionEngine> ChainLookup for Chain<E> {
@@ -266,6 +271,7 @@ impl<E: ExecutionEngine> Chain<E> {
             pegins,
             pow,
             pending_auxpow: Vec::new(),
+            fee_cache: Default::default(),
         };
         // The head pointer is written in the same batch as the block that moved it, so it
         // matches the recomputed head; if it does not (e.g. a database from another version of
@@ -329,6 +335,7 @@ impl<E: ExecutionEngine> Chain<E> {
             finalized_root: f.root,
             finalized_height: f.height,
             pow: self.pow_status(),
+            el: None,
         }
     }
 
@@ -453,7 +460,9 @@ impl<E: ExecutionEngine> Chain<E> {
 
     /// Make the EL's head ours. If it does not know our head (SYNCING), walk back from the
     /// head until a payload it accepts as VALID, then replay forward with `newPayload`.
-    async fn redrive_el(&mut self) -> Result<(), ChainError> {
+    /// Run at start, and by the service when the EL says it lacks our chain (it restarted
+    /// behind, or lost its data).
+    pub async fn redrive_el(&mut self) -> Result<(), ChainError> {
         match self.update_el_forkchoice().await? {
             PayloadStatusEnum::Valid => return Ok(()),
             status => tracing::info!(

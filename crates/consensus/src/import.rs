@@ -8,10 +8,11 @@
 
 use crate::chain::Chain;
 use crate::chain_store::ChainStoreError;
+use crate::fees::priority_fees;
 use crate::forkchoice::{BlockInfo, ForkChoiceError, PowIndex};
 use crate::validate::{check_block_auxpow, validate_proposal, validate_signed_block, BlockError};
 use alloy_primitives::{keccak256, B256, U256};
-use alys_engine::{EngineError, ExecutionEngine, PayloadStatusEnum};
+use alys_engine::{methods, EngineError, ExecutionEngine, PayloadStatusEnum};
 use alys_primitives::{Approval, ConsensusBlock, SignedConsensusBlock};
 
 /// Result of a successful import call.
@@ -35,15 +36,21 @@ pub enum ImportError {
     #[error("invalid block: {0}")]
     Invalid(#[from] BlockError),
     /// The execution client could not be asked.
-    #[error("execution client: {0}")]
-    Engine(#[from] EngineError),
+    #[error("execution client, {method}: {source}")]
+    Engine {
+        /// The method that failed.
+        method: &'static str,
+        /// The error.
+        #[source]
+        source: EngineError,
+    },
     /// Persisting failed.
     #[error(transparent)]
     Store(#[from] ChainStoreError),
     /// Fork choice refused the block.
     #[error(transparent)]
     ForkChoice(#[from] ForkChoiceError),
-    /// The EL's receipts (for the priority fees) are unavailable or inconsistent.
+    /// The EL's receipts (for the priority fees) are unknown to it or do not match the block.
     #[error("receipts of payload {hash}: {reason}")]
     Receipts {
         /// Payload hash.
@@ -60,6 +67,14 @@ impl ImportError {
             ImportError::Invalid(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+/// The EL does not give the receipts of payload `hash`.
+fn receipts_unknown(hash: B256) -> ImportError {
+    ImportError::Receipts {
+        hash,
+        reason: "unknown to the execution client (is --execution-rpc-url the eth JSON-RPC of the same client?)".into(),
     }
 }
 
@@ -94,9 +109,28 @@ impl<E: ExecutionEngine> Chain<E> {
             check_block_auxpow(&ctx, &parent, &block.message)?
         };
         let validated = started.elapsed();
-        el_verdict(self.new_payload(&block.message).await?)?;
+        el_verdict(self.new_payload_checked(&block.message).await?)?;
         let executed = started.elapsed();
-        let fees = self.block_fees(&block.message).await?;
+        let height = parent.height.saturating_add(1);
+        let fees = match self.block_fees(&block.message).await? {
+            Some(fees) => fees,
+            // Some clients (EthereumJS) serve receipts only for canonical blocks: a block that
+            // becomes our head is made the EL's head first, and the EL is set back if the
+            // receipts still fail.
+            None if height > self.head().height => {
+                self.set_el_head(&block.message).await?;
+                match self.block_fees(&block.message).await {
+                    Ok(Some(fees)) => fees,
+                    failed => {
+                        self.notify_el().await;
+                        return Err(failed.err().unwrap_or_else(|| {
+                            receipts_unknown(block.message.execution_payload.block_hash)
+                        }));
+                    }
+                }
+            }
+            None => return Err(receipts_unknown(block.message.execution_payload.block_hash)),
+        };
         let timestamp = block.message.execution_payload.timestamp;
         let index = match &pow {
             Some(v) => v.child_index(&parent.pow, timestamp, fees),
@@ -106,7 +140,6 @@ impl<E: ExecutionEngine> Chain<E> {
             },
         };
 
-        let height = parent.height.saturating_add(1);
         let old_head_height = self.head().height;
         let old_head = self.head().root;
         let backup = pow.as_ref().map(|_| self.forkchoice.clone());
@@ -167,40 +200,41 @@ impl<E: ExecutionEngine> Chain<E> {
         Ok(ImportOutcome::Imported { root, new_head })
     }
 
-    /// Priority fees (wei) of an executed payload: Σ (effective gas price − base fee) × gas
-    /// used over its transactions, from the EL's receipts (`eth_getBlockReceipts`), which must
-    /// match the payload's transactions one to one. Zero without transactions or without
-    /// merged mining (nothing is re-minted then).
-    pub(crate) async fn block_fees(&self, block: &ConsensusBlock) -> Result<U256, ImportError> {
+    /// Priority fees (wei) of an executed payload ([`crate::fees`]), from the EL's receipts;
+    /// `None` when the EL does not give the block's receipts (yet). Zero without transactions
+    /// or without merged mining (nothing is re-minted then). The last few results are cached
+    /// by payload hash: a proposer checks its block before proposing it and imports it right
+    /// after.
+    pub(crate) async fn block_fees(
+        &self,
+        block: &ConsensusBlock,
+    ) -> Result<Option<U256>, ImportError> {
         let p = &block.execution_payload;
         if p.transactions.is_empty() || self.pow.is_none() {
-            return Ok(U256::ZERO);
+            return Ok(Some(U256::ZERO));
+        }
+        if let Some(fees) = self.fee_cache.get(&p.block_hash) {
+            return Ok(Some(fees));
         }
         let err = |reason: String| ImportError::Receipts {
             hash: p.block_hash,
             reason,
         };
-        let receipts = self
+        let tx_hashes: Vec<B256> = p.transactions.iter().map(|tx| keccak256(&tx[..])).collect();
+        let Some(receipts) = self
             .engine
-            .block_receipts(p.block_hash)
-            .await?
-            .ok_or_else(|| err("unknown to the execution client".into()))?;
-        if receipts.len() != p.transactions.len() {
-            return Err(err(format!(
-                "{} receipts for {} transactions",
-                receipts.len(),
-                p.transactions.len()
-            )));
-        }
-        let mut fees = U256::ZERO;
-        for (i, (r, tx)) in receipts.iter().zip(p.transactions.iter()).enumerate() {
-            if r.transaction_hash != keccak256(&tx[..]) {
-                return Err(err(format!("receipt {i} is for another transaction")));
-            }
-            let tip = U256::from(r.effective_gas_price).saturating_sub(p.base_fee_per_gas);
-            fees = fees.saturating_add(tip.saturating_mul(U256::from(r.gas_used)));
-        }
-        Ok(fees)
+            .block_receipts(p.block_hash, p.block_number, &tx_hashes)
+            .await
+            .map_err(|source| ImportError::Engine {
+                method: methods::GET_BLOCK_RECEIPTS,
+                source,
+            })?
+        else {
+            return Ok(None);
+        };
+        let fees = priority_fees(p, &receipts).map_err(|e| err(e.to_string()))?;
+        self.fee_cache.put(p.block_hash, fees);
+        Ok(Some(fees))
     }
 
     /// Check a proposal (block + proposer approval) and have the EL execute its payload:
@@ -217,8 +251,50 @@ impl<E: ExecutionEngine> Chain<E> {
             block,
             proposer_approval,
         )?;
-        el_verdict(self.new_payload(block).await?)?;
+        el_verdict(self.new_payload_checked(block).await?)?;
         Ok(())
+    }
+
+    /// What import needs from the EL for `block`, checked before proposing it: `newPayload`
+    /// VALID and (when the fee re-mint needs them) the receipts method served and, if the EL
+    /// already gives the block's receipts, receipts that match the payload. (An EL that gives
+    /// receipts only for canonical blocks, like EthereumJS, answers "unknown" here; import then
+    /// makes the block the EL's head first.)
+    pub async fn check_importable(&self, block: &ConsensusBlock) -> Result<(), ImportError> {
+        el_verdict(self.new_payload_checked(block).await?)?;
+        self.block_fees(block).await?;
+        Ok(())
+    }
+
+    /// `forkchoiceUpdated` with `block` as the EL's head (safe and finalized unchanged).
+    async fn set_el_head(&self, block: &ConsensusBlock) -> Result<(), ImportError> {
+        let state = alys_engine::ForkchoiceState {
+            head_block_hash: block.execution_payload.block_hash,
+            ..self.forkchoice_state()
+        };
+        let updated = self
+            .engine
+            .forkchoice_updated(state, None)
+            .await
+            .map_err(|source| ImportError::Engine {
+                method: methods::FORKCHOICE_UPDATED_V3,
+                source,
+            })?;
+        el_verdict(updated.payload_status.status)?;
+        Ok(())
+    }
+
+    /// [`Chain::new_payload`] with the method named in the error.
+    async fn new_payload_checked(
+        &self,
+        block: &ConsensusBlock,
+    ) -> Result<PayloadStatusEnum, ImportError> {
+        self.new_payload(block)
+            .await
+            .map_err(|source| ImportError::Engine {
+                method: methods::NEW_PAYLOAD_V3,
+                source,
+            })
     }
 
     /// Finalize `root` (and everything before it): prune fork choice, persist, tell the EL.

@@ -12,6 +12,8 @@
 //! * [`forkchoice`]: longest approved chain from the finalized block;
 //! * [`chain_store`]: the chain's columns in the node's LevelDB store;
 //! * [`pow`]: merged mining: AuxPoW rules, finality range, difficulty, fee re-mint, halting;
+//! * [`fees`]: the priority fees of a payload, from its transactions and the EL's receipts;
+//! * [`el_health`]: the execution client's failures as consensus sees them (log, status);
 //! * [`chain`]: the state one node owns, opening it (genesis, restart, EL re-drive);
 //! * [`service`]: the task that owns the chain and talks through channels;
 //! * [`local`]: an in-process bus connecting several services.
@@ -21,6 +23,8 @@ pub mod chain;
 pub mod chain_store;
 pub mod clock;
 pub mod deferred;
+pub mod el_health;
+pub mod fees;
 pub mod forkchoice;
 pub mod import;
 pub mod local;
@@ -33,6 +37,7 @@ pub mod validate;
 
 pub use chain::{genesis_block, Chain, ChainError, ChainStatus, PowStatus, Signer};
 pub use clock::{ManualTimeSource, SlotClock, SystemTimeSource, TimeSource};
+pub use el_health::ElProblem;
 pub use forkchoice::{BlockInfo, ForkChoice, PowIndex};
 pub use import::{ImportError, ImportOutcome};
 pub use local::LocalNetwork;

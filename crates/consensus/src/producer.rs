@@ -11,14 +11,17 @@
 //!    when the halting rule requires an AuxPoW and none is pending, nothing is produced
 //!    ([`ProduceError::PowRequired`]);
 //! 2. `getPayload(id)`;
-//! 3. build the [`ConsensusBlock`] and sign it: the result is a [`BlockProposal`] carrying the
+//! 3. check that the block can be imported: `newPayload` must answer VALID and, when the fee
+//!    re-mint needs them, the EL's receipts must be readable and match the payload
+//!    ([`Chain::check_importable`]); a proposer never proposes a block it cannot import itself;
+//! 4. build the [`ConsensusBlock`] and sign it: the result is a [`BlockProposal`] carrying the
 //!    proposer's own [`Approval`].
 
 use crate::chain::{Chain, Signer};
 use crate::forkchoice::prev_randao;
 use crate::schedule::proposer_index;
 use alloy_primitives::FixedBytes;
-use alys_engine::{EngineError, ExecutionEngine, PayloadAttributes};
+use alys_engine::{methods, EngineError, ExecutionEngine, PayloadAttributes};
 use alys_primitives::payload::PayloadConversionError;
 use alys_primitives::signing::sign_root;
 use alys_primitives::withdrawals::{expected_withdrawals, withdrawal_index_base, WithdrawalError};
@@ -49,9 +52,18 @@ pub enum ProduceError {
         /// Parent slot.
         parent_slot: u64,
     },
-    /// The EL call failed.
-    #[error("execution client: {0}")]
-    Engine(#[from] EngineError),
+    /// An EL call failed.
+    #[error("execution client, {method}: {source}")]
+    Engine {
+        /// The Engine API method.
+        method: &'static str,
+        /// The error.
+        #[source]
+        source: EngineError,
+    },
+    /// The built block could not be imported by this node (EL verdict or receipts).
+    #[error("the built block cannot be imported: {0}")]
+    NotImportable(Box<crate::import::ImportError>),
     /// The EL did not start building (no payload id).
     #[error("execution client did not start a payload: status {0}")]
     NoPayloadId(String),
@@ -145,11 +157,25 @@ impl<E: ExecutionEngine> Chain<E> {
             head_block_hash: parent.payload_hash,
             ..self.forkchoice_state()
         };
-        let updated = self.engine.forkchoice_updated(state, Some(attrs)).await?;
+        let updated = self
+            .engine
+            .forkchoice_updated(state, Some(attrs))
+            .await
+            .map_err(|source| ProduceError::Engine {
+                method: methods::FORKCHOICE_UPDATED_V3,
+                source,
+            })?;
         let id = updated.payload_id.ok_or_else(|| {
             ProduceError::NoPayloadId(updated.payload_status.status.as_str().into())
         })?;
-        let envelope = self.engine.get_payload(id).await?;
+        let envelope =
+            self.engine
+                .get_payload(id)
+                .await
+                .map_err(|source| ProduceError::Engine {
+                    method: methods::GET_PAYLOAD_V3,
+                    source,
+                })?;
         let payload = ExecutionPayload::from_engine(&envelope.execution_payload)?;
 
         let mut block = ConsensusBlock::new(parent.root, slot, payload);
@@ -159,6 +185,9 @@ impl<E: ExecutionEngine> Chain<E> {
             // The header encoding is at most 512 KiB + 68 bytes, under the 1 MiB list bound.
             block.auxpow = ListEncodedOption(VariableList::new(bytes).ok());
         }
+        self.check_importable(&block)
+            .await
+            .map_err(|e| ProduceError::NotImportable(Box::new(e)))?;
         let root = block.root();
         let signature = sign_root(signer.key(), root, self.approval_domain);
         let proposer_approval = Approval {

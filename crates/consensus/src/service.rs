@@ -15,10 +15,17 @@
 //!
 //! Proposals and blocks refused only because this node's Bitcoin follower has not yet seen a
 //! deposit they mint are tried again shortly (see [`crate::deferred`]).
+//!
+//! Execution-client failures (a method missing, a timeout, SYNCING) stop production without
+//! proposing anything: they are logged once with what to configure, published in
+//! [`ChainStatus::el`], and production resumes by itself at the first slot the EL works again.
+//! When the EL says it lacks our chain (SYNCING), the service replays our blocks to it
+//! ([`Chain::redrive_el`], at most every [`REDRIVE_INTERVAL`]).
 
 use crate::approvals::ApprovalPool;
 use crate::chain::{Chain, ChainStatus, Signer};
 use crate::deferred::{is_retryable, Deferred, DeferredQueue, RETRY_INTERVAL};
+use crate::el_health::{ElFault, ElHealth, IMPORT_METHODS, PRODUCTION_METHODS};
 use crate::import::{ImportError, ImportOutcome};
 use crate::schedule::proposer_index;
 use crate::validate::BlockError;
@@ -65,6 +72,8 @@ pub enum Input {
 const APPROVAL_WINDOW_SLOTS: u64 = 64;
 /// Orphans kept at most.
 const MAX_ORPHANS: usize = 64;
+/// Least time between two replays of our chain to an EL that lacks it.
+pub const REDRIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The consensus task.
 pub struct ConsensusService<E> {
@@ -85,6 +94,10 @@ pub struct ConsensusService<E> {
     inputs: mpsc::WeakSender<Input>,
     outbound: mpsc::UnboundedSender<GossipMessage>,
     status: watch::Sender<ChainStatus>,
+    /// The ongoing execution-client failure.
+    el: ElHealth,
+    /// When our chain was last replayed to the EL.
+    last_redrive: Option<std::time::Instant>,
 }
 
 /// The channels to talk to a running service.
@@ -124,6 +137,8 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             inputs: in_tx.downgrade(),
             outbound: out_tx,
             status: status_tx,
+            el: ElHealth::default(),
+            last_redrive: None,
         };
         let task = tokio::spawn(service.run(in_rx));
         ServiceHandle {
@@ -137,7 +152,8 @@ impl<E: ExecutionEngine> ConsensusService<E> {
     async fn run(mut self, mut inputs: mpsc::Receiver<Input>) {
         while let Some(input) = inputs.recv().await {
             self.handle(input).await;
-            let status = self.chain.status();
+            let mut status = self.chain.status();
+            status.el = self.el.problem().cloned();
             self.status.send_if_modified(|s| {
                 let changed = *s != status;
                 *s = status;
@@ -223,10 +239,24 @@ impl<E: ExecutionEngine> ConsensusService<E> {
                 return;
             }
             Err(e) => {
-                tracing::warn!(slot, error = %e, "block production failed");
+                match ElFault::from_produce(&e) {
+                    Some(fault) => {
+                        let behind = fault.is_behind();
+                        self.el.failed(fault, "block production", slot);
+                        if behind {
+                            self.redrive_el().await;
+                        }
+                    }
+                    None => tracing::warn!(slot, error = %e, "block production failed"),
+                }
                 return;
             }
         };
+        let used = match proposal.block.execution_payload.transactions.is_empty() {
+            true => &PRODUCTION_METHODS[..3],
+            false => PRODUCTION_METHODS,
+        };
+        self.el.succeeded(used, slot);
         let root = proposal.block.root();
         tracing::debug!(slot, %root, produce_us = started.elapsed().as_micros() as u64, "proposed block");
         if !self.claim_slot(slot) {
@@ -252,6 +282,9 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             .await
         {
             let slot = proposal.block.slot;
+            if let Some(fault) = ElFault::from_import(&e) {
+                self.el.failed(fault, "proposal verification", slot);
+            }
             if is_retryable(&e) && self.defer(Deferred::Proposal(proposal)) {
                 tracing::debug!(%root, slot, error = %e, "proposal deferred");
             } else {
@@ -355,6 +388,9 @@ impl<E: ExecutionEngine> ConsensusService<E> {
                 false
             }
             Err(e) => {
+                if let Some(fault) = ElFault::from_import(&e) {
+                    self.el.failed(fault, "block import", block.message.slot);
+                }
                 if is_retryable(&e) && self.defer(Deferred::Block(block.clone())) {
                     tracing::debug!(root = %block.root(), error = %e, "block deferred");
                 } else {
@@ -364,10 +400,35 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             }
         };
         if imported {
+            let used = match block.message.execution_payload.transactions.is_empty() {
+                true => &IMPORT_METHODS[..1],
+                false => IMPORT_METHODS,
+            };
+            self.el.succeeded(used, block.message.slot);
             self.proposals.remove(&block.root());
             self.import_orphans().await;
         }
         imported
+    }
+
+    /// Replay our chain to an EL that lacks it (rate limited: [`REDRIVE_INTERVAL`]).
+    async fn redrive_el(&mut self) {
+        if self
+            .last_redrive
+            .is_some_and(|t| t.elapsed() < REDRIVE_INTERVAL)
+        {
+            return;
+        }
+        self.last_redrive = Some(std::time::Instant::now());
+        match self.chain.redrive_el().await {
+            Ok(()) => tracing::info!(
+                head = %self.chain.head().root,
+                "execution client brought to our head"
+            ),
+            Err(e) => {
+                tracing::debug!(error = %e, "replaying our chain to the execution client failed")
+            }
+        }
     }
 
     /// Keep `item` for another attempt in [`RETRY_INTERVAL`]; false when its window is over.

@@ -1,6 +1,7 @@
 //! [`HttpEngineClient`]: the Engine API JSON-RPC client over HTTP with JWT authentication.
 
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,8 +42,11 @@ pub mod methods {
     pub const GET_PAYLOAD_BODIES_BY_HASH_V1: &str = "engine_getPayloadBodiesByHashV1";
     /// `engine_getPayloadBodiesByRangeV1`
     pub const GET_PAYLOAD_BODIES_BY_RANGE_V1: &str = "engine_getPayloadBodiesByRangeV1";
-    /// `eth_getBlockReceipts` (served on the authenticated port by Geth and the embedded EL)
+    /// `eth_getBlockReceipts`: not in the Engine API's `eth` subset, so most clients serve it
+    /// only on their eth JSON-RPC port (see [`HttpEngineClient::with_execution_rpc_url`])
     pub const GET_BLOCK_RECEIPTS: &str = "eth_getBlockReceipts";
+    /// `eth_getTransactionReceipt`: the fallback when `eth_getBlockReceipts` is not served
+    pub const GET_TRANSACTION_RECEIPT: &str = "eth_getTransactionReceipt";
 }
 
 /// The Engine API methods this client can call (for `engine_exchangeCapabilities`).
@@ -77,11 +81,24 @@ impl Default for EngineClientConfig {
 }
 
 type RpcClient = HttpClient<RpcService<JwtAuthService<HttpBackend>>>;
+/// A client without JWT, for an eth JSON-RPC URL other than the Engine API's.
+pub(crate) type PlainClient = HttpClient<RpcService<HttpBackend>>;
 
-struct Inner {
-    url: String,
-    client: RpcClient,
-    config: EngineClientConfig,
+/// The eth JSON-RPC endpoint of the execution client, when it is not the Engine API URL.
+pub(crate) struct EthEndpoint {
+    pub(crate) url: String,
+    pub(crate) client: PlainClient,
+}
+
+pub(crate) struct Inner {
+    pub(crate) url: String,
+    pub(crate) client: RpcClient,
+    pub(crate) config: EngineClientConfig,
+    /// Where `eth_*` calls go when not to the Engine API URL (no JWT is sent there).
+    pub(crate) eth: Option<EthEndpoint>,
+    /// The eth endpoint answered -32601 to `eth_getBlockReceipts`: receipts are fetched one
+    /// by one from then on.
+    pub(crate) block_receipts_missing: AtomicBool,
 }
 
 /// Engine API client over HTTP, authenticating each request with a fresh JWT.
@@ -89,13 +106,14 @@ struct Inner {
 /// Cheap to clone; clones share one connection pool.
 #[derive(Clone)]
 pub struct HttpEngineClient {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for HttpEngineClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpEngineClient")
             .field("url", &self.inner.url)
+            .field("execution_rpc_url", &self.execution_rpc_url())
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
     }
@@ -128,8 +146,48 @@ impl HttpEngineClient {
                 url: url.to_owned(),
                 client,
                 config,
+                eth: None,
+                block_receipts_missing: AtomicBool::new(false),
             }),
         })
+    }
+
+    /// Sends the `eth_*` calls (the receipts of the fee re-mint) to `url`, the execution
+    /// client's eth JSON-RPC, instead of the Engine API URL. The Engine API spec only requires
+    /// a small `eth` subset on the authenticated port, without receipts, so Reth, Nethermind,
+    /// Besu, Erigon and EthereumJS serve receipts only on their eth port. No JWT is sent
+    /// there; the receipts are checked against the block's receipts root by the caller.
+    /// The same URL as the Engine API's keeps the JWT-authenticated client.
+    pub fn with_execution_rpc_url(self, url: &str) -> Result<Self, EngineError> {
+        if url == self.inner.url {
+            return Ok(self);
+        }
+        let config = &self.inner.config;
+        let client = HttpClientBuilder::new()
+            .request_timeout(config.request_timeout)
+            .connect_timeout(config.request_timeout)
+            .max_response_size(MAX_RESPONSE_SIZE)
+            .set_rpc_middleware(RpcServiceBuilder::new())
+            .build(url)
+            .map_err(|e| EngineError::InvalidUrl(format!("{url}: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                url: self.inner.url.clone(),
+                client: self.inner.client.clone(),
+                config: config.clone(),
+                eth: Some(EthEndpoint {
+                    url: url.to_owned(),
+                    client,
+                }),
+                block_receipts_missing: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// The URL the `eth_*` calls go to (the Engine API URL unless
+    /// [`HttpEngineClient::with_execution_rpc_url`] set another).
+    pub fn execution_rpc_url(&self) -> &str {
+        self.inner.eth.as_ref().map_or(&self.inner.url, |e| &e.url)
     }
 
     /// Like [`HttpEngineClient::new`], reading the secret with [`load_jwt_secret`].
@@ -195,9 +253,22 @@ impl HttpEngineClient {
             .await
     }
 
-    /// Calls `method`, retrying retryable failures with exponential backoff.
-    async fn call<R: DeserializeOwned>(
+    /// Calls `method` on the Engine API URL, retrying retryable failures with exponential
+    /// backoff.
+    pub(crate) async fn call<R: DeserializeOwned>(
         &self,
+        method: &'static str,
+        params: ArrayParams,
+    ) -> Result<R, EngineError> {
+        self.call_on(&self.inner.client, &self.inner.url, method, params)
+            .await
+    }
+
+    /// Calls `method` on `client` (at `url`), with the retry policy of [`Self::call`].
+    pub(crate) async fn call_on<R: DeserializeOwned, C: ClientT + Sync>(
+        &self,
+        client: &C,
+        url: &str,
         method: &'static str,
         params: ArrayParams,
     ) -> Result<R, EngineError> {
@@ -205,11 +276,7 @@ impl HttpEngineClient {
         let mut backoff = config.retry_backoff;
         let mut attempt = 0u32;
         loop {
-            let result = self
-                .inner
-                .client
-                .request::<R, _>(method, params.clone())
-                .await;
+            let result = client.request::<R, _>(method, params.clone()).await;
             let err = match result {
                 Ok(value) => return Ok(value),
                 Err(e) => EngineError::from_client_error(e, config.request_timeout),
@@ -221,7 +288,7 @@ impl HttpEngineClient {
             attempt += 1;
             tracing::warn!(
                 method,
-                url = %self.inner.url,
+                %url,
                 attempt,
                 retries = config.retries,
                 error = %err,
@@ -234,13 +301,15 @@ impl HttpEngineClient {
 }
 
 impl ExecutionEngine for HttpEngineClient {
-    /// `eth_getBlockReceipts` by block hash.
+    /// `eth_getBlockReceipts` by block hash on the eth endpoint, falling back to
+    /// `eth_getTransactionReceipt` per transaction where it is not served.
     async fn block_receipts(
         &self,
         block_hash: B256,
+        block_number: u64,
+        tx_hashes: &[B256],
     ) -> Result<Option<Vec<alloy::rpc::types::TransactionReceipt>>, EngineError> {
-        self.call(methods::GET_BLOCK_RECEIPTS, params1(block_hash)?)
-            .await
+        self.receipts(block_hash, block_number, tx_hashes).await
     }
 
     /// `engine_forkchoiceUpdatedV3`.
@@ -273,7 +342,7 @@ impl ExecutionEngine for HttpEngineClient {
     }
 }
 
-fn params1<T: Serialize>(value: T) -> Result<ArrayParams, EngineError> {
+pub(crate) fn params1<T: Serialize>(value: T) -> Result<ArrayParams, EngineError> {
     let mut params = ArrayParams::new();
     push(&mut params, value)?;
     Ok(params)

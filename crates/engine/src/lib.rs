@@ -4,7 +4,8 @@
 //! - [`ExecutionEngine`], the seam between consensus and any execution client (Geth, Reth or
 //!   the embedded EL, which all serve the Engine API over HTTP);
 //! - [`HttpEngineClient`], the Engine API (Cancun, `V3` methods) JSON-RPC client, which sends a
-//!   freshly minted JWT (`iat = now`) with every request and retries transport failures;
+//!   freshly minted JWT (`iat = now`) with every request and retries transport failures, and
+//!   reads block receipts from the execution client's eth JSON-RPC (`receipts`);
 //! - [`EngineError`], with one typed variant per Engine API error code;
 //! - JWT secret file handling ([`load_jwt_secret`], [`load_or_create_jwt_secret`]).
 //!
@@ -14,6 +15,7 @@
 mod client;
 mod error;
 mod jwt;
+mod receipts;
 
 use std::future::Future;
 
@@ -54,14 +56,18 @@ pub trait ExecutionEngine: Send + Sync + 'static {
         parent_beacon_block_root: B256,
     ) -> impl Future<Output = Result<PayloadStatus, EngineError>> + Send;
 
-    /// `eth_getBlockReceipts` of an executed block (`None` if the client does not know it).
-    /// Consensus uses it for the priority fees it re-mints (DESIGN §4 "Fees"). Geth serves it
-    /// on its authenticated port, and so does the embedded EL. Default: not supported.
+    /// The receipts of the executed block `block_hash` (number `block_number`), whose
+    /// transactions are `tx_hashes` in order (`None` if the client does not give them). Consensus uses them for the priority fees
+    /// it re-mints (DESIGN §4 "Fees"). The Engine API does not define such a method: the HTTP
+    /// client reads `eth_getBlockReceipts` (or `eth_getTransactionReceipt`) from the execution
+    /// client's eth JSON-RPC. Default: not supported.
     fn block_receipts(
         &self,
         block_hash: B256,
+        block_number: u64,
+        tx_hashes: &[B256],
     ) -> impl Future<Output = Result<Option<Vec<TransactionReceipt>>, EngineError>> + Send {
-        let _ = block_hash;
+        let _ = (block_hash, block_number, tx_hashes);
         async {
             Err(EngineError::MethodNotFound(
                 methods::GET_BLOCK_RECEIPTS.into(),

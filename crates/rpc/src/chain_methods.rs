@@ -107,7 +107,7 @@ pub fn register_chain_methods(methods: &mut Methods, view: ChainView) {
     let v = view.clone();
     methods.register(
         "getsyncstatus",
-        "getsyncstatus: head, finalized, the current slot and merged-mining status (halting)",
+        "getsyncstatus: head, finalized, the current slot, merged-mining status (halting) and execution-client health",
         move |_| {
             let s = v.status.borrow().clone();
             let current = (v.current_slot)();
@@ -136,6 +136,19 @@ pub fn register_chain_methods(methods: &mut Methods, view: ChainView) {
                     )),
                     "pendingProofs": s.pow.pending_proofs,
                     "pendingFeesWei": s.pow.pending_fees_wei.to_string(),
+                },
+                "executionClient": match &s.el {
+                    None => json!({"ok": true, "error": null}),
+                    Some(p) => json!({
+                        "ok": false,
+                        "error": {
+                            "method": p.method,
+                            "message": p.error,
+                            "hint": p.hint,
+                            "sinceUnixMs": p.since_unix_ms,
+                            "failures": p.failures,
+                        },
+                    }),
                 },
             }))
         },

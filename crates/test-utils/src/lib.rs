@@ -15,7 +15,10 @@
 //!   JSON-RPC client;
 //! - `cluster` (`process`): a federation of `alys node` processes on loopback sharing one
 //!   `alys btc-devnet`, with kill, restart, freeze and thaw;
-//! - `engine_mock` (`engine-mock`): a JWT-checking Engine API server with canned answers.
+//! - `ethereumjs` (`process`): the EthereumJS execution client (npm) as a process on free ports;
+//! - `engine_mock` (`engine-mock`): a JWT-checking Engine API server with canned answers;
+//! - `engine_proxy` (`engine-mock`): a proxy in front of a real execution client that makes
+//!   chosen methods fail (-32601, no answer, SYNCING) until told otherwise.
 
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
@@ -31,6 +34,10 @@ pub mod devnet;
 pub mod el;
 #[cfg(feature = "engine-mock")]
 pub mod engine_mock;
+#[cfg(feature = "engine-mock")]
+pub mod engine_proxy;
+#[cfg(feature = "process")]
+pub mod ethereumjs;
 #[cfg(feature = "federation")]
 pub mod federation;
 #[cfg(feature = "process")]

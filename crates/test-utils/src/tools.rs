@@ -3,8 +3,8 @@
 //!
 //! Python with python-bitcoinlib and embit is the interpreter at `$ALYS_PYTHON`, else
 //! `<repo>/.venv/bin/python3` (created by `scripts/setup.sh`); Foundry's cast, forge and anvil,
-//! viem and solc are the npm packages under `tests/e2e/node_modules` (`$ALYS_E2E_DIR` points
-//! elsewhere). A test that needs a missing tool fails with a message naming it and how to
+//! viem, solc and the EthereumJS execution client are the npm packages under
+//! `tests/e2e/node_modules` (`$ALYS_E2E_DIR` points elsewhere). A test that needs a missing tool fails with a message naming it and how to
 //! install it, unless `ALYS_ALLOW_MISSING_TOOLS=1` is set: then it prints `SKIPPED: …` and
 //! returns early.
 
@@ -37,6 +37,8 @@ pub enum Tool {
     Solc,
     /// Node.js (`node` on the `PATH`), which runs the viem scripts.
     NodeJs,
+    /// The EthereumJS execution client (`@ethereumjs/client`, binary `ethereumjs`).
+    EthereumJs,
 }
 
 impl Tool {
@@ -51,6 +53,7 @@ impl Tool {
             Tool::Viem => "viem",
             Tool::Solc => "solc-js",
             Tool::NodeJs => "Node.js",
+            Tool::EthereumJs => "the EthereumJS execution client (@ethereumjs/client)",
         }
     }
 
@@ -72,6 +75,7 @@ impl Tool {
             Tool::Viem => npm_file("viem/package.json"),
             Tool::Solc => npm_file("solc/solc.js"),
             Tool::NodeJs => runs(Path::new("node"), &["--version"]).map(|()| PathBuf::from("node")),
+            Tool::EthereumJs => npm_file(".bin/ethereumjs"),
         }
     }
 }
