@@ -175,7 +175,8 @@ impl DevArgs {
                 config.port = 0;
             }
             let first = &nodes[0];
-            let (bus_link, net_links) = super::p2p::bus_member();
+            let (bus_link, net_links) =
+                super::p2p::bus_member(first.service.inputs.clone(), nodes.len() > 1);
             let network = super::p2p::start_p2p(
                 config,
                 super::p2p::NodeLinks {

@@ -14,9 +14,11 @@
 //! * [`pow`]: merged mining: AuxPoW rules, finality range, difficulty, fee re-mint, halting;
 //! * [`chain`]: the state one node owns, opening it (genesis, restart, EL re-drive);
 //! * [`service`]: the task that owns the chain and talks through channels;
+//! * [`buffers`]: the service's bounded buffers of early proposals and orphan blocks;
 //! * [`local`]: an in-process bus connecting several services.
 
 pub mod approvals;
+pub mod buffers;
 pub mod chain;
 pub mod chain_store;
 pub mod clock;
@@ -38,5 +40,8 @@ pub use import::{ImportError, ImportOutcome};
 pub use local::LocalNetwork;
 pub use pow::{PowError, PowParams};
 pub use producer::ProduceError;
-pub use service::{spawn_slot_ticker, ConsensusService, GossipMessage, Input, ServiceHandle};
+pub use service::{
+    spawn_slot_ticker, ConsensusService, GossipMessage, Input, PeerVerdict, Rejection,
+    ServiceHandle,
+};
 pub use validate::{BlockError, NoPegIns, PegInVerifier, WithdrawalMismatch};

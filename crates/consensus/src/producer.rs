@@ -20,7 +20,7 @@ use crate::schedule::proposer_index;
 use alloy_primitives::FixedBytes;
 use alys_engine::{EngineError, ExecutionEngine, PayloadAttributes};
 use alys_primitives::payload::PayloadConversionError;
-use alys_primitives::signing::sign_root;
+use alys_primitives::signing::sign_approval;
 use alys_primitives::withdrawals::{expected_withdrawals, withdrawal_index_base, WithdrawalError};
 use alys_primitives::{Approval, BlockProposal, ConsensusBlock, ExecutionPayload, BURN_ADDRESS};
 use ssz_types::{ListEncodedOption, VariableList};
@@ -160,7 +160,7 @@ impl<E: ExecutionEngine> Chain<E> {
             block.auxpow = ListEncodedOption(VariableList::new(bytes).ok());
         }
         let root = block.root();
-        let signature = sign_root(signer.key(), root, self.approval_domain);
+        let signature = sign_approval(signer.key(), root, slot, self.approval_domain);
         let proposer_approval = Approval {
             block_root: root,
             slot,
@@ -180,7 +180,7 @@ impl<E: ExecutionEngine> Chain<E> {
         slot: u64,
         signer: &Signer,
     ) -> Approval {
-        let signature = sign_root(signer.key(), block_root, self.approval_domain);
+        let signature = sign_approval(signer.key(), block_root, slot, self.approval_domain);
         Approval {
             block_root,
             slot,

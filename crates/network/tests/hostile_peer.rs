@@ -17,7 +17,7 @@ use alys_network::gossip::{self, Topic};
 use alys_network::reqresp::{self, Request, Response, Status};
 use alys_network::{ChainAccess, Network, NetworkConfig};
 use alys_primitives::dev::dev_secret_key;
-use alys_primitives::signing::sign_root;
+use alys_primitives::signing::sign_approval;
 use alys_primitives::{compute_domain, Approval, ChainSpec, DomainType};
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic};
@@ -161,8 +161,8 @@ fn approval(
     signed_root: B256,
 ) -> Approval {
     let domain = compute_domain(DomainType::BlockApproval, spec.spec_hash());
-    let sig = sign_root(&dev_secret_key(signer), signed_root, domain);
     let slot = SlotClock::system(spec.slot_duration_ms).current_slot();
+    let sig = sign_approval(&dev_secret_key(signer), signed_root, slot, domain);
     Approval {
         block_root: root,
         slot,
