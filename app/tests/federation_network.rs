@@ -81,6 +81,19 @@ fn three_authorities_and_a_full_node_agree_and_relay_transactions() {
 
     // Every node's head moves only through the others' approvals (threshold 2 of 3).
     cluster.wait_same_block_at(3, Duration::from_secs(60));
+    // getsyncstatus reports the network: the full node sees the three authorities.
+    let net = wait_until(
+        Duration::from_secs(20),
+        "the full node to report its three peers",
+        || {
+            let s = cluster.nodes[full].sync_status()?;
+            (s["network"]["peers"].as_u64()? >= 3).then(|| s["network"].clone())
+        },
+        || cluster.logs(),
+    );
+    assert_eq!(net["enabled"], true, "{net}");
+    assert!(net["targetHeight"].as_u64().unwrap() >= 3, "{net}");
+    assert!(net["blocksPerSecond"].as_f64().is_some(), "{net}");
 
     // A transaction sent to the full node reaches the authorities' pools and is included.
     let (raw, hash) = transfer(spec.chain_id, 0);
@@ -227,7 +240,7 @@ fn a_node_of_another_chain_is_disconnected_with_the_reason_logged() {
         alys_test_utils::cluster::NodeOptions {
             name: "stranger".into(),
             signer_key: None,
-            bitcoin_rpc: None,
+            bitcoin_rpc: Some(cluster.devnet.url.clone()),
             extra: Vec::new(),
         },
         std::slice::from_ref(&cluster.nodes[0].p2p),

@@ -149,7 +149,7 @@ impl DevArgs {
                 ExecutionClient::Embedded { authrpc, http },
                 Some(signer),
                 rpc,
-                Some(bitcoin.clone()),
+                super::wiring::PegIns::Follow(bitcoin.clone()),
             )
             .await
             .wrap_err_with(|| format!("starting authority {i}"))?;
@@ -190,6 +190,7 @@ impl DevArgs {
                 },
             )
             .await?;
+            super::wiring::report_network(network.status.clone(), first.network_summary.clone());
             links.push(bus_link);
             p2p = Some(network);
         }

@@ -44,4 +44,4 @@ pub use service::{
     spawn_slot_ticker, ConsensusService, GossipMessage, Input, PeerVerdict, Rejection,
     ServiceHandle,
 };
-pub use validate::{BlockError, NoPegIns, PegInVerifier, WithdrawalMismatch};
+pub use validate::{BlockError, NoPegIns, PegInVerifier, TrustedPegIns, WithdrawalMismatch};

@@ -239,6 +239,19 @@ impl PegInVerifier for NoPegIns {
     }
 }
 
+/// The verifier of a full node that runs without a Bitcoin node in the explicit
+/// `--pegin-trust-approvals` mode: it accepts every peg-in of a block, trusting the threshold of
+/// authorities that approved it (each of which verified it against its own Bitcoin node), and
+/// proposes none. Only for imports of threshold-approved blocks: an authority never runs it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrustedPegIns;
+
+impl PegInVerifier for TrustedPegIns {
+    fn verify(&self, _parent: &BlockInfo, _pegin: &PegIn) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 /// Everything validation needs besides the block and its parent.
 pub struct ValidationContext<'a> {
     /// The chain spec.

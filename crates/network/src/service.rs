@@ -120,7 +120,7 @@ pub enum NetworkError {
 }
 
 /// What the network reports about itself.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct NetworkStatus {
     /// Connected peers (with a compatible status).
     pub peers: usize,
@@ -130,6 +130,8 @@ pub struct NetworkStatus {
     pub syncing: bool,
     /// Peers banned since start.
     pub bans: u64,
+    /// Blocks per second imported since catching up began (0 when following gossip).
+    pub blocks_per_s: f64,
 }
 
 enum Command {
@@ -231,6 +233,8 @@ struct Task {
     last_status_round: Instant,
     status_tx: watch::Sender<NetworkStatus>,
     bans: u64,
+    /// Sync throughput at the last tick.
+    blocks_per_s: f64,
     /// Peers of another chain, banned once our status answer to them is sent (or after
     /// [`FAREWELL`]), so both sides learn why.
     farewells: HashMap<PeerId, (String, Instant)>,
@@ -366,6 +370,7 @@ pub async fn start(
         last_status_round: Instant::now(),
         status_tx,
         bans: 0,
+        blocks_per_s: 0.0,
         farewells: HashMap::new(),
     };
     let task = tokio::spawn(task.run(commands));
@@ -995,6 +1000,7 @@ impl Task {
             );
         }
         let target = SyncState::target(&self.peers).unwrap_or(0);
+        self.blocks_per_s = self.sync.rate(ours.head_height, now).unwrap_or(0.0);
         if target > ours.head_height + 1 {
             if let Some((rate, eta)) =
                 self.sync
@@ -1018,6 +1024,7 @@ impl Task {
             target_height: SyncState::target(&self.peers).unwrap_or(0),
             syncing: self.sync.requesting(),
             bans: self.bans,
+            blocks_per_s: (self.blocks_per_s * 10.0).round() / 10.0,
         };
         self.status_tx.send_if_modified(|s| {
             let changed = *s != status;
