@@ -87,7 +87,8 @@ fn three_authorities_and_a_full_node_agree_and_relay_transactions() {
         "the full node to report its three peers",
         || {
             let s = cluster.nodes[full].sync_status()?;
-            (s["network"]["peers"].as_u64()? >= 3).then(|| s["network"].clone())
+            let n = &s["network"];
+            (n["peers"].as_u64()? >= 3 && n["targetHeight"].as_u64()? >= 3).then(|| n.clone())
         },
         || cluster.logs(),
     );

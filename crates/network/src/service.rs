@@ -124,7 +124,7 @@ pub enum NetworkError {
 pub struct NetworkStatus {
     /// Connected peers (with a compatible status).
     pub peers: usize,
-    /// The highest head height a peer reports.
+    /// The highest head height a peer reports, or ours when higher.
     pub target_height: u64,
     /// A range request is outstanding.
     pub syncing: bool,
@@ -1021,7 +1021,9 @@ impl Task {
     fn publish_status(&self) {
         let status = NetworkStatus {
             peers: self.peers.len(),
-            target_height: SyncState::target(&self.peers).unwrap_or(0),
+            target_height: SyncState::target(&self.peers)
+                .unwrap_or(0)
+                .max(self.chain.status.borrow().head_height),
             syncing: self.sync.requesting(),
             bans: self.bans,
             blocks_per_s: (self.blocks_per_s * 10.0).round() / 10.0,
