@@ -220,6 +220,16 @@ impl Bootnodes {
         }
     }
 
+    /// Dial `peer`'s bootnode at the next tick, from the shortest backoff (a partition ended).
+    pub fn retry_now(&mut self, peer: &PeerId, now: Instant) {
+        for n in &mut self.nodes {
+            if n.peer.as_ref() == Some(peer) {
+                n.next_dial = now;
+                n.backoff = MIN_BACKOFF;
+            }
+        }
+    }
+
     /// Whether `peer` is one of the bootnodes.
     pub fn contains(&self, peer: &PeerId) -> bool {
         self.nodes.iter().any(|n| n.peer.as_ref() == Some(peer))

@@ -74,6 +74,10 @@ pub struct NetworkConfig {
     pub max_peers: u32,
     /// The node key file (created on first start).
     pub key_file: PathBuf,
+    /// Test-only partitions: a file of peer ids (one per line) this node refuses to talk to,
+    /// read again every tick; a peer leaving the list is redialed at once. `None` in
+    /// production.
+    pub deny_file: Option<PathBuf>,
 }
 
 /// What the network needs from the node's chain.
@@ -238,6 +242,9 @@ struct Task {
     /// Peers of another chain, banned once our status answer to them is sent (or after
     /// [`FAREWELL`]), so both sides learn why.
     farewells: HashMap<PeerId, (String, Instant)>,
+    /// The test-only deny list file and the peers it denies now.
+    deny_file: Option<PathBuf>,
+    denied: std::collections::HashSet<PeerId>,
 }
 
 /// How long a peer of another chain is kept connected for our status answer to reach it.
@@ -372,6 +379,8 @@ pub async fn start(
         bans: 0,
         blocks_per_s: 0.0,
         farewells: HashMap::new(),
+        deny_file: config.deny_file,
+        denied: Default::default(),
     };
     let task = tokio::spawn(task.run(commands));
     Ok(Network {
@@ -947,8 +956,39 @@ impl Task {
         }
     }
 
+    /// Applies the test-only deny list: blocks the peers it names, unblocks (and redials)
+    /// those it no longer names. At most 1024 entries are read.
+    fn apply_deny_list(&mut self, now: Instant) {
+        let Some(file) = &self.deny_file else {
+            return;
+        };
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let wanted: std::collections::HashSet<PeerId> = text
+            .lines()
+            .take(1024)
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        if wanted == self.denied {
+            return;
+        }
+        for peer in wanted.difference(&self.denied) {
+            tracing::info!(%peer, "peer denied (partition)");
+            self.peers.remove(peer);
+            self.swarm.behaviour_mut().blocked.block_peer(*peer);
+        }
+        for peer in self.denied.difference(&wanted) {
+            tracing::info!(%peer, "peer allowed again (partition healed)");
+            if !self.scores.is_banned(peer, now) {
+                self.swarm.behaviour_mut().blocked.unblock_peer(*peer);
+            }
+            self.bootnodes.retry_now(peer, now);
+        }
+        self.denied = wanted;
+    }
+
     fn on_tick(&mut self) {
         let now = Instant::now();
+        self.apply_deny_list(now);
         for addr in self.bootnodes.due(now) {
             let opts = match peer_id_of(&addr) {
                 Some(peer) => DialOpts::peer_id(peer)

@@ -65,6 +65,7 @@ async fn victim() -> Victim {
             bootnodes: Vec::new(),
             max_peers: 10,
             key_file: dir.path().join("p2p").join("node.key"),
+            deny_file: None,
         },
         ChainAccess {
             spec: spec.clone(),
