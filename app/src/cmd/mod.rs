@@ -4,6 +4,7 @@ mod btc_devnet;
 mod dev;
 mod el;
 mod eth_rpc_args;
+mod keys;
 mod network_args;
 mod node;
 mod p2p;
@@ -21,6 +22,9 @@ pub(crate) enum Command {
     El(el::ElCommand),
     /// Run the embedded regtest Bitcoin (Bitcoin Core-compatible RPC) as its own process.
     BtcDevnet(btc_devnet::BtcDevnetArgs),
+    /// Generate and inspect BLS authority key files.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 impl Command {
@@ -31,6 +35,7 @@ impl Command {
             Command::Node(c) => c.run().await,
             Command::El(c) => c.run().await,
             Command::BtcDevnet(c) => c.run().await,
+            Command::Keys(c) => c.run(),
         }
     }
 }

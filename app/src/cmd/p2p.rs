@@ -173,21 +173,21 @@ pub(super) fn bus_member(
     let (to_bus_tx, to_bus_rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Some(input) = net_in_rx.recv().await {
-            match input {
+            let to_bus = match input {
                 Input::FromPeer { msg, verdict } => {
-                    if others && to_bus_tx.send(msg.clone()).is_err() {
-                        return;
-                    }
+                    let copy = others.then(|| msg.clone());
                     if first.send(Input::FromPeer { msg, verdict }).await.is_err() {
                         return;
                     }
+                    copy
                 }
-                Input::Gossip(msg) => {
-                    if to_bus_tx.send(msg).is_err() {
-                        return;
-                    }
+                Input::Gossip(msg) => Some(msg),
+                _ => None,
+            };
+            if let Some(msg) = to_bus {
+                if to_bus_tx.send(msg).is_err() {
+                    return;
                 }
-                _ => {}
             }
         }
     });
