@@ -81,6 +81,20 @@ fn three_authorities_and_a_full_node_agree_and_relay_transactions() {
 
     // Every node's head moves only through the others' approvals (threshold 2 of 3).
     cluster.wait_same_block_at(3, Duration::from_secs(60));
+    // getsyncstatus reports the network: the full node sees the three authorities.
+    let net = wait_until(
+        Duration::from_secs(20),
+        "the full node to report its three peers",
+        || {
+            let s = cluster.nodes[full].sync_status()?;
+            let n = &s["network"];
+            (n["peers"].as_u64()? >= 3 && n["targetHeight"].as_u64()? >= 3).then(|| n.clone())
+        },
+        || cluster.logs(),
+    );
+    assert_eq!(net["enabled"], true, "{net}");
+    assert!(net["targetHeight"].as_u64().unwrap() >= 3, "{net}");
+    assert!(net["blocksPerSecond"].as_f64().is_some(), "{net}");
 
     // A transaction sent to the full node reaches the authorities' pools and is included.
     let (raw, hash) = transfer(spec.chain_id, 0);
@@ -227,7 +241,7 @@ fn a_node_of_another_chain_is_disconnected_with_the_reason_logged() {
         alys_test_utils::cluster::NodeOptions {
             name: "stranger".into(),
             signer_key: None,
-            bitcoin_rpc: None,
+            bitcoin_rpc: Some(cluster.devnet.url.clone()),
             extra: Vec::new(),
         },
         std::slice::from_ref(&cluster.nodes[0].p2p),
@@ -284,4 +298,66 @@ fn a_full_node_follows_alys_dev_with_the_spec_it_wrote() {
         || format!("{}\n--- dev ---\n{}", full.log_tail(), dev.log_tail()),
     );
     assert!(root.starts_with("0x"));
+}
+
+/// Every running node has the same canonical block at each height of `heights`.
+fn assert_same_chain(cluster: &Cluster, heights: std::ops::RangeInclusive<u64>) {
+    for h in heights {
+        let roots: Vec<Option<String>> = cluster.running().map(|n| n.root_at(h)).collect();
+        assert!(
+            roots[0].is_some() && roots.iter().all(|r| *r == roots[0]),
+            "divergence at height {h}: {roots:?}"
+        );
+    }
+}
+
+/// Faults with 1-second slots. A frozen process (SIGSTOP) misses gossip, its peers' status
+/// rounds and its own slot timers, exactly as for 30 s; five slots of it are enough to show it
+/// catches up after the thaw, and keep the test short. A partitioned authority (both sides
+/// refuse each other's peer id) cannot reach the threshold alone; once healed it syncs the
+/// others' blocks and every node holds the same chain.
+#[test]
+fn a_frozen_authority_catches_up_and_a_partitioned_one_heals_without_divergence() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_spec, chain) = write_spec(dir.path(), 3);
+    let keys = write_keys(dir.path(), 3);
+    let mut cluster = Cluster::new(alys(), &chain, dir.path());
+    for (i, key) in keys.iter().enumerate() {
+        cluster.add_node(&format!("authority-{i}"), Some(key.clone()));
+    }
+    cluster.wait_same_block_at(2, Duration::from_secs(60));
+
+    // Freeze authority 2 for five slots; the other two go on (threshold 2).
+    cluster.nodes[2].freeze();
+    let frozen_at = cluster.nodes[0].head_height().unwrap();
+    wait_until(
+        Duration::from_secs(30),
+        "five blocks while authority 2 is frozen",
+        || (cluster.nodes[0].head_height()? >= frozen_at + 5).then_some(()),
+        || cluster.logs(),
+    );
+    cluster.nodes[2].thaw();
+    let thawed_at = cluster.nodes[0].head_height().unwrap();
+    cluster.wait_same_block_at(thawed_at + 2, Duration::from_secs(30));
+
+    // Partition authority 1 for six slots.
+    cluster.partition(1);
+    let cut_at = cluster.nodes[0].head_height().unwrap();
+    wait_until(
+        Duration::from_secs(30),
+        "six blocks while authority 1 is cut off",
+        || (cluster.nodes[0].head_height()? >= cut_at + 6).then_some(()),
+        || cluster.logs(),
+    );
+    let alone = cluster.nodes[1].head_height().unwrap();
+    assert!(
+        alone <= cut_at + 1,
+        "a lone authority extended its chain: {alone} (cut at {cut_at})"
+    );
+    cluster.heal();
+    let healed_at = cluster.nodes[0].head_height().unwrap();
+    cluster.wait_same_block_at(healed_at + 2, Duration::from_secs(40));
+    assert_same_chain(&cluster, 1..=healed_at + 2);
+    let log = cluster.nodes[1].log_text();
+    assert!(log.contains("peer denied (partition)"), "{log}");
 }

@@ -53,6 +53,11 @@ fn node_drives_a_standalone_execution_client() {
     );
     let eth = JsonRpc::new(&el.eth_rpc, None);
     assert!(block_number(&eth).is_some(), "alys el answers eth RPC");
+    // The chain has a peg: an authority verifies peg-ins against a Bitcoin node.
+    let btc = alys_test_utils::nodes::BtcDevnetProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_alys")),
+        &dir.path().join("btc"),
+    );
     let node = alys(&[
         "node",
         "--chain",
@@ -69,6 +74,8 @@ fn node_drives_a_standalone_execution_client() {
         "0",
         "--p2p-listen-addr",
         "127.0.0.1",
+        "--bitcoin-rpc-url",
+        &btc.url,
     ]);
     wait_until(
         Duration::from_secs(30),

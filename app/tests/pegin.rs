@@ -96,3 +96,104 @@ fn python_bitcoinlib_deposit_is_minted_once_and_small_one_rejected() {
     );
     assert_eq!(balance(&small_recipient), 0);
 }
+
+/// `alys node` on `chain` with `args`: its exit status and output, when it exits by itself.
+fn node_refuses(chain: &Path, datadir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(common::alys())
+        .arg("node")
+        .arg("--chain")
+        .arg(chain)
+        .arg("--datadir")
+        .arg(datadir)
+        .args(["--embedded-el", "--no-p2p"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "alys node {args:?} started");
+    String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout)
+}
+
+#[test]
+fn a_full_node_without_bitcoin_trusts_approved_pegins_only_when_told() {
+    if require_all(&[Tool::PythonBitcoinlib]).is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut dev = start_dev(dir.path());
+    let chain = dir.path().join("node").join("chain.json");
+
+    // Without a Bitcoin node and without the explicit mode: refused with the reason.
+    let why = node_refuses(&chain, &dir.path().join("refused"), &[]);
+    assert!(
+        why.contains("cannot verify peg-ins") && why.contains("--pegin-trust-approvals"),
+        "{why}"
+    );
+    // An authority must verify peg-ins itself.
+    let key = dir.path().join("signer.key");
+    alys_primitives::bls::save_secret_key(&key, &alys_primitives::dev::dev_secret_key(0)).unwrap();
+    let why = node_refuses(
+        &chain,
+        &dir.path().join("refused-authority"),
+        &[
+            "--pegin-trust-approvals",
+            "--signer-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(why.contains("full nodes only"), "{why}");
+
+    // A full node in the explicit mode follows the dev chain through a peg-in block.
+    let p2p = dev.process.wait_for_line(
+        Duration::from_secs(30),
+        "the dev chain's p2p address",
+        alys_test_utils::cluster::p2p_addr_of,
+    );
+    let full = alys_test_utils::cluster::NodeProcess::start(
+        common::alys(),
+        &chain,
+        &dir.path().join("full"),
+        alys_test_utils::cluster::NodeOptions {
+            name: "full".into(),
+            signer_key: None,
+            bitcoin_rpc: None,
+            extra: vec!["--pegin-trust-approvals".into()],
+        },
+        &[p2p],
+    );
+    assert!(full
+        .log_text()
+        .contains("peg-ins trusted on threshold approvals"));
+    let fed = dev.node("getfederation", serde_json::json!([])).unwrap();
+    let spk = fed["scriptPubKey"].as_str().unwrap().to_string();
+    let sats = 150_000u64.max(fed["minPegInSats"].as_u64().unwrap());
+    let recipient: [u8; 20] = rand::random();
+    let btc_url = with_auth(dev.bitcoin_rpc.as_deref().unwrap(), "alys", "alys");
+    let plan = serde_json::json!([{"fed": [sats], "op_return": hex::encode(recipient)}]);
+    let (_, txs) =
+        build_deposits(&btc_url, &spk, &plan).unwrap_or_else(|e| panic!("{e}\n{}", dev.log_tail()));
+    let minted = common::wait_until(
+        Duration::from_secs(120),
+        "the deposit to be minted",
+        || {
+            let s = dev.pegin_status(&txs[0].txid).ok()?;
+            (s["state"] == "minted").then_some(s)
+        },
+        || dev.log_tail(),
+    );
+    let block = minted["mintedIn"].as_str().unwrap().to_string();
+    let expected = format!("{:#x}", u128::from(sats) * 10u128.pow(10));
+    common::wait_until(
+        Duration::from_secs(60),
+        "the full node to import the mint",
+        || {
+            let b = full
+                .eth(
+                    "eth_getBalance",
+                    serde_json::json!([format!("0x{}", hex::encode(recipient)), "latest"]),
+                )
+                .ok()?;
+            (b.as_str() == Some(expected.as_str())).then_some(())
+        },
+        || format!("mint in {block}\n{}", full.log_tail()),
+    );
+}

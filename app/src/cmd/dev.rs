@@ -149,7 +149,7 @@ impl DevArgs {
                 ExecutionClient::Embedded { authrpc, http },
                 Some(signer),
                 rpc,
-                Some(bitcoin.clone()),
+                super::wiring::PegIns::Follow(bitcoin.clone()),
             )
             .await
             .wrap_err_with(|| format!("starting authority {i}"))?;
@@ -175,7 +175,8 @@ impl DevArgs {
                 config.port = 0;
             }
             let first = &nodes[0];
-            let (bus_link, net_links) = super::p2p::bus_member();
+            let (bus_link, net_links) =
+                super::p2p::bus_member(first.service.inputs.clone(), nodes.len() > 1);
             let network = super::p2p::start_p2p(
                 config,
                 super::p2p::NodeLinks {
@@ -189,6 +190,7 @@ impl DevArgs {
                 },
             )
             .await?;
+            super::wiring::report_network(network.status.clone(), first.network_summary.clone());
             links.push(bus_link);
             p2p = Some(network);
         }

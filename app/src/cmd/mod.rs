@@ -5,6 +5,7 @@ mod chain;
 mod dev;
 mod el;
 mod eth_rpc_args;
+mod keys;
 mod network_args;
 mod node;
 mod p2p;
@@ -25,6 +26,9 @@ pub(crate) enum Command {
     /// Chain-spec tools (the genesis file of an external execution client).
     #[command(subcommand)]
     Chain(chain::ChainCommand),
+    /// Generate and inspect BLS authority key files.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 impl Command {
@@ -36,6 +40,7 @@ impl Command {
             Command::El(c) => c.run().await,
             Command::BtcDevnet(c) => c.run().await,
             Command::Chain(c) => c.run().await,
+            Command::Keys(c) => c.run(),
         }
     }
 }

@@ -25,6 +25,10 @@ pub(super) struct NetworkArgs {
     /// Do not start the p2p network (a node on its own).
     #[arg(long)]
     no_p2p: bool,
+    /// Test-only: a file of peer ids (one per line) to refuse, re-read continuously (network
+    /// partitions in the multi-process tests).
+    #[arg(long, hide = true)]
+    p2p_deny_file: Option<std::path::PathBuf>,
 }
 
 impl NetworkArgs {
@@ -37,6 +41,7 @@ impl NetworkArgs {
             bootnodes: self.bootnodes.clone(),
             max_peers: self.max_peers,
             key_file: datadir.join("p2p").join("node.key"),
+            deny_file: self.p2p_deny_file.clone(),
         })
     }
 }

@@ -66,6 +66,7 @@ impl NodeArgs {
             }
             None => None,
         };
+        let pegins = super::wiring::PegIns::choose(&spec, &self.bitcoin, signer.is_some())?;
         let execution = match (self.engine_url, self.jwt_secret, self.embedded_el) {
             (Some(url), Some(jwt_secret), false) => ExecutionClient::External {
                 execution_rpc_url: self.execution_rpc_url.unwrap_or_else(|| url.clone()),
@@ -93,7 +94,7 @@ impl NodeArgs {
             execution,
             signer,
             rpc,
-            self.bitcoin.config(),
+            pegins,
         )
         .await?;
         if let Some(server) = &node.rpc {
@@ -141,6 +142,7 @@ impl NodeArgs {
             for addr in &n.listen_addrs {
                 println!("p2p {addr}");
             }
+            super::wiring::report_network(n.status.clone(), node.network_summary.clone());
         }
         tokio::signal::ctrl_c().await?;
         if let Some(n) = network {

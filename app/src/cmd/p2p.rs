@@ -109,9 +109,13 @@ pub(super) async fn start_p2p(config: NetworkConfig, links: NodeLinks) -> eyre::
     .await
     .wrap_err("starting the p2p network")?;
     let handle = network.handle.clone();
+    // Never waits: the outbound channel is drained at once, and a message the network's
+    // (bounded) queue has no room for is dropped, like any gossip a peer misses.
     tokio::spawn(async move {
         while let Some(msg) = outbound.recv().await {
-            handle.publish(msg).await;
+            if !handle.try_publish(msg) {
+                tracing::debug!("network queue full; outbound message dropped");
+            }
         }
     });
     if let Some(chain) = el_chain {
@@ -140,10 +144,15 @@ pub(super) fn discard(mut outbound: mpsc::UnboundedReceiver<GossipMessage>) {
 
 /// A member of the in-process bus ([`alys_consensus::LocalNetwork`]) that is the p2p network:
 /// returns the bus side (inputs, outbound) and the network side (what the network delivers to,
-/// what it publishes). Messages of the local nodes reach the network; messages from peers reach
-/// every local node.
+/// what it publishes). Messages of the local nodes reach the network; a message from a peer
+/// goes to the first local node `first` with its verdict channel (its verdict decides whether
+/// the network forwards it and whether the peer is penalized) and, when `others` (more local
+/// nodes), over the bus to the others.
 #[allow(clippy::type_complexity)]
-pub(super) fn bus_member() -> (
+pub(super) fn bus_member(
+    first: mpsc::Sender<Input>,
+    others: bool,
+) -> (
     (mpsc::Sender<Input>, mpsc::UnboundedReceiver<GossipMessage>),
     (mpsc::Sender<Input>, mpsc::UnboundedReceiver<GossipMessage>),
 ) {
@@ -164,7 +173,18 @@ pub(super) fn bus_member() -> (
     let (to_bus_tx, to_bus_rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Some(input) = net_in_rx.recv().await {
-            if let Input::Gossip(msg) = input {
+            let to_bus = match input {
+                Input::FromPeer { msg, verdict } => {
+                    let copy = others.then(|| msg.clone());
+                    if first.send(Input::FromPeer { msg, verdict }).await.is_err() {
+                        return;
+                    }
+                    copy
+                }
+                Input::Gossip(msg) => Some(msg),
+                _ => None,
+            };
+            if let Some(msg) = to_bus {
                 if to_bus_tx.send(msg).is_err() {
                     return;
                 }

@@ -66,6 +66,53 @@ pub(super) struct BitcoinRpcArgs {
     /// Bitcoin RPC password.
     #[arg(long, env = "ALYS_BITCOIN_RPC_PASSWORD", default_value = "alys")]
     pub bitcoin_rpc_password: String,
+    /// Full node without `--bitcoin-rpc-url` on a chain with a peg: accept the peg-ins of
+    /// threshold-approved blocks without verifying them against Bitcoin (logged at start).
+    #[arg(long)]
+    pub pegin_trust_approvals: bool,
+}
+
+/// Where a node's peg-in verdicts come from.
+#[derive(Clone, Debug)]
+pub(super) enum PegIns {
+    /// Its own Bitcoin follower over this RPC.
+    Follow(BitcoinRpcConfig),
+    /// No Bitcoin node: trust the threshold approvals of imported blocks (full nodes only).
+    TrustApprovals,
+    /// No Bitcoin node and the spec has no peg.
+    Off,
+}
+
+impl PegIns {
+    /// Decides from the flags, refusing what would stall the node on the first peg-in block:
+    /// a chain with a peg needs `--bitcoin-rpc-url`, or, for a full node only,
+    /// `--pegin-trust-approvals`.
+    pub(super) fn choose(
+        spec: &ChainSpec,
+        args: &BitcoinRpcArgs,
+        authority: bool,
+    ) -> eyre::Result<Self> {
+        if let Some(cfg) = args.config() {
+            return Ok(Self::Follow(cfg));
+        }
+        if spec.federation_bitcoin_pubkeys.is_empty() {
+            return Ok(Self::Off);
+        }
+        match (args.pegin_trust_approvals, authority) {
+            (true, false) => Ok(Self::TrustApprovals),
+            (true, true) => eyre::bail!(
+                "--pegin-trust-approvals is for full nodes only: an authority approves blocks and \
+                 must verify their peg-ins against its own Bitcoin node (give --bitcoin-rpc-url)"
+            ),
+            (false, _) => eyre::bail!(
+                "this chain has a peg (federationBitcoinPubkeys in the chain spec): without a \
+                 Bitcoin node the node cannot verify peg-ins and would stop at the first block \
+                 that mints one. Give --bitcoin-rpc-url (with --bitcoin-rpc-user and \
+                 --bitcoin-rpc-password), or, on a full node, --pegin-trust-approvals to accept \
+                 peg-ins on the authorities' threshold approvals"
+            ),
+        }
+    }
 }
 
 impl BitcoinRpcArgs {
@@ -88,18 +135,21 @@ struct Peg {
 
 /// Starts the Bitcoin follower as a task feeding the deposit index, and the verifier over it.
 /// `None` (peg disabled, logged) when the spec has no federation Bitcoin keys.
-fn start_peg(
-    spec: &ChainSpec,
-    store: Arc<Store>,
-    bitcoin: Option<BitcoinRpcConfig>,
-) -> eyre::Result<Option<Peg>> {
+fn start_peg(spec: &ChainSpec, store: Arc<Store>, pegins: PegIns) -> eyre::Result<Option<Peg>> {
     if spec.federation_bitcoin_pubkeys.is_empty() {
         tracing::warn!("peg-in disabled: the chain spec has no federationBitcoinPubkeys");
         return Ok(None);
     }
-    let Some(btc) = bitcoin else {
-        tracing::warn!("peg-in disabled: no --bitcoin-rpc-url given");
-        return Ok(None);
+    let btc = match pegins {
+        PegIns::Follow(btc) => btc,
+        PegIns::TrustApprovals => {
+            tracing::warn!("no Bitcoin node (--pegin-trust-approvals): peg-ins of threshold-approved blocks are accepted without verification against Bitcoin");
+            println!(
+                "peg-ins trusted on threshold approvals (--pegin-trust-approvals; no Bitcoin node)"
+            );
+            return Ok(None);
+        }
+        PegIns::Off => return Ok(None),
     };
     let federation =
         Arc::new(alys_federation::Federation::from_spec(spec).wrap_err("deriving the federation")?);
@@ -200,6 +250,31 @@ pub(super) struct Node {
     pub chain_store: alys_consensus::chain_store::ChainStore,
     /// The slot clock.
     pub clock: SlotClock,
+    /// What `getsyncstatus` reports about the p2p network (see [`report_network`]).
+    pub network_summary: tokio::sync::watch::Sender<alys_rpc::NetworkSummary>,
+}
+
+/// Keeps `getsyncstatus`'s view of the network up to date from the network's status.
+pub(super) fn report_network(
+    mut status: tokio::sync::watch::Receiver<alys_network::NetworkStatus>,
+    summary: tokio::sync::watch::Sender<alys_rpc::NetworkSummary>,
+) {
+    tokio::spawn(async move {
+        loop {
+            let s = status.borrow_and_update().clone();
+            summary.send_replace(alys_rpc::NetworkSummary {
+                enabled: true,
+                peers: s.peers,
+                target_height: s.target_height,
+                syncing: s.syncing,
+                blocks_per_s: s.blocks_per_s,
+                bans: s.bans,
+            });
+            if status.changed().await.is_err() {
+                return;
+            }
+        }
+    });
 }
 
 /// Opens the stores, starts or connects the execution client, opens the consensus chain (which
@@ -210,7 +285,7 @@ pub(super) async fn start_node(
     execution: ExecutionClient,
     signer: Option<Signer>,
     rpc: Option<NodeRpc>,
-    bitcoin: Option<BitcoinRpcConfig>,
+    bitcoin: PegIns,
 ) -> eyre::Result<Node> {
     std::fs::create_dir_all(&datadir)
         .wrap_err_with(|| format!("creating {}", datadir.display()))?;
@@ -245,9 +320,11 @@ pub(super) async fn start_node(
     let store =
         Arc::new(Store::open(&datadir.join("consensus")).wrap_err("opening the consensus store")?);
     let clock = SlotClock::system(spec.slot_duration_ms);
+    let trusted = matches!(bitcoin, PegIns::TrustApprovals) && signer.is_none();
     let peg = start_peg(&spec, store.clone(), bitcoin)?;
     let pegins: Arc<dyn PegInVerifier> = match &peg {
         Some(p) => p.verifier.clone(),
+        None if trusted => Arc::new(alys_consensus::TrustedPegIns),
         None => Arc::new(NoPegIns),
     };
     let chain = open_chain(spec.clone(), clock.clone(), engine, store, pegins).await?;
@@ -255,6 +332,7 @@ pub(super) async fn start_node(
     let chain_store = chain.store().clone();
     let node_store = chain_store.clone();
     let service = ConsensusService::spawn(chain, signer);
+    let (network_summary, network_view) = tokio::sync::watch::channel(Default::default());
     alys_consensus::spawn_slot_ticker(clock.clone(), service.inputs.clone());
     let rpc = match rpc {
         Some(NodeRpc {
@@ -279,6 +357,7 @@ pub(super) async fn start_node(
                     status: service.status.clone(),
                     spec: spec.clone(),
                     current_slot: Arc::new(move || clock.current_slot()),
+                    network: network_view,
                 },
             );
             if let Some(peg) = &peg {
@@ -306,5 +385,6 @@ pub(super) async fn start_node(
         authority,
         chain_store: node_store,
         clock: SlotClock::system(spec.slot_duration_ms),
+        network_summary,
     })
 }

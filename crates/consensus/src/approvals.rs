@@ -1,13 +1,13 @@
 //! Collection of individual approvals and their aggregation at threshold.
 //!
 //! An approval is accepted only from a known authority, once per authority and block, and only
-//! with a signature that verifies over the block's signing root. Once a block has `threshold`
+//! with a signature that verifies over the block's root and the approval's slot. Once a block has `threshold`
 //! approvals, [`ApprovalPool::aggregate`] produces the [`AggregateApproval`] (bitfield of
 //! length n + aggregate BLS signature) carried by the signed block.
 
 use alloy_primitives::{FixedBytes, B256};
 use alys_primitives::block::AggregateApproval;
-use alys_primitives::signing::signing_root;
+use alys_primitives::signing::approval_signing_root;
 use alys_primitives::{AggregateSignature, Approval, ChainSpec, Domain, Signature};
 use ssz_types::BitList;
 use std::collections::{BTreeMap, HashMap};
@@ -141,7 +141,7 @@ impl ApprovalPool {
                 reason: e.to_string(),
             }
         })?;
-        let msg = signing_root(approval.block_root, domain);
+        let msg = approval_signing_root(approval.block_root, approval.slot, domain);
         if !sig.verify(&spec.authorities[i], msg.as_slice()) {
             return Err(ApprovalError::BadSignature { index });
         }
@@ -222,14 +222,14 @@ pub fn aggregate_approval(
 mod tests {
     use super::*;
     use alys_primitives::dev::dev_secret_key;
-    use alys_primitives::signing::{compute_domain, sign_root, DomainType};
+    use alys_primitives::signing::{compute_domain, sign_approval, DomainType};
 
     fn approval(i: usize, root: B256, domain: Domain) -> Approval {
         Approval {
             block_root: root,
             slot: 5,
             authority_index: i as u64,
-            signature: FixedBytes(sign_root(&dev_secret_key(i), root, domain).to_bytes()),
+            signature: FixedBytes(sign_approval(&dev_secret_key(i), root, 5, domain).to_bytes()),
         }
     }
 

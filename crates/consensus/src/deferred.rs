@@ -20,7 +20,9 @@ pub const RETRY_INTERVAL: Duration = Duration::from_millis(100);
 /// Slots after its own during which a refused proposal or block is tried again.
 pub const RETRY_WINDOW_SLOTS: u64 = 16;
 /// Kept at most; the oldest goes first.
-const MAX_DEFERRED: usize = 64;
+pub const MAX_DEFERRED: usize = 64;
+/// Bytes (SSZ) kept at most; the oldest goes first.
+pub const MAX_DEFERRED_BYTES: usize = 64 * 1024 * 1024;
 
 /// A refused proposal or block waiting for another attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +40,14 @@ impl Deferred {
             Deferred::Block(b) => b.message.slot,
         }
     }
+
+    fn bytes(&self) -> usize {
+        use ssz::Encode;
+        match self {
+            Deferred::Proposal(p) => p.ssz_bytes_len(),
+            Deferred::Block(b) => b.ssz_bytes_len(),
+        }
+    }
 }
 
 /// Whether `error` may go away once this node's Bitcoin follower catches up: a peg-in the
@@ -49,30 +59,50 @@ pub fn is_retryable(error: &ImportError) -> bool {
     )
 }
 
-/// The queue of deferred proposals and blocks.
+/// The queue of deferred proposals and blocks, bounded in count ([`MAX_DEFERRED`]) and bytes
+/// ([`MAX_DEFERRED_BYTES`]). Only items whose signatures verified reach it: the verifier is
+/// asked about peg-ins after the approval checks.
 #[derive(Debug, Default)]
 pub struct DeferredQueue {
     items: Vec<Deferred>,
+    bytes: usize,
 }
 
 impl DeferredQueue {
     /// Keep `item` unless its window has passed at `current_slot`; returns whether it was kept.
     pub fn push(&mut self, item: Deferred, current_slot: u64) -> bool {
+        let bytes = item.bytes();
         if item.slot().saturating_add(RETRY_WINDOW_SLOTS) < current_slot
+            || bytes > MAX_DEFERRED_BYTES
             || self.items.contains(&item)
         {
             return false;
         }
-        if self.items.len() >= MAX_DEFERRED {
-            self.items.remove(0);
+        while !self.items.is_empty()
+            && (self.items.len() >= MAX_DEFERRED || self.bytes + bytes > MAX_DEFERRED_BYTES)
+        {
+            let old = self.items.remove(0);
+            self.bytes -= old.bytes();
         }
+        self.bytes += bytes;
         self.items.push(item);
         true
     }
 
     /// Everything kept, emptying the queue (items still refused are pushed back).
     pub fn take(&mut self) -> Vec<Deferred> {
+        self.bytes = 0;
         std::mem::take(&mut self.items)
+    }
+
+    /// Number of items kept.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Bytes kept.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Nothing kept.

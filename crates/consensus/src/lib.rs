@@ -16,9 +16,11 @@
 //! * [`el_health`]: the execution client's failures as consensus sees them (log, status);
 //! * [`chain`]: the state one node owns, opening it (genesis, restart, EL re-drive);
 //! * [`service`]: the task that owns the chain and talks through channels;
+//! * [`buffers`]: the service's bounded buffers of early proposals and orphan blocks;
 //! * [`local`]: an in-process bus connecting several services.
 
 pub mod approvals;
+pub mod buffers;
 pub mod chain;
 pub mod chain_store;
 pub mod clock;
@@ -43,5 +45,8 @@ pub use import::{ImportError, ImportOutcome};
 pub use local::LocalNetwork;
 pub use pow::{PowError, PowParams};
 pub use producer::ProduceError;
-pub use service::{spawn_slot_ticker, ConsensusService, GossipMessage, Input, ServiceHandle};
-pub use validate::{BlockError, NoPegIns, PegInVerifier, WithdrawalMismatch};
+pub use service::{
+    spawn_slot_ticker, ConsensusService, GossipMessage, Input, PeerVerdict, Rejection,
+    ServiceHandle,
+};
+pub use validate::{BlockError, NoPegIns, PegInVerifier, TrustedPegIns, WithdrawalMismatch};

@@ -23,7 +23,7 @@ use crate::schedule::proposer_index;
 use alloy_primitives::FixedBytes;
 use alys_engine::{methods, EngineError, ExecutionEngine, PayloadAttributes};
 use alys_primitives::payload::PayloadConversionError;
-use alys_primitives::signing::sign_root;
+use alys_primitives::signing::sign_approval;
 use alys_primitives::withdrawals::{expected_withdrawals, withdrawal_index_base, WithdrawalError};
 use alys_primitives::{Approval, BlockProposal, ConsensusBlock, ExecutionPayload, BURN_ADDRESS};
 use ssz_types::{ListEncodedOption, VariableList};
@@ -189,7 +189,7 @@ impl<E: ExecutionEngine> Chain<E> {
             .await
             .map_err(|e| ProduceError::NotImportable(Box::new(e)))?;
         let root = block.root();
-        let signature = sign_root(signer.key(), root, self.approval_domain);
+        let signature = sign_approval(signer.key(), root, slot, self.approval_domain);
         let proposer_approval = Approval {
             block_root: root,
             slot,
@@ -209,7 +209,7 @@ impl<E: ExecutionEngine> Chain<E> {
         slot: u64,
         signer: &Signer,
     ) -> Approval {
-        let signature = sign_root(signer.key(), block_root, self.approval_domain);
+        let signature = sign_approval(signer.key(), block_root, slot, self.approval_domain);
         Approval {
             block_root,
             slot,

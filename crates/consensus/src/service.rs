@@ -21,21 +21,37 @@
 //! [`ChainStatus::el`], and production resumes by itself at the first slot the EL works again.
 //! When the EL says it lacks our chain (SYNCING), the service replays our blocks to it
 //! ([`Chain::redrive_el`], at most every [`REDRIVE_INTERVAL`]).
+//!
+//! Messages from peers arrive as [`Input::FromPeer`] with a channel for the verdict
+//! ([`PeerVerdict`]): the network forwards a message only once consensus accepted it and
+//! penalizes the peer that sent one consensus rejects ([`Rejection`], typed).
+//!
+//! Hardening against peers (each buffer holds only messages whose signatures verify against
+//! the authority keys, and is bounded in count and bytes, see [`crate::buffers`]):
+//!
+//! * a proposal for a slot that has not started yet waits for its slot ([`EarlyProposals`]),
+//!   so approving it cannot raise this node's signed-slot mark above the current slot and make
+//!   it refuse the current slot's block;
+//! * a second proposal for a slot whose proposer already sent a valid one is refused as
+//!   equivocation before its payload goes to the execution client;
+//! * blocks whose parent is unknown wait as orphans only with a verified threshold approval.
 
-use crate::approvals::ApprovalPool;
+use crate::approvals::{ApprovalError, ApprovalPool};
+use crate::buffers::{EarlyProposals, Orphans};
 use crate::chain::{Chain, ChainStatus, Signer};
 use crate::deferred::{is_retryable, Deferred, DeferredQueue, RETRY_INTERVAL};
 use crate::el_health::{ElFault, ElHealth, IMPORT_METHODS, PRODUCTION_METHODS};
 use crate::import::{ImportError, ImportOutcome};
+use crate::pow::PowError;
 use crate::schedule::proposer_index;
-use crate::validate::BlockError;
+use crate::validate::{check_aggregate, check_proposer_approval, BlockError};
 use alloy_primitives::B256;
 use alys_engine::ExecutionEngine;
 use alys_primitives::{
     Approval, AuxPowHeader, BlockProposal, ConsensusBlock, SignedConsensusBlock,
 };
 use std::collections::HashMap;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Messages exchanged between nodes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +64,19 @@ pub enum GossipMessage {
     Block(Box<SignedConsensusBlock>),
     /// A submitted AuxPoW for the next proposer (DESIGN §9 "aux work").
     AuxPow(Box<AuxPowHeader>),
+}
+
+impl GossipMessage {
+    /// Its SSZ size in bytes (what bounded queues count).
+    pub fn size_bytes(&self) -> usize {
+        use ssz::Encode;
+        match self {
+            GossipMessage::Proposal(p) => p.ssz_bytes_len(),
+            GossipMessage::Approval(a) => a.ssz_bytes_len(),
+            GossipMessage::Block(b) => b.ssz_bytes_len(),
+            GossipMessage::AuxPow(h) => h.ssz_bytes_len(),
+        }
+    }
 }
 
 /// Inputs of the service.
@@ -66,12 +95,88 @@ pub enum Input {
     AuxPow(Box<AuxPowHeader>),
     /// Try deferred proposals and blocks again (sent by the service to itself).
     RetryDeferred,
+    /// A message from a peer: handled as [`Input::Gossip`], then what consensus made of it is
+    /// sent on `verdict` (the network forwards it or penalizes the peer).
+    FromPeer {
+        /// The message.
+        msg: GossipMessage,
+        /// Where the verdict goes.
+        verdict: oneshot::Sender<PeerVerdict>,
+    },
+}
+
+/// What consensus made of a message from a peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerVerdict {
+    /// Valid (or already known): forward it.
+    Accepted,
+    /// Not usable now, through nobody's fault (unknown parent, a slot outside the window, a
+    /// peg-in this node's follower has not confirmed, the execution client busy, an
+    /// equivocation an honest relay could not know of): not forwarded, no penalty.
+    Ignored(String),
+    /// Invalid by the consensus rules: not forwarded, the sender is penalized.
+    Rejected(Rejection),
+}
+
+/// Why consensus rejected a peer's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// A proposal or block breaks a consensus rule (EL verdict included).
+    #[error(transparent)]
+    Block(BlockError),
+    /// An approval is invalid.
+    #[error(transparent)]
+    Approval(ApprovalError),
+    /// An AuxPoW proof is invalid for the chain's current target.
+    #[error(transparent)]
+    AuxPow(PowError),
+}
+
+impl PeerVerdict {
+    fn from_block_error(e: &BlockError) -> Self {
+        match e {
+            BlockError::UnknownParent(_)
+            | BlockError::ConflictsWithFinalized(_)
+            | BlockError::SlotInFuture { .. }
+            | BlockError::PegInRejected { .. }
+            | BlockError::ElNotValid { .. } => PeerVerdict::Ignored(e.to_string()),
+            e => PeerVerdict::Rejected(Rejection::Block(e.clone())),
+        }
+    }
+
+    fn from_import_error(e: &ImportError) -> Self {
+        match e {
+            ImportError::Invalid(b) => Self::from_block_error(b),
+            e => PeerVerdict::Ignored(e.to_string()),
+        }
+    }
+
+    fn from_approval_error(e: &ApprovalError) -> Self {
+        match e {
+            ApprovalError::UnknownAuthority { .. }
+            | ApprovalError::InvalidSignatureEncoding { .. }
+            | ApprovalError::BadSignature { .. } => {
+                PeerVerdict::Rejected(Rejection::Approval(e.clone()))
+            }
+            // Relayed copies, a slot outside our window, an authority's equivocation (the
+            // relay may have seen the other approval first): not the relay's fault.
+            e => PeerVerdict::Ignored(e.to_string()),
+        }
+    }
+
+    fn from_pow_error(e: &PowError) -> Self {
+        match e {
+            // Relative to our head: a peer on another head may relay it in good faith.
+            PowError::WrongRangeStart { .. }
+            | PowError::RangeEndNotAncestor(_)
+            | PowError::MissingIndex(_) => PeerVerdict::Ignored(e.to_string()),
+            e => PeerVerdict::Rejected(Rejection::AuxPow(e.clone())),
+        }
+    }
 }
 
 /// Slots kept in the approval pool behind the current one.
 const APPROVAL_WINDOW_SLOTS: u64 = 64;
-/// Orphans kept at most.
-const MAX_ORPHANS: usize = 64;
 /// Least time between two replays of our chain to an EL that lacks it.
 pub const REDRIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -81,9 +186,14 @@ pub struct ConsensusService<E> {
     signer: Option<Signer>,
     approvals: ApprovalPool,
     proposals: HashMap<B256, ConsensusBlock>,
+    /// The root of the first proposal with a valid proposer signature seen for each slot
+    /// (equivocation guard, checked before the execution client sees a payload).
+    first_proposal: HashMap<u64, B256>,
+    /// Proposals for slots that have not started yet, with their verdict channels.
+    early: EarlyProposals<oneshot::Sender<PeerVerdict>>,
     /// Highest slot signed for (persisted: see [`Self::claim_slot`]).
     last_signed_slot: u64,
-    orphans: Vec<SignedConsensusBlock>,
+    orphans: Orphans,
     /// Production is halted for want of an AuxPoW (logged once per halt).
     halted: bool,
     /// Proposals and blocks waiting for this node's Bitcoin follower.
@@ -129,8 +239,10 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             signer,
             approvals: ApprovalPool::new(),
             proposals: HashMap::new(),
+            first_proposal: HashMap::new(),
+            early: EarlyProposals::default(),
             last_signed_slot,
-            orphans: Vec::new(),
+            orphans: Orphans::default(),
             halted: false,
             deferred: DeferredQueue::default(),
             retry_scheduled: false,
@@ -171,12 +283,12 @@ impl<E: ExecutionEngine> ConsensusService<E> {
     pub async fn handle(&mut self, input: Input) {
         match input {
             Input::Tick { slot } => self.on_tick(slot).await,
-            Input::Gossip(GossipMessage::Proposal(p)) => self.on_proposal(*p).await,
-            Input::Gossip(GossipMessage::Approval(a)) => self.on_approval(a).await,
-            Input::Gossip(GossipMessage::Block(b)) => self.on_block(*b).await,
-            Input::Gossip(GossipMessage::AuxPow(h)) => {
-                if let Err(e) = self.chain.add_pending_auxpow(*h) {
-                    tracing::debug!(error = %e, "gossiped AuxPoW refused");
+            Input::Gossip(msg) => {
+                self.on_gossip(msg, None).await;
+            }
+            Input::FromPeer { msg, verdict } => {
+                if let Some(v) = self.on_gossip(msg, Some(verdict)).await {
+                    tracing::trace!(?v, "peer message handled");
                 }
             }
             Input::AuxPow(h) => match self.chain.add_pending_auxpow((*h).clone()) {
@@ -191,7 +303,9 @@ impl<E: ExecutionEngine> ConsensusService<E> {
                 self.retry_scheduled = false;
                 for item in self.deferred.take() {
                     match item {
-                        Deferred::Proposal(p) => self.on_proposal(p).await,
+                        Deferred::Proposal(p) => {
+                            self.on_proposal(p).await;
+                        }
                         Deferred::Block(b) => {
                             self.import(&b).await;
                         }
@@ -206,13 +320,82 @@ impl<E: ExecutionEngine> ConsensusService<E> {
         }
     }
 
+    /// Handles a message from the network; with `verdict`, sends what consensus made of it
+    /// there (a proposal for a future slot answers when its slot starts). Returns the verdict
+    /// when it was given at once.
+    async fn on_gossip(
+        &mut self,
+        msg: GossipMessage,
+        verdict: Option<oneshot::Sender<PeerVerdict>>,
+    ) -> Option<PeerVerdict> {
+        let v = match msg {
+            GossipMessage::Proposal(p) => {
+                let slot = p.block.slot;
+                if slot > self.chain.clock().current_slot() {
+                    return match self.keep_early(*p, verdict) {
+                        Ok(()) => None,
+                        Err((v, tx)) => Some(answer(tx, v)),
+                    };
+                }
+                self.on_proposal(*p).await
+            }
+            GossipMessage::Approval(a) => self.on_approval(a).await,
+            GossipMessage::Block(b) => self.on_block(*b).await,
+            GossipMessage::AuxPow(h) => match self.chain.add_pending_auxpow(*h) {
+                Ok(_) => PeerVerdict::Accepted,
+                Err(e) => {
+                    tracing::debug!(error = %e, "gossiped AuxPoW refused");
+                    PeerVerdict::from_pow_error(&e)
+                }
+            },
+        };
+        Some(answer(verdict, v))
+    }
+
+    /// Keeps a proposal for a slot that has not started (its proposer's signature verified)
+    /// until [`Self::on_tick`] of its slot.
+    #[allow(clippy::type_complexity)]
+    fn keep_early(
+        &mut self,
+        proposal: BlockProposal,
+        verdict: Option<oneshot::Sender<PeerVerdict>>,
+    ) -> Result<(), (PeerVerdict, Option<oneshot::Sender<PeerVerdict>>)> {
+        let ctx = self.chain.validation_context();
+        let slot = proposal.block.slot;
+        let checked =
+            crate::validate::check_slot(&ctx, self.chain.finalized(), slot).and_then(|()| {
+                check_proposer_approval(
+                    &ctx,
+                    proposal.block.root(),
+                    slot,
+                    &proposal.proposer_approval,
+                )
+            });
+        if let Err(e) = checked {
+            return Err((PeerVerdict::from_block_error(&e), verdict));
+        }
+        tracing::debug!(slot, root = %proposal.block.root(), "proposal for a later slot kept until its slot");
+        self.early.push(proposal, verdict);
+        Ok(())
+    }
+
     async fn on_tick(&mut self, slot: u64) {
         let keep_from = slot
             .saturating_sub(APPROVAL_WINDOW_SLOTS)
             .max(self.chain.finalized().slot);
         self.approvals.prune_below(keep_from);
         self.proposals.retain(|_, b| b.slot >= keep_from);
+        self.first_proposal.retain(|s, _| *s >= keep_from);
+        self.early.prune_below(keep_from);
 
+        self.produce(slot).await;
+        for (proposal, verdict) in self.early.take_due(slot) {
+            let v = self.on_proposal(proposal).await;
+            answer(verdict, v);
+        }
+    }
+
+    async fn produce(&mut self, slot: u64) {
         let Some(signer) = self.signer.clone() else {
             return;
         };
@@ -266,35 +449,70 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             tracing::error!(error = %e, "own approval refused");
             return;
         }
+        self.first_proposal.insert(slot, root);
         self.proposals.insert(root, proposal.block.clone());
         self.publish(GossipMessage::Proposal(Box::new(proposal)));
         self.try_complete(root).await;
     }
 
-    async fn on_proposal(&mut self, proposal: BlockProposal) {
+    async fn on_proposal(&mut self, proposal: BlockProposal) -> PeerVerdict {
         let root = proposal.block.root();
         if self.proposals.contains_key(&root) || self.chain.forkchoice().contains(&root) {
-            return;
+            return PeerVerdict::Accepted;
         }
+        let slot = proposal.block.slot;
+        // Equivocation, before the payload reaches the execution client: the slot's proposer
+        // already sent another block for it (only its valid signature counts, so nobody else
+        // can take the slot from it this way).
+        if let Some(first) = self.first_proposal.get(&slot).copied() {
+            if first != root {
+                let signed = {
+                    let ctx = self.chain.validation_context();
+                    check_proposer_approval(&ctx, root, slot, &proposal.proposer_approval)
+                };
+                return match signed {
+                    Ok(()) => {
+                        tracing::warn!(slot, %root, %first, proposer = proposal.proposer_approval.authority_index, "proposer equivocates: a second block for the slot; not executed");
+                        PeerVerdict::Ignored(
+                            ApprovalError::Equivocation {
+                                index: proposal.proposer_approval.authority_index,
+                                slot,
+                                first,
+                            }
+                            .to_string(),
+                        )
+                    }
+                    Err(e) => PeerVerdict::from_block_error(&e),
+                };
+            }
+        }
+        {
+            let ctx = self.chain.validation_context();
+            if let Err(e) = check_proposer_approval(&ctx, root, slot, &proposal.proposer_approval) {
+                tracing::info!(%root, slot, error = %e, "proposal rejected");
+                return PeerVerdict::from_block_error(&e);
+            }
+        }
+        self.first_proposal.insert(slot, root);
         if let Err(e) = self
             .chain
             .verify_proposal(&proposal.block, &proposal.proposer_approval)
             .await
         {
-            let slot = proposal.block.slot;
             if let Some(fault) = ElFault::from_import(&e) {
                 self.el.failed(fault, "proposal verification", slot);
             }
+            let verdict = PeerVerdict::from_import_error(&e);
             if is_retryable(&e) && self.defer(Deferred::Proposal(proposal)) {
                 tracing::debug!(%root, slot, error = %e, "proposal deferred");
             } else {
                 tracing::info!(%root, slot, error = %e, "proposal rejected");
             }
-            return;
+            return verdict;
         }
         if let Err(e) = self.add_approval(&proposal.proposer_approval) {
             tracing::info!(%root, error = %e, "proposer approval refused");
-            return;
+            return PeerVerdict::from_approval_error(&e);
         }
         let slot = proposal.block.slot;
         self.proposals.insert(root, proposal.block);
@@ -310,6 +528,7 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             }
         }
         self.try_complete(root).await;
+        PeerVerdict::Accepted
     }
 
     /// Record, durably, that this node signs for `slot` before the signature leaves it, so it
@@ -323,10 +542,16 @@ impl<E: ExecutionEngine> ConsensusService<E> {
         true
     }
 
-    async fn on_approval(&mut self, approval: Approval) {
+    async fn on_approval(&mut self, approval: Approval) -> PeerVerdict {
         match self.add_approval(&approval) {
-            Ok(_) => self.try_complete(approval.block_root).await,
-            Err(e) => tracing::debug!(error = %e, "approval refused"),
+            Ok(_) => {
+                self.try_complete(approval.block_root).await;
+                PeerVerdict::Accepted
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "approval refused");
+                PeerVerdict::from_approval_error(&e)
+            }
         }
     }
 
@@ -362,30 +587,29 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             message: block.clone(),
             approval,
         };
-        if self.import(&signed).await {
+        if self.import(&signed).await == PeerVerdict::Accepted {
             self.proposals.remove(&root);
             self.publish(GossipMessage::Block(Box::new(signed)));
         }
     }
 
-    async fn on_block(&mut self, block: SignedConsensusBlock) {
-        self.import(&block).await;
+    async fn on_block(&mut self, block: SignedConsensusBlock) -> PeerVerdict {
+        self.import(&block).await
     }
 
-    /// Import a block, then any orphans it unblocks. Returns whether `block` is now imported.
-    async fn import(&mut self, block: &SignedConsensusBlock) -> bool {
-        let imported = match self.chain.import_block(block).await {
-            Ok(ImportOutcome::Imported { .. }) => true,
-            Ok(ImportOutcome::AlreadyKnown) => return false,
-            Err(ImportError::Invalid(BlockError::UnknownParent(parent))) => {
-                tracing::debug!(%parent, "orphan block buffered");
-                if self.orphans.len() >= MAX_ORPHANS {
-                    self.orphans.remove(0);
+    /// Import a block, then any orphans it unblocks. Returns [`PeerVerdict::Accepted`] when
+    /// `block` is newly imported.
+    async fn import(&mut self, block: &SignedConsensusBlock) -> PeerVerdict {
+        let verdict = match self.chain.import_block(block).await {
+            Ok(ImportOutcome::Imported { .. }) => PeerVerdict::Accepted,
+            Ok(ImportOutcome::AlreadyKnown) => {
+                return PeerVerdict::Ignored("block already imported".into())
+            }
+            Err(ImportError::Invalid(e @ BlockError::UnknownParent(_))) => {
+                match self.keep_orphan(block) {
+                    Ok(()) => PeerVerdict::from_block_error(&e),
+                    Err(bad) => PeerVerdict::from_block_error(&bad),
                 }
-                if !self.orphans.contains(block) {
-                    self.orphans.push(block.clone());
-                }
-                false
             }
             Err(e) => {
                 if let Some(fault) = ElFault::from_import(&e) {
@@ -396,10 +620,10 @@ impl<E: ExecutionEngine> ConsensusService<E> {
                 } else {
                     tracing::info!(root = %block.root(), error = %e, "block not imported");
                 }
-                false
+                PeerVerdict::from_import_error(&e)
             }
         };
-        if imported {
+        if verdict == PeerVerdict::Accepted {
             let used = match block.message.execution_payload.transactions.is_empty() {
                 true => &IMPORT_METHODS[..1],
                 false => IMPORT_METHODS,
@@ -408,7 +632,29 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             self.proposals.remove(&block.root());
             self.import_orphans().await;
         }
-        imported
+        verdict
+    }
+
+    /// Buffers a block whose parent is unknown if its threshold approval verifies, else
+    /// returns why it does not.
+    fn keep_orphan(&mut self, block: &SignedConsensusBlock) -> Result<(), BlockError> {
+        let checked = {
+            let ctx = self.chain.validation_context();
+            crate::validate::check_slot(&ctx, self.chain.finalized(), block.message.slot).and_then(
+                |()| check_aggregate(&ctx, block.root(), block.message.slot, &block.approval),
+            )
+        };
+        match checked {
+            Ok(()) => {
+                tracing::debug!(parent = %block.message.parent_root, "orphan block buffered");
+                self.orphans.push(block.clone());
+                Ok(())
+            }
+            Err(e) => {
+                tracing::info!(root = %block.root(), error = %e, "orphan refused");
+                Err(e)
+            }
+        }
     }
 
     /// Replay our chain to an EL that lacks it (rate limited: [`REDRIVE_INTERVAL`]).
@@ -450,16 +696,13 @@ impl<E: ExecutionEngine> ConsensusService<E> {
 
     async fn import_orphans(&mut self) {
         loop {
-            let ready: Vec<SignedConsensusBlock> = self
+            let forkchoice = self.chain.forkchoice();
+            let ready = self
                 .orphans
-                .iter()
-                .filter(|b| self.chain.forkchoice().contains(&b.message.parent_root))
-                .cloned()
-                .collect();
+                .take_where(|b| forkchoice.contains(&b.message.parent_root));
             if ready.is_empty() {
                 return;
             }
-            self.orphans.retain(|b| !ready.contains(b));
             for b in ready {
                 if let Err(e) = self.chain.import_block(&b).await {
                     tracing::info!(root = %b.root(), error = %e, "orphan not imported");
@@ -467,6 +710,14 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             }
         }
     }
+}
+
+/// Sends `v` on `tx` (if any; a gone receiver is fine) and returns it.
+fn answer(tx: Option<oneshot::Sender<PeerVerdict>>, v: PeerVerdict) -> PeerVerdict {
+    if let Some(tx) = tx {
+        let _ = tx.send(v.clone());
+    }
+    v
 }
 
 /// Send `Tick` to `inputs` at the start of every slot of `clock` (production use).

@@ -29,7 +29,7 @@ use crate::schedule::proposer_index;
 use alloy::eips::eip4895::Withdrawal;
 use alloy_primitives::{Address, B256};
 use alys_primitives::block::AggregateApproval;
-use alys_primitives::signing::signing_root;
+use alys_primitives::signing::approval_signing_root;
 use alys_primitives::withdrawals::{expected_withdrawals, withdrawal_index_base, WithdrawalError};
 use alys_primitives::{
     Approval, ChainSpec, ConsensusBlock, Domain, PegIn, PublicKey, Signature, BURN_ADDRESS,
@@ -239,6 +239,19 @@ impl PegInVerifier for NoPegIns {
     }
 }
 
+/// The verifier of a full node that runs without a Bitcoin node in the explicit
+/// `--pegin-trust-approvals` mode: it accepts every peg-in of a block, trusting the threshold of
+/// authorities that approved it (each of which verified it against its own Bitcoin node), and
+/// proposes none. Only for imports of threshold-approved blocks: an authority never runs it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrustedPegIns;
+
+impl PegInVerifier for TrustedPegIns {
+    fn verify(&self, _parent: &BlockInfo, _pegin: &PegIn) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 /// Everything validation needs besides the block and its parent.
 pub struct ValidationContext<'a> {
     /// The chain spec.
@@ -266,8 +279,8 @@ impl ValidationContext<'_> {
         self.spec.authorities.len()
     }
 
-    fn signing_root(&self, block_root: B256) -> B256 {
-        signing_root(block_root, self.approval_domain)
+    fn signing_root(&self, block_root: B256, slot: u64) -> B256 {
+        approval_signing_root(block_root, slot, self.approval_domain)
     }
 }
 
@@ -313,7 +326,7 @@ pub fn check_proposer_approval(
     let sig = Signature::from_bytes(approval.signature.as_slice())
         .map_err(|e| BlockError::InvalidSignatureEncoding(e.to_string()))?;
     let pk = &ctx.spec.authorities[expected as usize];
-    if !sig.verify(pk, ctx.signing_root(block_root).as_slice()) {
+    if !sig.verify(pk, ctx.signing_root(block_root, slot).as_slice()) {
         return Err(BlockError::BadProposerSignature);
     }
     Ok(())
@@ -356,7 +369,7 @@ pub fn check_aggregate(
     }
     let sig = Signature::from_bytes(approval.signature.as_slice())
         .map_err(|e| BlockError::InvalidSignatureEncoding(e.to_string()))?;
-    if !sig.fast_aggregate_verify(&signers, ctx.signing_root(block_root).as_slice()) {
+    if !sig.fast_aggregate_verify(&signers, ctx.signing_root(block_root, slot).as_slice()) {
         return Err(BlockError::BadAggregateSignature);
     }
     Ok(())

@@ -14,7 +14,7 @@ use alys_consensus::validate::{BlockError, PegInVerifier, WithdrawalMismatch};
 use alys_consensus::{Chain, ImportError, ManualTimeSource};
 use alys_primitives::dev::dev_secret_key;
 use alys_primitives::payload::Withdrawal as SszWithdrawal;
-use alys_primitives::signing::{compute_domain, sign_root, DomainType};
+use alys_primitives::signing::{compute_domain, sign_approval, DomainType};
 use alys_primitives::withdrawals::{expected_withdrawals, withdrawal_index_base};
 use alys_primitives::{ConsensusBlock, PegIn, SignedConsensusBlock};
 use common::*;
@@ -139,7 +139,7 @@ async fn bitfield_bit_out_of_range_and_wrong_length() {
     let root = block.root();
     let sigs = |idx: &[usize]| -> Vec<_> {
         idx.iter()
-            .map(|i| sign_root(&dev_secret_key(*i), root, domain))
+            .map(|i| sign_approval(&dev_secret_key(*i), root, block.slot, domain))
             .collect()
     };
     // Bitfield of length 4 with bit 3 set (the reference bug: bits past n counted).
@@ -203,7 +203,7 @@ async fn below_threshold_and_duplicate_approvals() {
 
     // The proposer's signature counted twice to fake a second approver.
     let root = block.root();
-    let sig = sign_root(&dev_secret_key(p), root, domain);
+    let sig = sign_approval(&dev_secret_key(p), root, block.slot, domain);
     let mut agg = aggregate_approval(3, [(p, sig), ((p + 1) % 3, sig)]).expect("agg");
     agg.signature = FixedBytes(
         alys_primitives::AggregateSignature::aggregate(&[sig, sig])

@@ -31,6 +31,9 @@ pub enum Offence {
     MalformedGossip,
     /// Gossip that decodes but is invalid (bad signature, wrong proposer, …).
     InvalidGossip,
+    /// A correctly signed message consensus rejects (invalid payload, EL `INVALID`, a bad
+    /// AuxPoW proof or target, …), gossiped or served.
+    InvalidByConsensus,
     /// A transaction the pool refuses as invalid (bad signature, wrong chain).
     InvalidTransaction,
     /// A request or response that does not decode.
@@ -47,6 +50,7 @@ impl Offence {
         match self {
             Offence::MalformedGossip => 25.0,
             Offence::InvalidGossip => 20.0,
+            Offence::InvalidByConsensus => 25.0,
             Offence::InvalidTransaction => 5.0,
             Offence::MalformedMessage => 25.0,
             Offence::InvalidResponse => 25.0,
@@ -212,6 +216,16 @@ impl Bootnodes {
             if n.peer == Some(peer) && n.connected {
                 n.connected = false;
                 n.next_dial = now + n.backoff;
+            }
+        }
+    }
+
+    /// Dial `peer`'s bootnode at the next tick, from the shortest backoff (a partition ended).
+    pub fn retry_now(&mut self, peer: &PeerId, now: Instant) {
+        for n in &mut self.nodes {
+            if n.peer.as_ref() == Some(peer) {
+                n.next_dial = now;
+                n.backoff = MIN_BACKOFF;
             }
         }
     }

@@ -5,11 +5,13 @@
 //! * **Out:** [`NetworkHandle::publish`] (the consensus service's outbound messages) and
 //!   [`NetworkHandle::publish_transaction`] (the embedded pool's new transactions).
 //! * **In:** every gossip message is validated before it is forwarded (gossipsub runs with
-//!   `validate_messages`): decoded ([`crate::gossip`]), checked ([`crate::validate`] or the
-//!   [`TransactionPool`]), then reported to gossipsub as accepted (forwarded), ignored or
-//!   rejected (sender penalized, [`crate::peers`]). Accepted consensus messages go to
-//!   consensus as [`Input::Gossip`]; blocks and proposals whose parent is unknown trigger a
-//!   parent fetch ([`crate::sync`]).
+//!   `validate_messages`): decoded ([`crate::gossip`]), checked against the spec
+//!   ([`crate::validate`]) or by the [`TransactionPool`], and a consensus message is then
+//!   handed to consensus as [`Input::FromPeer`], whose [`PeerVerdict`] (the consensus rules,
+//!   the EL's verdict, the AuxPoW check against the chain's current target) decides: reported
+//!   to gossipsub as accepted (forwarded), ignored or rejected (sender penalized,
+//!   [`crate::peers`]). Blocks and proposals whose parent is unknown trigger a parent fetch
+//!   ([`crate::sync`]); fetched blocks go through the same verdict.
 //! * **Requests** ([`crate::reqresp`]) are rate limited per peer ([`crate::ratelimit`]); blocks
 //!   are read from the store off the task.
 
@@ -22,7 +24,7 @@ use crate::sync::SyncState;
 use crate::validate::{GossipValidator, Verdict};
 use alloy_primitives::B256;
 use alys_consensus::chain_store::ChainStore;
-use alys_consensus::{ChainStatus, GossipMessage, Input, SlotClock};
+use alys_consensus::{ChainStatus, GossipMessage, Input, PeerVerdict, SlotClock};
 use alys_primitives::{ChainSpec, SignedConsensusBlock};
 use futures::StreamExt;
 use libp2p::gossipsub::{self, MessageAcceptance, MessageId};
@@ -43,6 +45,11 @@ pub const DEFAULT_P2P_PORT: u16 = 55444;
 pub const DEFAULT_MAX_PEERS: u32 = 50;
 /// Gossip messages being validated at once; more are ignored (dropped unforwarded).
 pub const MAX_VALIDATIONS_IN_FLIGHT: usize = 256;
+/// Bytes (as received, compressed) of the gossip messages being validated at once; more are
+/// ignored. Consensus messages hold their share until consensus gave its verdict.
+pub const MAX_VALIDATION_BYTES: usize = 64 * 1024 * 1024;
+/// How long the network waits for consensus's verdict on a peer's message before ignoring it.
+pub const VERDICT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Block reads for requests being served at once; more are answered with a server error.
 pub const MAX_SERVING_IN_FLIGHT: usize = 16;
 /// How often peers' statuses are refreshed.
@@ -67,6 +74,10 @@ pub struct NetworkConfig {
     pub max_peers: u32,
     /// The node key file (created on first start).
     pub key_file: PathBuf,
+    /// Test-only partitions: a file of peer ids (one per line) this node refuses to talk to,
+    /// read again every tick; a peer leaving the list is redialed at once. `None` in
+    /// production.
+    pub deny_file: Option<PathBuf>,
 }
 
 /// What the network needs from the node's chain.
@@ -113,16 +124,18 @@ pub enum NetworkError {
 }
 
 /// What the network reports about itself.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct NetworkStatus {
     /// Connected peers (with a compatible status).
     pub peers: usize,
-    /// The highest head height a peer reports.
+    /// The highest head height a peer reports, or ours when higher.
     pub target_height: u64,
     /// A range request is outstanding.
     pub syncing: bool,
     /// Peers banned since start.
     pub bans: u64,
+    /// Blocks per second imported since catching up began (0 when following gossip).
+    pub blocks_per_s: f64,
 }
 
 enum Command {
@@ -134,6 +147,7 @@ enum Command {
         verdict: Verdict,
         offence: Option<Offence>,
         missing_parent: Option<B256>,
+        bytes: usize,
     },
     Respond {
         channel: ResponseChannel<Response>,
@@ -145,6 +159,8 @@ enum Command {
         count: u64,
         range: bool,
         missing_parents: Vec<(B256, u32)>,
+        /// Why consensus rejected one of the blocks, if it did.
+        rejected: Option<String>,
     },
 }
 
@@ -158,6 +174,12 @@ impl NetworkHandle {
     /// Publishes a consensus message (waits while the network's queue is full).
     pub async fn publish(&self, msg: GossipMessage) {
         let _ = self.commands.send(Command::Publish(msg)).await;
+    }
+
+    /// Publishes a consensus message unless the network's queue is full; returns whether it
+    /// was queued (for callers that must not wait).
+    pub fn try_publish(&self, msg: GossipMessage) -> bool {
+        self.commands.try_send(Command::Publish(msg)).is_ok()
     }
 
     /// Publishes a transaction (EIP-2718 bytes).
@@ -210,13 +232,19 @@ struct Task {
     peers: HashMap<PeerId, Status>,
     pending: HashMap<OutboundRequestId, (PeerId, Pending)>,
     validations: usize,
+    validation_bytes: usize,
     serving: usize,
     last_status_round: Instant,
     status_tx: watch::Sender<NetworkStatus>,
     bans: u64,
+    /// Sync throughput at the last tick.
+    blocks_per_s: f64,
     /// Peers of another chain, banned once our status answer to them is sent (or after
     /// [`FAREWELL`]), so both sides learn why.
     farewells: HashMap<PeerId, (String, Instant)>,
+    /// The test-only deny list file and the peers it denies now.
+    deny_file: Option<PathBuf>,
+    denied: std::collections::HashSet<PeerId>,
 }
 
 /// How long a peer of another chain is kept connected for our status answer to reach it.
@@ -344,11 +372,15 @@ pub async fn start(
         peers: HashMap::new(),
         pending: HashMap::new(),
         validations: 0,
+        validation_bytes: 0,
         serving: 0,
         last_status_round: Instant::now(),
         status_tx,
         bans: 0,
+        blocks_per_s: 0.0,
         farewells: HashMap::new(),
+        deny_file: config.deny_file,
+        denied: Default::default(),
     };
     let task = tokio::spawn(task.run(commands));
     Ok(Network {
@@ -510,7 +542,10 @@ impl Task {
             self.report(&id, &source, Verdict::Reject("unknown topic".into()));
             return;
         };
-        if self.validations >= MAX_VALIDATIONS_IN_FLIGHT {
+        let bytes = message.data.len();
+        if self.validations >= MAX_VALIDATIONS_IN_FLIGHT
+            || self.validation_bytes.saturating_add(bytes) > MAX_VALIDATION_BYTES
+        {
             self.report(
                 &id,
                 &source,
@@ -522,6 +557,7 @@ impl Task {
             return;
         };
         self.validations += 1;
+        self.validation_bytes += bytes;
         let validator = self.validator.clone();
         let txpool = self.txpool.clone();
         let inputs = self.chain.inputs.clone();
@@ -531,7 +567,7 @@ impl Task {
                 check_gossip(&validator, txpool.as_deref(), &store, topic, &message.data)
             })
             .await;
-            let (verdict, offence, deliver, missing_parent) = match checked {
+            let (mut verdict, mut offence, deliver, missing_parent) = match checked {
                 Ok(c) => c,
                 Err(e) => (
                     Verdict::Ignore(format!("validation task failed: {e}")),
@@ -541,7 +577,7 @@ impl Task {
                 ),
             };
             if let Some(msg) = deliver {
-                let _ = inputs.send(Input::Gossip(msg)).await;
+                (verdict, offence) = consensus_verdict(&inputs, msg).await;
             }
             let _ = commands
                 .send(Command::Verdict {
@@ -550,6 +586,7 @@ impl Task {
                     verdict,
                     offence,
                     missing_parent,
+                    bytes,
                 })
                 .await;
         });
@@ -767,26 +804,42 @@ impl Task {
                 Ok::<_, crate::validate::GossipError>(blocks)
             })
             .await;
-            let (ok, missing_parents) = match checked {
+            let (ok, missing_parents, rejected) = match checked {
                 Ok(Ok(blocks)) => {
                     let mut missing = Vec::new();
+                    let mut verdicts = Vec::new();
                     let roots: Vec<B256> = blocks.iter().map(|b| b.root()).collect();
                     for b in blocks {
                         let parent = b.message.parent_root;
                         if !roots.contains(&parent) && !store.contains(&parent).unwrap_or(true) {
                             missing.push((parent, depth + 1));
                         }
-                        let _ = inputs
-                            .send(Input::Gossip(GossipMessage::Block(Box::new(b))))
-                            .await;
+                        let (tx, rx) = tokio::sync::oneshot::channel();
+                        let msg = GossipMessage::Block(Box::new(b));
+                        if inputs
+                            .send(Input::FromPeer { msg, verdict: tx })
+                            .await
+                            .is_ok()
+                        {
+                            verdicts.push(rx);
+                        }
                     }
-                    (true, missing)
+                    let mut rejected = None;
+                    for rx in verdicts {
+                        if let Ok(Ok(PeerVerdict::Rejected(r))) =
+                            tokio::time::timeout(VERDICT_TIMEOUT, rx).await
+                        {
+                            rejected = Some(r.to_string());
+                            break;
+                        }
+                    }
+                    (true, missing, rejected)
                 }
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "fetched block invalid");
-                    (false, Vec::new())
+                    (false, Vec::new(), None)
                 }
-                Err(_) => (true, Vec::new()),
+                Err(_) => (true, Vec::new(), None),
             };
             let _ = commands
                 .send(Command::Delivered {
@@ -795,6 +848,7 @@ impl Task {
                     count,
                     range,
                     missing_parents,
+                    rejected,
                 })
                 .await;
         });
@@ -850,8 +904,10 @@ impl Task {
                 verdict,
                 offence,
                 missing_parent,
+                bytes,
             } => {
                 self.validations = self.validations.saturating_sub(1);
+                self.validation_bytes = self.validation_bytes.saturating_sub(bytes);
                 if let Verdict::Reject(reason) | Verdict::Ignore(reason) = &verdict {
                     tracing::debug!(peer = %source, reason, "gossip not forwarded");
                 }
@@ -877,7 +933,12 @@ impl Task {
                 count,
                 range,
                 missing_parents,
+                rejected,
             } => {
+                if let Some(why) = rejected {
+                    tracing::info!(%peer, why, "consensus rejected a block the peer served");
+                    self.penalize(peer, Offence::InvalidByConsensus, &why);
+                }
                 if !ok {
                     if range {
                         self.sync.failed();
@@ -895,8 +956,39 @@ impl Task {
         }
     }
 
+    /// Applies the test-only deny list: blocks the peers it names, unblocks (and redials)
+    /// those it no longer names. At most 1024 entries are read.
+    fn apply_deny_list(&mut self, now: Instant) {
+        let Some(file) = &self.deny_file else {
+            return;
+        };
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let wanted: std::collections::HashSet<PeerId> = text
+            .lines()
+            .take(1024)
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        if wanted == self.denied {
+            return;
+        }
+        for peer in wanted.difference(&self.denied) {
+            tracing::info!(%peer, "peer denied (partition)");
+            self.peers.remove(peer);
+            self.swarm.behaviour_mut().blocked.block_peer(*peer);
+        }
+        for peer in self.denied.difference(&wanted) {
+            tracing::info!(%peer, "peer allowed again (partition healed)");
+            if !self.scores.is_banned(peer, now) {
+                self.swarm.behaviour_mut().blocked.unblock_peer(*peer);
+            }
+            self.bootnodes.retry_now(peer, now);
+        }
+        self.denied = wanted;
+    }
+
     fn on_tick(&mut self) {
         let now = Instant::now();
+        self.apply_deny_list(now);
         for addr in self.bootnodes.due(now) {
             let opts = match peer_id_of(&addr) {
                 Some(peer) => DialOpts::peer_id(peer)
@@ -948,6 +1040,7 @@ impl Task {
             );
         }
         let target = SyncState::target(&self.peers).unwrap_or(0);
+        self.blocks_per_s = self.sync.rate(ours.head_height, now).unwrap_or(0.0);
         if target > ours.head_height + 1 {
             if let Some((rate, eta)) =
                 self.sync
@@ -968,15 +1061,44 @@ impl Task {
     fn publish_status(&self) {
         let status = NetworkStatus {
             peers: self.peers.len(),
-            target_height: SyncState::target(&self.peers).unwrap_or(0),
+            target_height: SyncState::target(&self.peers)
+                .unwrap_or(0)
+                .max(self.chain.status.borrow().head_height),
             syncing: self.sync.requesting(),
             bans: self.bans,
+            blocks_per_s: (self.blocks_per_s * 10.0).round() / 10.0,
         };
         self.status_tx.send_if_modified(|s| {
             let changed = *s != status;
             *s = status;
             changed
         });
+    }
+}
+
+/// Hands a message that passed the network checks to consensus and waits for its verdict:
+/// the gossip verdict and the sender's offence, if any.
+async fn consensus_verdict(
+    inputs: &mpsc::Sender<Input>,
+    msg: GossipMessage,
+) -> (Verdict, Option<Offence>) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if inputs
+        .send(Input::FromPeer { msg, verdict: tx })
+        .await
+        .is_err()
+    {
+        return (Verdict::Ignore("consensus stopped".into()), None);
+    }
+    match tokio::time::timeout(VERDICT_TIMEOUT, rx).await {
+        Ok(Ok(PeerVerdict::Accepted)) => (Verdict::Accept, None),
+        Ok(Ok(PeerVerdict::Ignored(why))) => (Verdict::Ignore(why), None),
+        Ok(Ok(PeerVerdict::Rejected(r))) => (
+            Verdict::Reject(r.to_string()),
+            Some(Offence::InvalidByConsensus),
+        ),
+        Ok(Err(_)) => (Verdict::Ignore("consensus gave no verdict".into()), None),
+        Err(_) => (Verdict::Ignore("consensus verdict timed out".into()), None),
     }
 }
 

@@ -209,6 +209,13 @@ impl SyncState {
         self.parents.get(root).map_or(0, |(_, d)| *d)
     }
 
+    /// Blocks per second imported since catching up began (`None` when not catching up).
+    pub fn rate(&self, head: u64, now: Instant) -> Option<f64> {
+        let p = self.progress.as_ref()?;
+        let secs = now.saturating_duration_since(p.started).as_secs_f64();
+        (secs > 0.0).then(|| head.saturating_sub(p.start_height) as f64 / secs)
+    }
+
     /// A progress line is due: `(blocks/s, ETA seconds)` since catching up began, at most every
     /// `every`.
     pub fn progress_due(

@@ -13,7 +13,7 @@ use alys_consensus::forkchoice::{BlockInfo, PowIndex};
 use alys_consensus::pow::ChainLookup;
 use alys_consensus::validate::{check_aggregate, check_proposer_approval, ValidationContext};
 use alys_consensus::{BlockError, GossipMessage, NoPegIns, SlotClock};
-use alys_primitives::signing::signing_root;
+use alys_primitives::signing::approval_signing_root;
 use alys_primitives::{Approval, ChainSpec, Domain, DomainType, Signature};
 use std::sync::Arc;
 
@@ -190,7 +190,10 @@ impl GossipValidator {
             index: a.authority_index,
         };
         let sig = Signature::from_bytes(a.signature.as_slice()).map_err(|_| bad.clone())?;
-        if !sig.verify(pk, signing_root(a.block_root, self.domain).as_slice()) {
+        if !sig.verify(
+            pk,
+            approval_signing_root(a.block_root, a.slot, self.domain).as_slice(),
+        ) {
             return Err(bad);
         }
         Ok(())

@@ -12,13 +12,19 @@ use std::time::Duration;
 
 use alloy_primitives::{FixedBytes, B256};
 use alys_consensus::chain_store::ChainStore;
-use alys_consensus::{genesis_block, ChainStatus, GossipMessage, Input, SlotClock};
+use alys_consensus::schedule::proposer_index;
+use alys_consensus::{
+    genesis_block, BlockError, ChainStatus, GossipMessage, Input, PeerVerdict, PowError, Rejection,
+    SlotClock,
+};
 use alys_network::gossip::{self, Topic};
 use alys_network::reqresp::{self, Request, Response, Status};
 use alys_network::{ChainAccess, Network, NetworkConfig};
 use alys_primitives::dev::dev_secret_key;
-use alys_primitives::signing::sign_root;
-use alys_primitives::{compute_domain, Approval, ChainSpec, DomainType};
+use alys_primitives::signing::sign_approval;
+use alys_primitives::{
+    compute_domain, Approval, AuxPowHeader, BlockProposal, ChainSpec, DomainType,
+};
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic};
 use libp2p::request_response::{self, ProtocolSupport};
@@ -59,6 +65,7 @@ async fn victim() -> Victim {
             bootnodes: Vec::new(),
             max_peers: 10,
             key_file: dir.path().join("p2p").join("node.key"),
+            deny_file: None,
         },
         ChainAccess {
             spec: spec.clone(),
@@ -161,8 +168,8 @@ fn approval(
     signed_root: B256,
 ) -> Approval {
     let domain = compute_domain(DomainType::BlockApproval, spec.spec_hash());
-    let sig = sign_root(&dev_secret_key(signer), signed_root, domain);
     let slot = SlotClock::system(spec.slot_duration_ms).current_slot();
+    let sig = sign_approval(&dev_secret_key(signer), signed_root, slot, domain);
     Approval {
         block_root: root,
         slot,
@@ -286,7 +293,13 @@ async fn hostile_gossip_is_not_delivered_and_bans_its_sender() {
     .await
     .unwrap();
     match delivered {
-        Some(Input::Gossip(GossipMessage::Approval(a))) => assert_eq!(a, good),
+        Some(Input::FromPeer {
+            msg: GossipMessage::Approval(a),
+            verdict,
+        }) => {
+            assert_eq!(a, good);
+            verdict.send(PeerVerdict::Accepted).unwrap();
+        }
         other => panic!("expected the honest approval, got {other:?}"),
     }
     assert!(!v.network.task.is_finished());
@@ -358,4 +371,168 @@ async fn a_request_flood_is_rate_limited_and_bans_its_sender() {
     .await;
     assert_eq!(blocks.len(), 1, "genesis only");
     assert_eq!(blocks[0], genesis_block(&v.spec).unwrap());
+}
+
+/// A proposal on genesis for `slot`, signed by the slot's proposer, tagged by its extra data.
+fn signed_proposal(spec: &ChainSpec, slot: u64, tag: u8) -> BlockProposal {
+    let genesis = genesis_block(spec).unwrap();
+    let mut block = genesis.message.clone();
+    block.parent_root = genesis.root();
+    block.slot = slot;
+    block.execution_payload.extra_data = ssz_types::VariableList::new(vec![tag]).unwrap();
+    let root = block.root();
+    let p = proposer_index(slot, spec.authorities.len());
+    let domain = compute_domain(DomainType::BlockApproval, spec.spec_hash());
+    BlockProposal {
+        proposer_approval: Approval {
+            block_root: root,
+            slot,
+            authority_index: p as u64,
+            signature: FixedBytes(sign_approval(&dev_secret_key(p), root, slot, domain).to_bytes()),
+        },
+        block,
+    }
+}
+
+fn auxpow(tag: u8) -> AuxPowHeader {
+    AuxPowHeader::new(
+        1,
+        B256::repeat_byte(tag),
+        Default::default(),
+        0x207fffff,
+        vec![tag; 80],
+    )
+    .unwrap()
+}
+
+/// Plays consensus: AuxPoW proofs tagged 0xee are valid, everything else is invalid.
+fn stub_consensus(mut inputs: mpsc::Receiver<Input>) -> mpsc::UnboundedReceiver<GossipMessage> {
+    let (seen_tx, seen) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(input) = inputs.recv().await {
+            let Input::FromPeer { msg, verdict } = input else {
+                continue;
+            };
+            let v = match &msg {
+                GossipMessage::AuxPow(h) if h.auxpow[0] == 0xee => PeerVerdict::Accepted,
+                GossipMessage::AuxPow(_) => {
+                    PeerVerdict::Rejected(Rejection::AuxPow(PowError::WrongBits {
+                        expected: 0x1d00ffff,
+                        got: 0x207fffff,
+                    }))
+                }
+                _ => PeerVerdict::Rejected(Rejection::Block(BlockError::FeeRecipientNotBurn(
+                    Default::default(),
+                ))),
+            };
+            let _ = verdict.send(v);
+            let _ = seen_tx.send(msg);
+        }
+    });
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_consensus_rejects_are_not_forwarded_and_ban_their_sender() {
+    let v = victim().await;
+    let spec = v.spec.clone();
+    let spec_hash = spec.spec_hash();
+    let (proposals, auxpows) = (
+        Topic::Proposal.ident(spec_hash),
+        Topic::AuxPow.ident(spec_hash),
+    );
+    let mut seen = stub_consensus(v.inputs);
+
+    // An observer that only hears what the victim forwards.
+    let mut observer = peer();
+    connect(&mut observer, &v.network, &auxpows).await;
+    observer
+        .behaviour_mut()
+        .gossipsub
+        .subscribe(&proposals)
+        .unwrap();
+    let (heard_tx, mut heard) = mpsc::unbounded_channel::<Vec<u8>>();
+    tokio::spawn(async move {
+        loop {
+            if let SwarmEvent::Behaviour(PeerEvent::Gossipsub(gossipsub::Event::Message {
+                message,
+                ..
+            })) = observer.select_next_some().await
+            {
+                let _ = heard_tx.send(message.data);
+            }
+        }
+    });
+
+    let mut attacker = peer();
+    let victim_id = connect(&mut attacker, &v.network, &auxpows).await;
+    attacker
+        .behaviour_mut()
+        .gossipsub
+        .subscribe(&proposals)
+        .unwrap();
+    let slot = SlotClock::system(spec.slot_duration_ms).current_slot();
+    // Each passes the network's own checks (decodes, proposer signature, slot window); consensus
+    // rejects each (an invalid payload, a proof below the chain's target).
+    let mut bad = vec![(
+        &auxpows,
+        gossip::encode(&GossipMessage::AuxPow(Box::new(auxpow(0xbb)))).1,
+    )];
+    for i in 0..4u8 {
+        let p = signed_proposal(&spec, slot - u64::from(i), i);
+        bad.push((
+            &proposals,
+            gossip::encode(&GossipMessage::Proposal(Box::new(p))).1,
+        ));
+    }
+    for (topic, data) in &bad {
+        attacker
+            .behaviour_mut()
+            .gossipsub
+            .publish((*topic).clone(), data.clone())
+            .unwrap();
+    }
+    until(
+        &mut attacker,
+        20,
+        "the victim to ban the attacker",
+        |e| match e {
+            SwarmEvent::ConnectionClosed { peer_id, .. } if *peer_id == victim_id => Some(()),
+            _ => None,
+        },
+    )
+    .await;
+    assert_eq!(v.network.status.borrow().bans, 1);
+    // Consensus saw them (the network asked for its verdict)...
+    let mut asked = 0;
+    while asked < 4 {
+        tokio::time::timeout(Duration::from_secs(10), seen.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        asked += 1;
+    }
+
+    // ...and the victim forwarded none: the first thing the observer hears is a valid proof
+    // an honest peer sends now.
+    let mut honest = peer();
+    connect(&mut honest, &v.network, &auxpows).await;
+    let good = gossip::encode(&GossipMessage::AuxPow(Box::new(auxpow(0xee)))).1;
+    honest
+        .behaviour_mut()
+        .gossipsub
+        .publish(auxpows.clone(), good.clone())
+        .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            tokio::select! {
+                m = heard.recv() => return m.unwrap(),
+                _ = honest.select_next_some() => {}
+            }
+        }
+    })
+    .await
+    .expect("the valid proof forwarded to the observer");
+    assert_eq!(first, good, "the victim forwarded a rejected message");
+    assert!(bad.iter().all(|(_, d)| *d != first));
 }

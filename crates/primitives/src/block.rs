@@ -131,7 +131,7 @@ pub struct Approval {
     pub slot: u64,
     /// Index of the approving authority.
     pub authority_index: AuthorityIndex,
-    /// Signature over `signing_root(block_root, domain(BlockApproval))`.
+    /// Signature over `approval_signing_root(block_root, slot, domain(BlockApproval))`.
     pub signature: SignatureBytes,
 }
 

@@ -27,7 +27,10 @@ pub use block::{
 };
 pub use bls::{AggregateSignature, BlsError, PublicKey, SecretKey, Signature};
 pub use payload::ExecutionPayload;
-pub use signing::{compute_domain, signing_root, Domain, DomainType, SigningData};
+pub use signing::{
+    approval_signing_root, compute_domain, sign_approval, signing_root, ApprovalData, Domain,
+    DomainType, SigningData,
+};
 pub use spec::{ChainSpec, SpecError};
 pub use units::Sats;
 pub use withdrawals::{

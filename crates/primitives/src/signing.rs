@@ -10,6 +10,10 @@
 //! `spec_hash` is [`crate::ChainSpec::spec_hash`], so a signature made for one chain never
 //! verifies on another, and `domain_type` is a 4-byte tag per message type, so a block
 //! approval can never be replayed as, say, an aux-work attestation.
+//!
+//! A block approval signs `object_root = hash_tree_root(ApprovalData { block_root, slot })`
+//! ([`approval_signing_root`]): the slot an approval claims is covered by its signature, so a
+//! relay cannot relabel an approval with another slot.
 
 use crate::bls::{SecretKey, Signature};
 use alloy_primitives::{FixedBytes, B256};
@@ -60,6 +64,26 @@ pub struct SigningData {
     pub domain: Domain,
 }
 
+/// What an authority's block approval signs: the block root and the slot it claims.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, TreeHash)]
+pub struct ApprovalData {
+    /// Root of the approved block.
+    pub block_root: B256,
+    /// Slot of the approved block.
+    pub slot: u64,
+}
+
+/// The root signed by an approval of `block_root` at `slot` in `domain` (block approvals and
+/// their aggregates).
+pub fn approval_signing_root(block_root: B256, slot: u64, domain: Domain) -> B256 {
+    signing_root(ApprovalData { block_root, slot }.tree_hash_root(), domain)
+}
+
+/// Sign an approval of `block_root` at `slot` in `domain`.
+pub fn sign_approval(sk: &SecretKey, block_root: B256, slot: u64, domain: Domain) -> Signature {
+    sk.sign(approval_signing_root(block_root, slot, domain).as_slice())
+}
+
 /// The domain of `domain_type` on the chain with `spec_hash`.
 pub fn compute_domain(domain_type: DomainType, spec_hash: B256) -> Domain {
     DomainData {
@@ -105,6 +129,23 @@ mod tests {
             compute_domain(DomainType::PegOutSignature, chain_a),
             compute_domain(DomainType::AuxWork, chain_a)
         );
+    }
+
+    #[test]
+    fn approval_signature_covers_the_slot() {
+        let sk = SecretKey::key_gen(&[4u8; 32]).unwrap();
+        let d = compute_domain(DomainType::BlockApproval, B256::repeat_byte(1));
+        let root = B256::repeat_byte(0xcd);
+        let sig = sign_approval(&sk, root, 7, d);
+        assert!(sig.verify(
+            &sk.public_key(),
+            approval_signing_root(root, 7, d).as_slice()
+        ));
+        assert!(!sig.verify(
+            &sk.public_key(),
+            approval_signing_root(root, 8, d).as_slice()
+        ));
+        assert!(!sig.verify(&sk.public_key(), signing_root(root, d).as_slice()));
     }
 
     #[test]

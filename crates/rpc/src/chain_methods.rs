@@ -11,6 +11,24 @@ use tokio::sync::watch;
 
 use crate::{Methods, RpcError};
 
+/// The p2p network's state as `getsyncstatus` reports it (the app fills it from the network
+/// service; it stays at its default, `enabled: false`, without a network).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NetworkSummary {
+    /// The node runs the p2p network.
+    pub enabled: bool,
+    /// Connected peers on our chain.
+    pub peers: usize,
+    /// The highest head height a peer reports (the sync target).
+    pub target_height: u64,
+    /// A block request to catch up is outstanding.
+    pub syncing: bool,
+    /// Blocks per second imported while catching up (0 when following gossip).
+    pub blocks_per_s: f64,
+    /// Peers banned since start.
+    pub bans: u64,
+}
+
 /// What the chain methods read: the consensus store, the live status and the spec.
 #[derive(Clone)]
 pub struct ChainView {
@@ -22,6 +40,8 @@ pub struct ChainView {
     pub spec: Arc<ChainSpec>,
     /// The slot clock's current slot (for sync status).
     pub current_slot: Arc<dyn Fn() -> u64 + Send + Sync>,
+    /// The p2p network's state (for sync status).
+    pub network: watch::Receiver<NetworkSummary>,
 }
 
 fn block_json(block: &SignedConsensusBlock, height: u64) -> Value {
@@ -111,7 +131,16 @@ pub fn register_chain_methods(methods: &mut Methods, view: ChainView) {
         move |_| {
             let s = v.status.borrow().clone();
             let current = (v.current_slot)();
+            let n = v.network.borrow().clone();
             Ok(json!({
+                "network": {
+                    "enabled": n.enabled,
+                    "peers": n.peers,
+                    "targetHeight": n.target_height,
+                    "syncing": n.syncing,
+                    "blocksPerSecond": n.blocks_per_s,
+                    "bans": n.bans,
+                },
                 "headHeight": s.head_height,
                 "headSlot": s.head_slot,
                 "headRoot": s.head_root,

@@ -12,7 +12,7 @@ mod peg_methods;
 mod server;
 
 pub use alys_json_rpc_http::{Credentials, RpcError};
-pub use chain_methods::{register_chain_methods, ChainView};
+pub use chain_methods::{register_chain_methods, ChainView, NetworkSummary};
 pub use miner_methods::{register_miner_methods, MinerView, MAX_JOBS, MAX_JOB_HEAD_LAG};
 pub use peg_methods::{register_peg_methods, PegView};
 pub use server::{Methods, RpcServer, MAX_BODY_BYTES};

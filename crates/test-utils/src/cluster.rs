@@ -4,7 +4,9 @@
 //! node started before it as a bootnode. One `alys btc-devnet` serves them Bitcoin.
 //!
 //! Faults: [`NodeProcess::kill`] (SIGKILL), [`NodeProcess::restart`] (same datadir, key and p2p
-//! port), [`NodeProcess::freeze`] / [`NodeProcess::thaw`] (SIGSTOP / SIGCONT).
+//! port), [`NodeProcess::freeze`] / [`NodeProcess::thaw`] (SIGSTOP / SIGCONT), and
+//! [`Cluster::partition`] / [`Cluster::heal`]: every node runs with the test-only
+//! `--p2p-deny-file <datadir>.deny`, a list of peer ids it refuses, re-read continuously.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -65,6 +67,8 @@ pub struct NodeProcess {
     bootnodes: Vec<String>,
     /// The process while it runs.
     pub process: Option<LoggedProcess>,
+    /// Its deny list (peer ids it refuses; see [`Cluster::partition`]).
+    pub deny_file: PathBuf,
     /// Its p2p multiaddr (`/ip4/127.0.0.1/tcp/<port>/p2p/<peer id>`).
     pub p2p: String,
     /// eth JSON-RPC URL.
@@ -86,7 +90,10 @@ impl NodeProcess {
     ) -> Self {
         std::fs::create_dir_all(datadir).expect("datadir");
         let log = datadir.with_extension("log");
+        let deny_file = datadir.with_extension("deny");
+        std::fs::write(&deny_file, "").expect("deny file");
         let mut node = Self {
+            deny_file,
             alys: alys.to_path_buf(),
             chain: chain.to_path_buf(),
             options,
@@ -129,6 +136,8 @@ impl NodeProcess {
         }
         args.push("--p2p-port".into());
         args.push(p2p_port.to_string().into());
+        args.push("--p2p-deny-file".into());
+        args.push(self.deny_file.clone().into());
         if let Some(key) = &self.options.signer_key {
             args.push("--signer-key".into());
             args.push(key.clone().into());
@@ -183,6 +192,11 @@ impl NodeProcess {
             .status()
             .expect("kill");
         assert!(status.success(), "kill {sig} failed");
+    }
+
+    /// Its peer id (the end of its p2p multiaddr).
+    pub fn peer_id(&self) -> &str {
+        self.p2p.rsplit('/').next().unwrap_or_default()
     }
 
     /// A node RPC call.
@@ -310,6 +324,28 @@ impl Cluster {
                 );
             }
             std::thread::sleep(POLL);
+        }
+    }
+
+    /// Cuts node `i` off from every other node (both sides refuse each other) until
+    /// [`Cluster::heal`].
+    pub fn partition(&self, i: usize) {
+        let others: Vec<&str> = (0..self.nodes.len())
+            .filter(|j| *j != i)
+            .map(|j| self.nodes[j].peer_id())
+            .collect();
+        std::fs::write(&self.nodes[i].deny_file, others.join("\n")).expect("deny file");
+        for (j, n) in self.nodes.iter().enumerate() {
+            if j != i {
+                std::fs::write(&n.deny_file, self.nodes[i].peer_id()).expect("deny file");
+            }
+        }
+    }
+
+    /// Ends every partition.
+    pub fn heal(&self) {
+        for n in &self.nodes {
+            std::fs::write(&n.deny_file, "").expect("deny file");
         }
     }
 

@@ -14,7 +14,7 @@ use alys_consensus::schedule::proposer_index;
 use alys_consensus::{Chain, ManualTimeSource, NoPegIns, PegInVerifier, Signer};
 use alys_primitives::block::AggregateApproval;
 use alys_primitives::dev::dev_secret_key;
-use alys_primitives::signing::{sign_root, Domain};
+use alys_primitives::signing::{sign_approval, Domain};
 use alys_primitives::{BlockProposal, ChainSpec, ConsensusBlock, SignedConsensusBlock};
 use alys_test_utils::federation::{manual_clock, start_node, start_nodes, temp_dirs};
 use std::path::Path;
@@ -89,9 +89,12 @@ pub(crate) fn approve(
     let root = block.root();
     aggregate_approval(
         n,
-        indices
-            .iter()
-            .map(|i| (*i, sign_root(&dev_secret_key(*i), root, domain))),
+        indices.iter().map(|i| {
+            (
+                *i,
+                sign_approval(&dev_secret_key(*i), root, block.slot, domain),
+            )
+        }),
     )
     .expect("aggregate")
 }
