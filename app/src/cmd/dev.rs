@@ -55,6 +55,8 @@ pub(crate) struct DevArgs {
     btc_block_secs: u64,
     #[command(flatten)]
     bitcoin: super::wiring::BitcoinRpcArgs,
+    #[command(flatten)]
+    ui: super::ui_args::UiArgs,
 }
 
 impl DevArgs {
@@ -122,12 +124,15 @@ impl DevArgs {
                 (Some(devnet), cfg)
             }
         };
+        let ui = self.ui.bind(self.servers.addr(), true).await?;
         let mut nodes = Vec::new();
         for i in 0..self.authorities {
             let signer = Signer::new(&spec, dev_secret_key(i))
                 .ok_or_else(|| eyre::eyre!("dev key {i} is not an authority of the dev spec"))?;
             let (authrpc, http) = if i == 0 {
-                (self.servers.authrpc_addr(), Some(self.servers.eth_http()))
+                let mut http = self.servers.eth_http();
+                self.ui.allow_in_eth_cors(&mut http, ui.as_ref());
+                (self.servers.authrpc_addr(), Some(http))
             } else {
                 (SocketAddr::new(self.servers.addr(), 0), None)
             };
@@ -137,8 +142,11 @@ impl DevArgs {
                 datadir.join(format!("authority-{i}"))
             };
             let rpc = (i == 0).then(|| {
-                self.servers
-                    .node_rpc(self.rpc_password.clone(), Some(miner_address))
+                let mut rpc = self
+                    .servers
+                    .node_rpc(self.rpc_password.clone(), Some(miner_address));
+                rpc.public = ui.as_ref().map(|b| self.ui.public_access(b));
+                rpc
             });
             let node = start_node(
                 spec.clone(),
@@ -156,6 +164,14 @@ impl DevArgs {
             .first()
             .and_then(|n| n.rpc.as_ref())
             .map(|r| r.local_addr());
+        let eth_url = nodes
+            .first()
+            .and_then(|n| n.el.as_ref())
+            .and_then(|el| el.http_url());
+        let ui = match (ui, rpc_addr) {
+            (Some(bound), Some(addr)) => Some(self.ui.serve(bound, addr, eth_url)?),
+            _ => None,
+        };
         let mut els = Vec::new();
         let mut links = Vec::new();
         for node in nodes {
@@ -200,6 +216,9 @@ impl DevArgs {
                 spec.required_btc_confirmations.unwrap_or_default(),
                 fed.min_peg_in_sats()
             );
+        }
+        if let Some(ui) = &ui {
+            println!("  peg web page      {} (--no-ui to turn off)", ui.url());
         }
         if let Some(Some(el)) = els.first().map(|(el, _, _)| el.as_ref()) {
             if let Some(url) = el.http_url() {

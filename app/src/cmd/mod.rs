@@ -6,6 +6,7 @@ mod el;
 mod eth_rpc_args;
 mod node;
 mod server_args;
+mod ui_args;
 mod wiring;
 
 /// What to run.
