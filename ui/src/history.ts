@@ -31,13 +31,12 @@ export class History {
     }
   }
 
-  /** Adds or updates `txid` (newest first). */
+  /** Updates `txid` in place, or adds it first (the list stays newest first). */
   upsert(txid: string, update: Partial<HistoryEntry> = {}): void {
     const all = this.entries();
     const i = all.findIndex((e) => e.txid === txid);
-    const entry: HistoryEntry = i >= 0 ? { ...all[i], ...update } : { txid, added: Date.now(), ...update };
-    if (i >= 0) all.splice(i, 1);
-    all.unshift(entry);
+    if (i >= 0) all[i] = { ...all[i], ...update };
+    else all.unshift({ txid, added: Date.now(), ...update });
     this.save(all.slice(0, MAX_ENTRIES));
   }
 

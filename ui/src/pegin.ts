@@ -3,7 +3,7 @@
 // Core command and what any other wallet must do, then a deposit followed live through
 // getpeginstatus, and the deposits followed in this browser.
 
-import { isAddress } from 'viem';
+import { getAddress, isAddress } from 'viem';
 import { button, copyText, el, field, setFieldError } from './dom';
 import { formatBtc, formatSats, networkName, parseBtc, coreSendCommand, shortHex } from './format';
 import { History, type HistoryEntry } from './history';
@@ -45,7 +45,7 @@ export function describeStatus(s: PegInStatus, required: number): Described {
           : `the Alys block ${shortHex(s.mintedIn ?? '')}`;
       return {
         state: 'minted',
-        text: `Minted: ${amount} credited to ${s.recipient ?? 'the account in the deposit'} in ${where}.`,
+        text: `Minted: ${amount} credited to ${s.recipient ? getAddress(s.recipient) : 'the account in the deposit'} in ${where}.`,
         final: true,
       };
     }
