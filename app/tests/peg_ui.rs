@@ -210,6 +210,77 @@ fn peg_read_methods_are_public_and_everything_else_needs_credentials() {
     assert!(dev.node("getdepositaddress", json!([])).is_ok());
 }
 
+/// Starts `alys node` (a full node with the embedded execution client, no Bitcoin: the peg is
+/// off) on ports 0 with `extra` arguments; the process, its node RPC URL and page URL.
+fn start_node(dir: &Path, extra: &[&str]) -> (common::LoggedProcess, String, Option<String>) {
+    std::fs::create_dir_all(dir).unwrap();
+    let datadir = dir.join("data");
+    let chain = Path::new(env!("CARGO_MANIFEST_DIR")).join("../etc/chain-dev.json");
+    let mut args = vec![
+        "node".to_string(),
+        "--chain".into(),
+        chain.to_string_lossy().into_owned(),
+        "--datadir".into(),
+        datadir.to_string_lossy().into_owned(),
+        "--embedded-el".into(),
+    ];
+    for a in [
+        "--http-port",
+        "0",
+        "--authrpc-port",
+        "0",
+        "--rpc-port",
+        "0",
+        "--rpc-password",
+        "alys",
+    ]
+    .iter()
+    .chain(extra)
+    {
+        args.push(a.to_string());
+    }
+    let mut process =
+        common::LoggedProcess::spawn("alys node", common::alys(), args, &dir.join("node.log"));
+    let rpc = process.wait_for_url("node JSON-RPC", Duration::from_secs(60));
+    let eth = process.wait_for_url("eth JSON-RPC", Duration::from_secs(60));
+    assert!(eth.starts_with("http://"));
+    let ui = process.printed_url("peg web page");
+    (process, rpc, ui)
+}
+
+#[test]
+fn alys_node_serves_the_page_and_public_reads_only_with_ui_port() {
+    let dir = tempfile::tempdir().unwrap();
+    // Off by default: every method needs the credentials.
+    let (mut off, rpc, ui) = start_node(&dir.path().join("off"), &[]);
+    assert_eq!(ui, None, "no page without --ui-port");
+    assert_eq!(post(&rpc, None, false, "getchainspec", json!([])).status, 401);
+    assert_eq!(post(&rpc, None, true, "getchainspec", json!([])).status, 200);
+    off.interrupt(Duration::from_secs(15));
+
+    // With --ui-port: the page, and the read methods without credentials. This node follows
+    // no Bitcoin, so its peg methods do not exist: "method not found", which the page reports
+    // as "this node does not run the peg", never 401.
+    let (mut on, rpc, ui) = start_node(&dir.path().join("on"), &["--ui-port", "0"]);
+    let ui = ui.expect("alys node --ui-port prints its page");
+    let page = reqwest::blocking::get(&ui).unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().unwrap().contains("Alys peg"));
+    let config: Value = reqwest::blocking::get(format!("{ui}config.json"))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(config["nodeRpcUrl"], json!(rpc.trim_end_matches('/')));
+    assert!(config["ethRpcUrl"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    let spec = post(&rpc, Some(&origin(&ui)), false, "getchainspec", json!([]));
+    assert_eq!(spec.body["result"]["spec"]["chainId"], 263634);
+    assert_eq!(allow_origin(&spec), Some(origin(&ui).as_str()));
+    let fed = post(&rpc, None, false, "getfederation", json!([]));
+    assert_eq!(fed.body["error"]["code"], -32601, "{}", fed.body);
+    assert_eq!(post(&rpc, None, false, "getsyncstatus", json!([])).status, 401);
+    on.interrupt(Duration::from_secs(15));
+}
+
 /// Where the screenshots go: `<target>/tmp/peg-ui-screenshots`, emptied first.
 fn screenshot_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("peg-ui-screenshots");

@@ -278,7 +278,7 @@ async fn answer_body<D: Dispatch>(
         }
     }
     let outcome = match shared.config.execution {
-        Execution::Inline => respond(&shared, &parsed),
+        Execution::Inline => respond(shared, &parsed),
         Execution::Blocking => {
             let task = shared.clone();
             tokio::task::spawn_blocking(move || respond(&task, &parsed))
