@@ -254,8 +254,14 @@ fn alys_node_serves_the_page_and_public_reads_only_with_ui_port() {
     // Off by default: every method needs the credentials.
     let (mut off, rpc, ui) = start_node(&dir.path().join("off"), &[]);
     assert_eq!(ui, None, "no page without --ui-port");
-    assert_eq!(post(&rpc, None, false, "getchainspec", json!([])).status, 401);
-    assert_eq!(post(&rpc, None, true, "getchainspec", json!([])).status, 200);
+    assert_eq!(
+        post(&rpc, None, false, "getchainspec", json!([])).status,
+        401
+    );
+    assert_eq!(
+        post(&rpc, None, true, "getchainspec", json!([])).status,
+        200
+    );
     off.interrupt(Duration::from_secs(15));
 
     // With --ui-port: the page, and the read methods without credentials. This node follows
@@ -271,13 +277,19 @@ fn alys_node_serves_the_page_and_public_reads_only_with_ui_port() {
         .json()
         .unwrap();
     assert_eq!(config["nodeRpcUrl"], json!(rpc.trim_end_matches('/')));
-    assert!(config["ethRpcUrl"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert!(config["ethRpcUrl"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:"));
     let spec = post(&rpc, Some(&origin(&ui)), false, "getchainspec", json!([]));
     assert_eq!(spec.body["result"]["spec"]["chainId"], 263634);
     assert_eq!(allow_origin(&spec), Some(origin(&ui).as_str()));
     let fed = post(&rpc, None, false, "getfederation", json!([]));
     assert_eq!(fed.body["error"]["code"], -32601, "{}", fed.body);
-    assert_eq!(post(&rpc, None, false, "getsyncstatus", json!([])).status, 401);
+    assert_eq!(
+        post(&rpc, None, false, "getsyncstatus", json!([])).status,
+        401
+    );
     on.interrupt(Duration::from_secs(15));
 }
 

@@ -116,3 +116,63 @@ impl UiArgs {
         Ok(bound.serve(UiConfig { node_rpc, eth_rpc }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        ui: UiArgs,
+    }
+
+    fn args(a: &[&str]) -> UiArgs {
+        Cli::try_parse_from(std::iter::once("alys").chain(a.iter().copied()))
+            .unwrap()
+            .ui
+    }
+
+    #[tokio::test]
+    async fn page_on_in_dev_off_in_node_and_its_origins() {
+        let local = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+        assert!(args(&[]).bind(local, false).await.unwrap().is_none());
+        assert!(args(&["--no-ui"])
+            .bind(local, true)
+            .await
+            .unwrap()
+            .is_none());
+        let ui = args(&["--ui-port", "0", "--ui-origin", "https://peg.example.org/"]);
+        let bound = ui.bind(local, false).await.unwrap().unwrap();
+        let port = bound.local_addr().port();
+        let origins = ui.origins(&bound);
+        assert!(origins.contains(&format!("http://127.0.0.1:{port}")));
+        assert!(origins.contains(&"https://peg.example.org".to_string()));
+        assert!(Cli::try_parse_from(["alys", "--no-ui", "--ui-port", "1"]).is_err());
+
+        // The page's origins join an explicit eth RPC CORS list; `*` and `none` stay.
+        let mut list = RpcServerConfig::new("127.0.0.1:0".parse().unwrap());
+        list.cors = Cors::Origins(vec!["http://a.test".into()]);
+        ui.allow_in_eth_cors(&mut list, Some(&bound));
+        assert_eq!(
+            list.cors,
+            Cors::Origins([vec!["http://a.test".to_string()], origins].concat())
+        );
+        for cors in [Cors::Any, Cors::Disabled] {
+            let mut config = RpcServerConfig::new("127.0.0.1:0".parse().unwrap());
+            config.cors = cors.clone();
+            ui.allow_in_eth_cors(&mut config, Some(&bound));
+            assert_eq!(config.cors, cors);
+        }
+    }
+
+    #[tokio::test]
+    async fn endpoint_overrides_are_checked() {
+        let bad = args(&["--ui-eth-rpc-url", "http://x; script-src *"]);
+        let bound = BoundUi::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let node: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        assert!(bad.serve(bound, node, None).is_err());
+    }
+}
