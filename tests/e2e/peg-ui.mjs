@@ -8,7 +8,8 @@
 // announces itself (`eip6963:announceProvider` with a frozen {info, provider}, again on every
 // `eip6963:requestProvider`); its requests are answered here, in Node.js, by a viem account
 // holding a throwaway key: it knows only Ethereum mainnet until the page adds the chain, and it
-// can be told to reject the next request as a user would.
+// can be told to reject the next request as a user would. A page opened at `#no-wallet` gets
+// no wallet at all.
 //
 // Environment: UI_URL, NODE_RPC_URL, ETH_RPC_URL, CHAIN_ID, OUT_DIR (screenshots), CHROMIUM
 // (default /usr/bin/chromium). Prints `ok - …` per check and exits non-zero on the first
@@ -139,6 +140,7 @@ async function walletRequest(page, method, params) {
 
 // Runs in the page before its own scripts: the provider object and its EIP-6963 announcement.
 const SHIM = `(() => {
+  if (location.hash === '#no-wallet') return;
   const listeners = {};
   const provider = {
     isMetaMask: true,
@@ -212,10 +214,10 @@ await context.exposeFunction('__testWallet', async (json) => {
 await context.addInitScript(SHIM)
 
 let shot = 0
-async function screenshot(name) {
+async function screenshot(name, target = page) {
   shot++
   const file = join(OUT_DIR, `${String(shot).padStart(2, '0')}-${name}.png`)
-  await page.screenshot({ path: file, fullPage: true })
+  await target.screenshot({ path: file, fullPage: true })
   console.log(`screenshot ${file}`)
 }
 const text = async (selector) => (await page.locator(selector).textContent())?.trim() ?? ''
@@ -242,6 +244,17 @@ try {
   const minSats = BigInt(minText.match(/\(([\d,]+) sats\)/)[1].replaceAll(',', ''))
   check(minSats > 0n, 'the minimum is shown', minText)
   await screenshot('loaded')
+
+  // ---- a browser without any wallet -------------------------------------------------------
+  const bare = await context.newPage()
+  await bare.goto(`${UI_URL}#no-wallet`)
+  await bare.waitForSelector('#wallet-status[data-state="none"]', { state: 'attached' })
+  check(
+    (await bare.locator('#wallet-status').textContent()).startsWith('No browser wallet found.'),
+    'no wallet is said plainly',
+  )
+  await screenshot('no-wallet', bare)
+  await bare.close()
 
   // ---- wallet: rejected, connected on the wrong network, network added and switched --------
   const connect = page.getByRole('button', { name: 'Connect MetaMask' })
