@@ -24,6 +24,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt_install "${need_apt[@]}"
 fi
 
+# Debian's Chromium, driven headless by the peg web page's browser test (app/tests/peg_ui.rs).
+if [ "${ALYS_SKIP_CHROMIUM:-0}" != "1" ] && [ ! -x /usr/bin/chromium ]; then
+  echo "installing chromium (the peg web page's browser test)"
+  apt_install chromium
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo not found: install Rust from https://rustup.rs first" >&2
   exit 1
@@ -34,9 +40,20 @@ fi
 # tests/e2e/node_modules.
 if [ "${ALYS_SKIP_NPM:-0}" != "1" ] && command -v npm >/dev/null 2>&1 && [ -f tests/e2e/package.json ]; then
   if [ ! -x tests/e2e/node_modules/.bin/cast ] || [ ! -x tests/e2e/node_modules/.bin/ethereumjs ] \
+    || [ ! -d tests/e2e/node_modules/playwright-core ] \
     || [ tests/e2e/package.json -nt tests/e2e/node_modules/.installed ]; then
     echo "installing end-to-end tools (npm)"
     (cd tests/e2e && npm install --no-audit --no-fund --loglevel=error && touch node_modules/.installed)
+  fi
+fi
+
+# The peg web page's build tools (esbuild, TypeScript) and libraries (viem, qrcode-generator),
+# exactly as ui/package-lock.json pins them. The built page (ui/dist) is committed, so building
+# the node never needs them; a test rebuilds it and compares.
+if [ "${ALYS_SKIP_NPM:-0}" != "1" ] && command -v npm >/dev/null 2>&1 && [ -f ui/package-lock.json ]; then
+  if [ ! -x ui/node_modules/.bin/esbuild ] || [ ui/package-lock.json -nt ui/node_modules/.installed ]; then
+    echo "installing the peg web page's build tools (npm ci in ui/)"
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed)
   fi
 fi
 

@@ -41,6 +41,7 @@ run_tests() {
 }
 
 step "cargo fmt --check" cargo fmt --all --check
+step "crate graph in docs/architecture.md" python3 scripts/crate-graph.py --check
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test" run_tests
 

@@ -73,6 +73,8 @@ impl Node {
             "0".into(),
             "--rpc-password".into(),
             "alys".into(),
+            "--p2p-port".into(),
+            "0".into(),
         ];
         if execution_rpc {
             args.extend(["--execution-rpc-url".into(), el.eth_rpc.clone()]);

@@ -58,6 +58,8 @@ pub(crate) struct DevArgs {
     bitcoin: super::wiring::BitcoinRpcArgs,
     #[command(flatten)]
     network: NetworkArgs,
+    #[command(flatten)]
+    ui: super::ui_args::UiArgs,
 }
 
 impl DevArgs {
@@ -125,12 +127,15 @@ impl DevArgs {
                 (Some(devnet), cfg)
             }
         };
+        let ui = self.ui.bind(self.servers.addr(), true).await?;
         let mut nodes = Vec::new();
         for i in 0..self.authorities {
             let signer = Signer::new(&spec, dev_secret_key(i))
                 .ok_or_else(|| eyre::eyre!("dev key {i} is not an authority of the dev spec"))?;
             let (authrpc, http) = if i == 0 {
-                (self.servers.authrpc_addr(), Some(self.servers.eth_http()))
+                let mut http = self.servers.eth_http();
+                self.ui.allow_in_eth_cors(&mut http, ui.as_ref());
+                (self.servers.authrpc_addr(), Some(http))
             } else {
                 (SocketAddr::new(self.servers.addr(), 0), None)
             };
@@ -140,8 +145,11 @@ impl DevArgs {
                 datadir.join(format!("authority-{i}"))
             };
             let rpc = (i == 0).then(|| {
-                self.servers
-                    .node_rpc(self.rpc_password.clone(), Some(miner_address))
+                let mut rpc = self
+                    .servers
+                    .node_rpc(self.rpc_password.clone(), Some(miner_address));
+                rpc.public = ui.as_ref().map(|b| self.ui.public_access(b));
+                rpc
             });
             let node = start_node(
                 spec.clone(),
@@ -165,6 +173,14 @@ impl DevArgs {
         let spec_file = datadir.join("chain.json");
         std::fs::write(&spec_file, spec.to_json_pretty())
             .wrap_err_with(|| format!("writing {}", spec_file.display()))?;
+        let eth_url = nodes
+            .first()
+            .and_then(|n| n.el.as_ref())
+            .and_then(|el| el.http_url());
+        let ui = match (ui, rpc_addr) {
+            (Some(bound), Some(addr)) => Some(self.ui.serve(bound, addr, eth_url)?),
+            _ => None,
+        };
         let mut links = Vec::new();
         let mut p2p = None;
         if let Some(mut config) = self.network.config(&datadir) {
@@ -243,6 +259,9 @@ impl DevArgs {
                 spec.required_btc_confirmations.unwrap_or_default(),
                 fed.min_peg_in_sats()
             );
+        }
+        if let Some(ui) = &ui {
+            println!("  peg web page      {} (--no-ui to turn off)", ui.url());
         }
         if let Some(Some(el)) = els.first().map(|(el, _, _)| el.as_ref()) {
             if let Some(url) = el.http_url() {

@@ -48,6 +48,8 @@ pub(crate) struct NodeArgs {
     bitcoin: super::wiring::BitcoinRpcArgs,
     #[command(flatten)]
     network: NetworkArgs,
+    #[command(flatten)]
+    ui: super::ui_args::UiArgs,
 }
 
 impl NodeArgs {
@@ -79,10 +81,18 @@ impl NodeArgs {
             },
             _ => eyre::bail!("give either --engine-url with --jwt-secret, or --embedded-el"),
         };
-        let rpc = self
+        let ui = self.ui.bind(self.servers.addr(), false).await?;
+        let mut rpc = self
             .rpc_password
             .clone()
             .map(|password| self.servers.node_rpc(password, self.miner_address));
+        match (&mut rpc, &ui) {
+            (Some(rpc), Some(bound)) => rpc.public = Some(self.ui.public_access(bound)),
+            (None, Some(_)) => eyre::bail!(
+                "the peg web page (--ui-port) needs the node JSON-RPC: give --rpc-password"
+            ),
+            _ => {}
+        }
         if rpc.is_none() {
             println!(
                 "node JSON-RPC disabled: give --rpc-password (or ALYS_RPC_PASSWORD) to serve it"
@@ -100,6 +110,15 @@ impl NodeArgs {
         if let Some(server) = &node.rpc {
             println!("node JSON-RPC http://{}", server.local_addr());
         }
+        let _ui = match (ui, &node.rpc) {
+            (Some(bound), Some(rpc)) => {
+                let eth_url = node.el.as_ref().and_then(|el| el.http_url());
+                let ui = self.ui.serve(bound, rpc.local_addr(), eth_url)?;
+                println!("peg web page {}", ui.url());
+                Some(ui)
+            }
+            _ => None,
+        };
         match node.authority {
             Some(i) => println!("authority {i} of {}", spec.authorities.len()),
             None => println!("full node (no signer key)"),

@@ -67,6 +67,7 @@ impl ServerArgs {
                 password,
             },
             miner_payout,
+            public: None,
         }
     }
 }

@@ -40,6 +40,8 @@ pub(super) struct NodeRpc {
     pub credentials: alys_rpc::Credentials,
     /// Payout address of `getauxblock` without arguments (merged mining).
     pub miner_payout: Option<alloy_primitives::Address>,
+    /// Methods served without credentials (the peg web page's), if any.
+    pub public: Option<alys_rpc::PublicAccess>,
 }
 
 /// How the node reaches Bitcoin (peg-in follower).
@@ -339,6 +341,7 @@ pub(super) async fn start_node(
             addr,
             credentials,
             miner_payout,
+            public,
         }) => {
             let mut methods = alys_rpc::Methods::new();
             alys_rpc::register_miner_methods(
@@ -353,7 +356,7 @@ pub(super) async fn start_node(
             alys_rpc::register_chain_methods(
                 &mut methods,
                 alys_rpc::ChainView {
-                    store: chain_store,
+                    store: chain_store.clone(),
                     status: service.status.clone(),
                     spec: spec.clone(),
                     current_slot: Arc::new(move || clock.current_slot()),
@@ -368,10 +371,13 @@ pub(super) async fn start_node(
                         index: peg.index.clone(),
                         minted: peg.verifier.clone(),
                         status: service.status.clone(),
+                        chain: chain_store.clone(),
+                        required_confirmations: alys_bitcoin::FollowerConfig::from_spec(&spec)
+                            .required_confirmations,
                     },
                 );
             }
-            let server = alys_rpc::RpcServer::start(addr, methods, credentials)
+            let server = alys_rpc::RpcServer::start_with_public(addr, methods, credentials, public)
                 .await
                 .wrap_err_with(|| format!("binding the node RPC on {addr}"))?;
             Some(server)

@@ -12,6 +12,7 @@ use std::process::Command;
 pub(crate) use alys_test_utils::{
     json_rpc::JsonRpc,
     nodes::{cast, BtcDevnetProcess, DevProcess},
+    process::LoggedProcess,
     tools::{require, require_all, Tool},
     wait::wait_until,
 };

@@ -59,6 +59,7 @@ pub(crate) fn config(credentials: Credentials) -> ServerConfig {
         max_body_bytes: MAX_BODY_BYTES,
         dialect: Dialect::BitcoinCore,
         execution: Execution::Blocking,
+        public: None,
     }
 }
 

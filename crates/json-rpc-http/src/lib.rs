@@ -11,6 +11,10 @@
 //! [`Dispatch`] trait. What differs between Bitcoin Core's HTTP behaviour and a plain JSON-RPC
 //! server (HTTP status codes of errors, notifications, error texts) is the [`Dialect`].
 //!
+//! A server may also serve a few methods without credentials ([`PublicAccess`]): requests
+//! without credentials, and every request from a browser (one with an `Origin` header), may
+//! call only those, from the allowed origins (CORS), under a rate limit.
+//!
 //! `jsonrpsee` does not fit: it refuses requests without `"jsonrpc": "2.0"`, which Bitcoin
 //! Core's clients and merged-mining pools send.
 
@@ -18,6 +22,7 @@ mod auth;
 mod dialect;
 mod envelope;
 mod error;
+mod public;
 mod request;
 mod server;
 
@@ -26,4 +31,5 @@ pub use dialect::Dialect;
 pub use error::{
     RpcError, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR,
 };
-pub use server::{serve, Dispatch, Execution, ServerConfig};
+pub use public::{PublicAccess, Rate, RateLimited, RateLimiter, RateLimits};
+pub use server::{serve, Dispatch, Execution, ServerConfig, RATE_LIMITED};

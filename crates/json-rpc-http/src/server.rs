@@ -1,8 +1,11 @@
 //! Serving over hyper: the accept loop, and per HTTP request the credentials check, POST only,
 //! the body size cap, JSON parsing, a single request or a batch answered through [`Dispatch`]
 //! (inline or on the blocking pool), and the rendered reply with the dialect's status.
+//! With [`PublicAccess`], requests without credentials or from a browser take the public path
+//! instead: origin check, CORS preflight, rate limit, the smaller body cap, and only the public
+//! methods.
 
-use std::{convert::Infallible, future::Future, sync::Arc};
+use std::{convert::Infallible, future::Future, net::IpAddr, sync::Arc, time::Instant};
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{
@@ -18,8 +21,13 @@ use crate::{
     dialect::{Dialect, JSON},
     envelope,
     error::{RpcError, INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR},
+    public::{PublicAccess, RateLimiter},
     request::{self, Answer},
 };
+
+/// JSON-RPC error code of a request refused by the rate limit (HTTP 429), as Ethereum
+/// clients use it ("limit exceeded").
+pub const RATE_LIMITED: i64 = -32005;
 
 /// The methods a server answers.
 pub trait Dispatch: Send + Sync + 'static {
@@ -53,11 +61,15 @@ pub struct ServerConfig {
     pub dialect: Dialect,
     /// Where calls run.
     pub execution: Execution,
+    /// Methods served without credentials, to which browser origins, how often; `None`: every
+    /// request needs the credentials.
+    pub public: Option<PublicAccess>,
 }
 
 struct Shared<D> {
     dispatch: D,
     config: ServerConfig,
+    limiter: Option<RateLimiter>,
 }
 
 /// Serves `dispatch` on `listener` until `shutdown` resolves; connections already accepted
@@ -68,19 +80,26 @@ pub async fn serve<D: Dispatch>(
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) {
-    let shared = Arc::new(Shared { dispatch, config });
+    let limiter = config.public.as_ref().map(|p| RateLimiter::new(p.limits));
+    let shared = Arc::new(Shared {
+        dispatch,
+        config,
+        limiter,
+    });
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let Ok((stream, _)) = accepted else { continue };
+        let Ok((stream, peer)) = accepted else {
+            continue;
+        };
         let shared = shared.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(request, shared).await) }
+                async move { Ok::<_, Infallible>(handle(request, peer.ip(), shared).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -99,44 +118,142 @@ enum Outcome {
 
 async fn handle<D: Dispatch>(
     request: Request<Incoming>,
+    peer: IpAddr,
     shared: Arc<Shared<D>>,
 ) -> Response<Full<Bytes>> {
     let config = &shared.config;
     let dialect = config.dialect;
-    if !config
+    let authorized = config
         .credentials
-        .accepts(request.headers().get(header::AUTHORIZATION))
-    {
+        .accepts(request.headers().get(header::AUTHORIZATION));
+    if let Some(public) = &config.public {
+        if !authorized || request.headers().contains_key(header::ORIGIN) {
+            return handle_public(request, peer, public, &shared).await;
+        }
+    }
+    if !authorized {
         let delay = dialect.auth_failure_delay();
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        let mut response = match dialect.unauthorized_body() {
-            Some((body, content_type)) => {
-                http_response(StatusCode::UNAUTHORIZED, body, Some(content_type))
-            }
-            None => http_response(StatusCode::UNAUTHORIZED, String::new(), None),
-        };
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Basic realm=\"jsonrpc\""),
-        );
-        return response;
+        return unauthorized(dialect);
     }
+    answer_body(request, config.max_body_bytes, &shared, |_| Ok(())).await
+}
+
+/// A request on the public path: without credentials, or from a browser (`Origin` header).
+async fn handle_public<D: Dispatch>(
+    request: Request<Incoming>,
+    peer: IpAddr,
+    public: &PublicAccess,
+    shared: &Arc<Shared<D>>,
+) -> Response<Full<Bytes>> {
+    let dialect = shared.config.dialect;
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    if let Some(origin) = &origin {
+        if !public.allows_origin(origin) {
+            let body = serde_json::json!({"error": "origin not allowed"}).to_string();
+            return http_response(StatusCode::FORBIDDEN, body, Some(JSON));
+        }
+    }
+    let cors = |mut response: Response<Full<Bytes>>| {
+        let headers = response.headers_mut();
+        headers.insert(header::VARY, header::HeaderValue::from_static("Origin"));
+        if let Some(origin) = &origin {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        }
+        response
+    };
+    if let Some(limiter) = &shared.limiter {
+        if let Err(limited) = limiter.check(peer, Instant::now()) {
+            let error = RpcError::new(
+                RATE_LIMITED,
+                format!("rate limited: {limited}; retry in a moment"),
+            );
+            let mut response = shared.json(
+                StatusCode::TOO_MANY_REQUESTS,
+                &transport_error(dialect, &error),
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(limited.retry_after().as_secs()),
+            );
+            return cors(response);
+        }
+    }
+    if request.method() == Method::OPTIONS && origin.is_some() {
+        // CORS preflight: POST with a JSON body, no credentials (no `Authorization` allowed).
+        let mut response = http_response(StatusCode::NO_CONTENT, String::new(), None);
+        let headers = response.headers_mut();
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            header::HeaderValue::from_static("POST, OPTIONS"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            header::HeaderValue::from_static("content-type"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            header::HeaderValue::from_static("600"),
+        );
+        return cors(response);
+    }
+    let response = answer_body(request, public.max_body_bytes, shared, |parsed| {
+        let calls: &[Value] = match parsed {
+            Value::Array(batch) if batch.len() > public.max_batch => {
+                return Err(Refusal::Error(RpcError::new(
+                    INVALID_REQUEST,
+                    format!(
+                        "batch of {} calls; at most {} without credentials",
+                        batch.len(),
+                        public.max_batch
+                    ),
+                )))
+            }
+            Value::Array(batch) => batch,
+            single => std::slice::from_ref(single),
+        };
+        let private = calls
+            .iter()
+            .filter_map(|c| c.get("method").and_then(Value::as_str))
+            .find(|m| !public.allows_method(m));
+        match private {
+            Some(_) => Err(Refusal::NeedsCredentials),
+            None => Ok(()),
+        }
+    })
+    .await;
+    cors(response)
+}
+
+/// Why a parsed body is not answered.
+enum Refusal {
+    /// It calls a method that needs credentials: 401.
+    NeedsCredentials,
+    /// It breaks a limit: this error, in the transport envelope.
+    Error(RpcError),
+}
+
+/// Reads, caps and parses the body of `request`, checks it with `allowed`, and answers it.
+async fn answer_body<D: Dispatch>(
+    request: Request<Incoming>,
+    max_body_bytes: usize,
+    shared: &Arc<Shared<D>>,
+    allowed: impl FnOnce(&Value) -> Result<(), Refusal>,
+) -> Response<Full<Bytes>> {
+    let dialect = shared.config.dialect;
     if request.method() != Method::POST {
         let (body, content_type) = dialect.post_only_body();
         return http_response(StatusCode::METHOD_NOT_ALLOWED, body, Some(content_type));
     }
-    let body = match Limited::new(request.into_body(), config.max_body_bytes)
+    let body = match Limited::new(request.into_body(), max_body_bytes)
         .collect()
         .await
     {
         Ok(body) => body.to_bytes(),
         Err(_) => {
-            let error = RpcError::new(
-                INVALID_REQUEST,
-                dialect.too_large_message(config.max_body_bytes),
-            );
+            let error = RpcError::new(INVALID_REQUEST, dialect.too_large_message(max_body_bytes));
             return shared.json(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &transport_error(dialect, &error),
@@ -153,8 +270,15 @@ async fn handle<D: Dispatch>(
             );
         }
     };
-    let outcome = match config.execution {
-        Execution::Inline => respond(&shared, &parsed),
+    match allowed(&parsed) {
+        Ok(()) => {}
+        Err(Refusal::NeedsCredentials) => return unauthorized(dialect),
+        Err(Refusal::Error(e)) => {
+            return shared.json(dialect.parse_error_status(), &transport_error(dialect, &e))
+        }
+    }
+    let outcome = match shared.config.execution {
+        Execution::Inline => respond(shared, &parsed),
         Execution::Blocking => {
             let task = shared.clone();
             tokio::task::spawn_blocking(move || respond(&task, &parsed))
@@ -172,6 +296,21 @@ async fn handle<D: Dispatch>(
         Outcome::Reply(status, body) => shared.json(status, &body),
         Outcome::NoContent => http_response(StatusCode::NO_CONTENT, String::new(), None),
     }
+}
+
+/// The 401 asking for Basic credentials.
+fn unauthorized(dialect: Dialect) -> Response<Full<Bytes>> {
+    let mut response = match dialect.unauthorized_body() {
+        Some((body, content_type)) => {
+            http_response(StatusCode::UNAUTHORIZED, body, Some(content_type))
+        }
+        None => http_response(StatusCode::UNAUTHORIZED, String::new(), None),
+    };
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Basic realm=\"jsonrpc\""),
+    );
+    response
 }
 
 /// Answers a single request or a batch (HTTP 200, notifications left out).

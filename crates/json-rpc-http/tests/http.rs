@@ -43,6 +43,7 @@ impl Server {
             max_body_bytes: MAX_BODY,
             dialect,
             execution,
+            public: None,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(serve(listener, Echo, config, async move {

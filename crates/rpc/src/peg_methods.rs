@@ -1,16 +1,38 @@
 //! Peg-in methods of the node RPC (DESIGN §7, §11): `getdepositaddress`, `getpeginstatus`,
-//! `getfederation`.
+//! `getfederation`; and [`PEG_READ_METHODS`], the read-only peg methods a node may serve
+//! without credentials to its peg web page ([`peg_read_access`]).
 
 use std::sync::Arc;
 
 use alys_bitcoin::bitcoin::Txid;
 use alys_bitcoin::{DepositIndex, FollowerPegIns};
-use alys_consensus::ChainStatus;
+use alys_consensus::{chain_store::ChainStore, ChainStatus};
 use alys_federation::Federation;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::{Methods, RpcError};
+
+/// The read-only methods the peg web page calls, served without credentials when the node
+/// serves the page (`getpegoutstatus` once the node has it: until then an unknown method).
+pub const PEG_READ_METHODS: [&str; 5] = [
+    "getdepositaddress",
+    "getpeginstatus",
+    "getpegoutstatus",
+    "getfederation",
+    "getchainspec",
+];
+
+/// Unauthenticated access to [`PEG_READ_METHODS`] for the browser `origins` of the peg web
+/// page, with the transport's default rate limits.
+pub fn peg_read_access<S: Into<String>>(
+    origins: impl IntoIterator<Item = S>,
+) -> alys_json_rpc_http::PublicAccess {
+    alys_json_rpc_http::PublicAccess::new(
+        PEG_READ_METHODS.iter().map(|m| m.to_string()),
+        origins.into_iter().map(Into::into),
+    )
+}
 
 /// What the peg methods read.
 #[derive(Clone)]
@@ -23,6 +45,10 @@ pub struct PegView {
     pub minted: Arc<FollowerPegIns>,
     /// The chain status (head root).
     pub status: watch::Receiver<ChainStatus>,
+    /// The consensus store (the EVM block number of the minting block).
+    pub chain: ChainStore,
+    /// Bitcoin confirmations a deposit needs before it is minted.
+    pub required_confirmations: u32,
 }
 
 fn param_txid(params: &[Value]) -> Result<Txid, RpcError> {
@@ -56,13 +82,14 @@ pub fn register_peg_methods(methods: &mut Methods, view: PegView) {
                 "keys": f.keys().iter().map(|k| k.to_string()).collect::<Vec<_>>(),
                 "threshold": f.threshold(),
                 "minPegInSats": f.min_peg_in_sats(),
+                "requiredConfirmations": v.required_confirmations,
             }))
         },
     );
     let v = view;
     methods.register(
         "getpeginstatus",
-        "getpeginstatus <txid>: seen / confirmations so far / minted in block X / rejected with the reason",
+        "getpeginstatus <txid>: seen / confirmations so far (of requiredConfirmations) / minted in block X (mintedIn root, mintedInBlockNumber on the EVM) / rejected with the reason",
         move |p| {
             let txid = param_txid(&p)?;
             let status = v.index.status(&txid).ok_or_else(|| {
@@ -72,8 +99,17 @@ pub fn register_peg_methods(methods: &mut Methods, view: PegView) {
             let minted_in = v.minted.minted_in(&head, &txid);
             let mut out = serde_json::to_value(&status)
                 .map_err(|e| RpcError::internal(e.to_string()))?;
+            let minted_number = minted_in.and_then(|root| {
+                let block = v.chain.block(&root).ok().flatten()?;
+                Some(block.message.execution_payload.block_number)
+            });
             if let Some(obj) = out.as_object_mut() {
                 obj.insert("mintedIn".into(), json!(minted_in));
+                obj.insert("mintedInBlockNumber".into(), json!(minted_number));
+                obj.insert(
+                    "requiredConfirmations".into(),
+                    json!(v.required_confirmations),
+                );
                 if minted_in.is_some() {
                     // Keep the Bitcoin-side state visible (e.g. `reverted` after a deep
                     // Bitcoin reorg of an already minted deposit).

@@ -4,7 +4,9 @@
 
 use std::{collections::BTreeMap, net::SocketAddr};
 
-use alys_json_rpc_http::{Credentials, Dialect, Dispatch, Execution, RpcError, ServerConfig};
+use alys_json_rpc_http::{
+    Credentials, Dialect, Dispatch, Execution, PublicAccess, RpcError, ServerConfig,
+};
 use serde_json::Value;
 
 /// Largest request body accepted.
@@ -76,11 +78,22 @@ pub struct RpcServer {
 }
 
 impl RpcServer {
-    /// Binds `addr` and serves `methods`.
+    /// Binds `addr` and serves `methods`, every one behind `credentials`.
     pub async fn start(
         addr: SocketAddr,
         methods: Methods,
         credentials: Credentials,
+    ) -> std::io::Result<Self> {
+        Self::start_with_public(addr, methods, credentials, None).await
+    }
+
+    /// Binds `addr` and serves `methods` behind `credentials`, except those `public` serves
+    /// without them (see [`crate::peg_read_access`]).
+    pub async fn start_with_public(
+        addr: SocketAddr,
+        methods: Methods,
+        credentials: Credentials,
+        public: Option<PublicAccess>,
     ) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -89,6 +102,7 @@ impl RpcServer {
             max_body_bytes: MAX_BODY_BYTES,
             dialect: Dialect::Plain,
             execution: Execution::Inline,
+            public,
         };
         let task = tokio::spawn(alys_json_rpc_http::serve(
             listener,

@@ -47,11 +47,14 @@ pub struct DevProcess {
     pub node_rpc_port: u16,
     /// Bitcoin RPC URL (the embedded devnet's or the external one given).
     pub bitcoin_rpc: Option<String>,
+    /// The peg web page's URL (none with `--no-ui`).
+    pub ui: Option<String>,
 }
 
 impl DevProcess {
-    /// Starts `<alys> dev --datadir <datadir>` with every port 0 plus `extra` arguments, and
-    /// waits until it has printed its endpoints.
+    /// Starts `<alys> dev --datadir <datadir>` with every port 0 (the peg web page's too,
+    /// unless `extra` has `--no-ui`) plus `extra` arguments, and waits until it has printed its
+    /// endpoints.
     pub fn start(alys: &Path, datadir: &Path, extra: &[&str]) -> Self {
         std::fs::create_dir_all(datadir).expect("datadir");
         let mut args: Vec<&OsStr> = vec![OsStr::new("dev"), OsStr::new("--datadir")];
@@ -71,6 +74,11 @@ impl DevProcess {
             "127.0.0.1",
         ]
         .iter()
+        .chain(if extra.contains(&"--no-ui") {
+            &[][..]
+        } else {
+            &["--ui-port", "0"][..]
+        })
         .chain(extra)
         {
             args.push(OsStr::new(a));
@@ -82,12 +90,14 @@ impl DevProcess {
         let node_rpc_port = port_of(&node_rpc);
         // Printed before both of the above.
         let bitcoin_rpc = process.printed_url("bitcoin RPC");
+        let ui = process.printed_url("peg web page");
         Self {
             process,
             eth_rpc,
             node_rpc,
             node_rpc_port,
             bitcoin_rpc,
+            ui,
         }
     }
 

@@ -3,8 +3,10 @@
 //!
 //! Python with python-bitcoinlib and embit is the interpreter at `$ALYS_PYTHON`, else
 //! `<repo>/.venv/bin/python3` (created by `scripts/setup.sh`); Foundry's cast, forge and anvil,
-//! viem, solc and the EthereumJS execution client are the npm packages under
-//! `tests/e2e/node_modules` (`$ALYS_E2E_DIR` points elsewhere). A test that needs a missing tool fails with a message naming it and how to
+//! viem, solc, playwright-core and the EthereumJS execution client are the npm packages under
+//! `tests/e2e/node_modules` (`$ALYS_E2E_DIR` points elsewhere); esbuild and TypeScript, which
+//! build the peg web page, are under `ui/node_modules`; Chromium is Debian's `/usr/bin/chromium`
+//! (`$ALYS_CHROMIUM` points elsewhere). A test that needs a missing tool fails with a message naming it and how to
 //! install it, unless `ALYS_ALLOW_MISSING_TOOLS=1` is set: then it prints `SKIPPED: …` and
 //! returns early.
 
@@ -17,6 +19,8 @@ pub const ALLOW_MISSING_VAR: &str = "ALYS_ALLOW_MISSING_TOOLS";
 pub const PYTHON_VAR: &str = "ALYS_PYTHON";
 /// The directory of the npm end-to-end tools instead of `<repo>/tests/e2e`.
 pub const E2E_DIR_VAR: &str = "ALYS_E2E_DIR";
+/// The Chromium binary instead of `/usr/bin/chromium`.
+pub const CHROMIUM_VAR: &str = "ALYS_CHROMIUM";
 
 /// An external tool a test needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +43,12 @@ pub enum Tool {
     NodeJs,
     /// The EthereumJS execution client (`@ethereumjs/client`, binary `ethereumjs`).
     EthereumJs,
+    /// The playwright-core package, which drives Chromium.
+    PlaywrightCore,
+    /// Debian's Chromium (`/usr/bin/chromium`).
+    Chromium,
+    /// esbuild and TypeScript under `ui/node_modules`, which build and check the peg web page.
+    UiBuild,
 }
 
 impl Tool {
@@ -54,12 +64,16 @@ impl Tool {
             Tool::Solc => "solc-js",
             Tool::NodeJs => "Node.js",
             Tool::EthereumJs => "the EthereumJS execution client (@ethereumjs/client)",
+            Tool::PlaywrightCore => "playwright-core",
+            Tool::Chromium => "Chromium",
+            Tool::UiBuild => "esbuild and TypeScript (ui/node_modules)",
         }
     }
 
     fn install_hint(self) -> &'static str {
         match self {
             Tool::NodeJs => "install Node.js (with npm), then run scripts/setup.sh",
+            Tool::Chromium => "run scripts/setup.sh (installs Debian's chromium package)",
             _ => "run scripts/setup.sh",
         }
     }
@@ -76,6 +90,20 @@ impl Tool {
             Tool::Solc => npm_file("solc/solc.js"),
             Tool::NodeJs => runs(Path::new("node"), &["--version"]).map(|()| PathBuf::from("node")),
             Tool::EthereumJs => npm_file(".bin/ethereumjs"),
+            Tool::PlaywrightCore => npm_file("playwright-core/package.json"),
+            Tool::Chromium => {
+                let path = chromium();
+                runs(&path, &["--version"]).map(|()| path)
+            }
+            Tool::UiBuild => {
+                let modules = crate::repo_root().join("ui/node_modules");
+                for package in ["esbuild/package.json", "typescript/bin/tsc"] {
+                    if !modules.join(package).exists() {
+                        return Err(format!("no {}", modules.join(package).display()));
+                    }
+                }
+                Ok(crate::repo_root().join("ui"))
+            }
         }
     }
 }
@@ -122,6 +150,13 @@ pub fn e2e_dir() -> PathBuf {
     std::env::var_os(E2E_DIR_VAR)
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::repo_root().join("tests/e2e"))
+}
+
+/// The Chromium binary: `$ALYS_CHROMIUM`, else `/usr/bin/chromium`.
+pub fn chromium() -> PathBuf {
+    std::env::var_os(CHROMIUM_VAR)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
 }
 
 fn python_with(module: &str) -> Result<PathBuf, String> {
