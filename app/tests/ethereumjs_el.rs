@@ -67,6 +67,8 @@ impl Node {
             "0".into(),
             "--rpc-password".into(),
             "alys".into(),
+            // One authority: no peers (and no fixed p2p port another test may hold).
+            "--no-p2p".into(),
         ];
         args.extend(el.node_args(execution_rpc));
         let mut process = LoggedProcess::spawn("alys node", alys(), args, &dir.join("node.log"));
