@@ -27,18 +27,16 @@ use std::time::{Duration, Instant};
 
 use alys_primitives::{bls::save_secret_key, dev::dev_secret_key};
 use alys_test_utils::ethereumjs::EthereumJsProcess;
+use alys_test_utils::nodes::export_geth_genesis;
 use alys_test_utils::process::LoggedProcess;
-use common::{alys, cast, json_rpc, miner_bin, require, wait_until, Tool};
+use common::{alys, cast, cast_send, json_rpc, miner_bin, require, wait_until, SentTx, Tool};
 use serde_json::{json, Value};
 
 const KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const ADDR1: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 const ADDR2: &str = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
 const MINER: &str = "0x6d6d6d6d6d6d6d6d6d6d6d6d6d6d6d6d6d6d6d6d";
-const CHAIN_ID: &str = "263634";
 const GWEI: u128 = 1_000_000_000;
-/// Priority fee of every transaction (whole gwei, so no range leaves sub-gwei dust behind).
-const TIP: u128 = GWEI;
 const BLOCKS: u64 = 100;
 
 fn hex_u128(v: &Value) -> u128 {
@@ -63,22 +61,16 @@ impl Node {
             d("chain.json"),
             "--datadir".into(),
             d("node"),
-            "--engine-url".into(),
-            el.engine_url.clone(),
-            "--jwt-secret".into(),
-            el.jwt().to_string_lossy().to_string(),
             "--signer-key".into(),
             d("signer.key"),
             "--rpc-port".into(),
             "0".into(),
             "--rpc-password".into(),
             "alys".into(),
-            "--p2p-port".into(),
-            "0".into(),
+            // One authority: no peers (and no fixed p2p port another test may hold).
+            "--no-p2p".into(),
         ];
-        if execution_rpc {
-            args.extend(["--execution-rpc-url".into(), el.eth_rpc.clone()]);
-        }
+        args.extend(el.node_args(execution_rpc));
         let mut process = LoggedProcess::spawn("alys node", alys(), args, &dir.join("node.log"));
         let rpc = process.wait_for_url("node JSON-RPC", Duration::from_secs(60));
         Self { process, rpc }
@@ -122,42 +114,6 @@ impl Node {
 
 fn head(s: &Value) -> u64 {
     s["headHeight"].as_u64().unwrap()
-}
-
-/// A signed transaction and its hash.
-struct SentTx {
-    hash: String,
-    raw: String,
-}
-
-/// Signs a transaction with explicit nonce, gas and fees (EthereumJS's `eth_estimateGas`
-/// refuses `pending`) and publishes it without waiting for its receipt.
-fn send(rpc: &str, nonce: u64, gas: u64, args: &[&str]) -> SentTx {
-    let nonce = nonce.to_string();
-    let gas = gas.to_string();
-    let tip = TIP.to_string();
-    let mut all = vec![
-        "mktx",
-        "--private-key",
-        KEY0,
-        "--nonce",
-        &nonce,
-        "--gas-limit",
-        &gas,
-        "--gas-price",
-        "10000000000",
-        "--priority-gas-price",
-        &tip,
-        "--chain",
-        CHAIN_ID,
-        "-r",
-        rpc,
-    ];
-    all.extend_from_slice(args);
-    let raw = cast(&all).unwrap_or_else(|e| panic!("cast mktx {args:?}: {e}"));
-    let hash = cast(&["publish", "--async", &raw, "-r", rpc])
-        .unwrap_or_else(|e| panic!("cast publish {args:?}: {e}"));
-    SentTx { hash, raw }
 }
 
 /// The receipt of `tx`; published again if EthereumJS lost it (its pool lives in memory, and
@@ -230,25 +186,7 @@ fn alys_node_drives_ethereumjs() {
 
     // 1. The genesis file, and EthereumJS agreeing on the genesis hash.
     let genesis = dir.path().join("genesis.json");
-    let out = Command::new(alys())
-        .args(["chain", "export-genesis", "--format", "geth", "--chain"])
-        .arg(&spec)
-        .arg("--out")
-        .arg(&genesis)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let genesis_hash = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("genesis block hash "))
-        .unwrap_or_else(|| panic!("no genesis hash printed: {stderr}"))
-        .trim()
-        .to_string();
+    let genesis_hash = export_geth_genesis(alys(), &spec, &genesis);
     let Some(mut el) = EthereumJsProcess::start(
         &genesis,
         &dir.path().join("ethereumjs"),
@@ -267,7 +205,7 @@ fn alys_node_drives_ethereumjs() {
     let mut node = Node::start(dir.path(), &el, false);
     node.wait(30, "two blocks", |s| head(s) >= 2);
     let mut nonce = 0;
-    let first = send(&el.eth_rpc, nonce, 21_000, &[ADDR1, "--value", "1"]);
+    let first = cast_send(&el.eth_rpc, KEY0, nonce, 21_000, &[ADDR1, "--value", "1"]);
     nonce += 1;
     let s = node.wait(30, "the receipts error", |s| {
         s["executionClient"]["error"]["failures"].as_u64() >= Some(3)
@@ -318,7 +256,7 @@ fn alys_node_drives_ethereumjs() {
     .unwrap();
     let supply = format!("{:064x}", 1_000_000u64);
     let code = format!("{}{supply}", artifact["bytecode"].as_str().unwrap());
-    let deploy = send(&el.eth_rpc, nonce, 1_500_000, &["--create", &code]);
+    let deploy = cast_send(&el.eth_rpc, KEY0, nonce, 1_500_000, &["--create", &code]);
     nonce += 1;
     let deployed = included(&el, &deploy);
     assert_eq!(deployed["status"], "0x1", "{deployed}");
@@ -330,14 +268,16 @@ fn alys_node_drives_ethereumjs() {
     while el_block_number(&el) < BLOCKS {
         let number = el_block_number(&el);
         let (wei, tokens) = (1_000 + u128::from(nonce), u128::from(nonce % 7 + 1));
-        sent.push(send(
+        sent.push(cast_send(
             &el.eth_rpc,
+            KEY0,
             nonce,
             21_000,
             &[ADDR1, "--value", &wei.to_string()],
         ));
-        sent.push(send(
+        sent.push(cast_send(
             &el.eth_rpc,
+            KEY0,
             nonce + 1,
             100_000,
             &[
@@ -453,7 +393,7 @@ fn alys_node_drives_ethereumjs() {
     assert!(head(&node.sync()) > head(&before));
     assert_eq!(balance(&el, ADDR1), eth_before + sent_wei);
     assert_eq!(balance(&el, MINER), to_miner);
-    let last = send(&el.eth_rpc, nonce, 21_000, &[ADDR1, "--value", "1"]);
+    let last = cast_send(&el.eth_rpc, KEY0, nonce, 21_000, &[ADDR1, "--value", "1"]);
     assert_eq!(included(&el, &last)["status"], "0x1");
     node.process.interrupt(Duration::from_secs(15));
 }

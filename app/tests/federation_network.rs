@@ -5,7 +5,8 @@
 //! node must be included by the authorities.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::time::Duration;
 
 use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
@@ -13,37 +14,11 @@ use alloy::eips::eip2718::Encodable2718;
 use alloy::network::TxSignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy_primitives::{Address, TxKind, U256};
-use alys_primitives::{bls::save_secret_key, dev::dev_secret_key, dev::DEV_ACCOUNTS, ChainSpec};
+use alys_primitives::{dev::DEV_ACCOUNTS, ChainSpec};
 use alys_test_utils::cluster::{Cluster, NODE_RPC_AUTH};
 use alys_test_utils::wait::wait_until;
+use common::{alys, write_dev_keys, write_dev_spec};
 use serde_json::json;
-
-fn alys() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_alys"))
-}
-
-/// The dev spec for `n` authorities with the shortest slot the spec allows (1 s).
-fn write_spec(dir: &Path, n: usize) -> (ChainSpec, PathBuf) {
-    let mut spec = ChainSpec::dev(n).unwrap();
-    spec.slot_duration_ms = 1000;
-    if let Some(pow) = spec.pow.as_mut() {
-        pow.target_spacing_secs = 1;
-    }
-    spec.validate().unwrap();
-    let path = dir.join("chain.json");
-    std::fs::write(&path, spec.to_json_pretty()).unwrap();
-    (spec, path)
-}
-
-fn write_keys(dir: &Path, n: usize) -> Vec<PathBuf> {
-    (0..n)
-        .map(|i| {
-            let p = dir.join(format!("authority-{i}.key"));
-            save_secret_key(&p, &dev_secret_key(i)).unwrap();
-            p
-        })
-        .collect()
-}
 
 /// A signed transfer from dev account 0.
 fn transfer(chain_id: u64, nonce: u64) -> (String, String) {
@@ -70,9 +45,9 @@ fn transfer(chain_id: u64, nonce: u64) -> (String, String) {
 #[test]
 fn three_authorities_and_a_full_node_agree_and_relay_transactions() {
     let dir = tempfile::tempdir().unwrap();
-    let (spec, chain) = write_spec(dir.path(), 3);
+    let (spec, chain) = write_dev_spec(dir.path(), 3);
     assert_eq!(spec.approval_threshold, 2);
-    let keys = write_keys(dir.path(), 3);
+    let keys = write_dev_keys(dir.path(), 3);
     let mut cluster = Cluster::new(alys(), &chain, dir.path());
     for (i, key) in keys.iter().enumerate() {
         cluster.add_node(&format!("authority-{i}"), Some(key.clone()));
@@ -179,8 +154,8 @@ fn slot_at(node: &alys_test_utils::cluster::NodeProcess, height: u64) -> Option<
 #[test]
 fn a_killed_authority_restarts_and_rejoins_and_a_late_full_node_syncs() {
     let dir = tempfile::tempdir().unwrap();
-    let (_spec, chain) = write_spec(dir.path(), 3);
-    let keys = write_keys(dir.path(), 3);
+    let (_spec, chain) = write_dev_spec(dir.path(), 3);
+    let keys = write_dev_keys(dir.path(), 3);
     let mut cluster = Cluster::new(alys(), &chain, dir.path());
     for (i, key) in keys.iter().enumerate() {
         cluster.add_node(&format!("authority-{i}"), Some(key.clone()));
@@ -219,8 +194,8 @@ fn a_killed_authority_restarts_and_rejoins_and_a_late_full_node_syncs() {
 #[test]
 fn a_node_of_another_chain_is_disconnected_with_the_reason_logged() {
     let dir = tempfile::tempdir().unwrap();
-    let (_spec, chain) = write_spec(dir.path(), 1);
-    let keys = write_keys(dir.path(), 1);
+    let (_spec, chain) = write_dev_spec(dir.path(), 1);
+    let keys = write_dev_keys(dir.path(), 1);
     let mut cluster = Cluster::new(alys(), &chain, dir.path());
     cluster.add_node("authority-0", Some(keys[0].clone()));
 
@@ -242,6 +217,7 @@ fn a_node_of_another_chain_is_disconnected_with_the_reason_logged() {
             name: "stranger".into(),
             signer_key: None,
             bitcoin_rpc: Some(cluster.devnet.url.clone()),
+            execution: alys_test_utils::cluster::Execution::Embedded,
             extra: Vec::new(),
         },
         std::slice::from_ref(&cluster.nodes[0].p2p),
@@ -283,6 +259,7 @@ fn a_full_node_follows_alys_dev_with_the_spec_it_wrote() {
             name: "full".into(),
             signer_key: None,
             bitcoin_rpc: dev.bitcoin_rpc.clone(),
+            execution: alys_test_utils::cluster::Execution::Embedded,
             extra: Vec::new(),
         },
         &[p2p],
@@ -319,8 +296,8 @@ fn assert_same_chain(cluster: &Cluster, heights: std::ops::RangeInclusive<u64>) 
 #[test]
 fn a_frozen_authority_catches_up_and_a_partitioned_one_heals_without_divergence() {
     let dir = tempfile::tempdir().unwrap();
-    let (_spec, chain) = write_spec(dir.path(), 3);
-    let keys = write_keys(dir.path(), 3);
+    let (_spec, chain) = write_dev_spec(dir.path(), 3);
+    let keys = write_dev_keys(dir.path(), 3);
     let mut cluster = Cluster::new(alys(), &chain, dir.path());
     for (i, key) in keys.iter().enumerate() {
         cluster.add_node(&format!("authority-{i}"), Some(key.clone()));

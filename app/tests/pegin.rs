@@ -156,6 +156,7 @@ fn a_full_node_without_bitcoin_trusts_approved_pegins_only_when_told() {
             name: "full".into(),
             signer_key: None,
             bitcoin_rpc: None,
+            execution: alys_test_utils::cluster::Execution::Embedded,
             extra: vec!["--pegin-trust-approvals".into()],
         },
         &[p2p],

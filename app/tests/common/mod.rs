@@ -1,6 +1,7 @@
 //! What the end-to-end tests of the `alys` binary share beyond `alys-test-utils`: the binary's
-//! path, and python-bitcoinlib (a client no one here wrote) building deposits with
-//! `tests/pegin/deposit.py`.
+//! path, the dev chain spec with 1 s slots and its authorities' key files, transactions signed
+//! and sent with Foundry's `cast`, and python-bitcoinlib (a client no one here wrote) building
+//! deposits with `tests/pegin/deposit.py`.
 
 #![allow(dead_code)]
 
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 // Each test file uses a part of these.
+use alys_primitives::{bls::save_secret_key, dev::dev_secret_key, ChainSpec};
 #[allow(unused_imports)]
 pub(crate) use alys_test_utils::{
     json_rpc::JsonRpc,
@@ -52,6 +54,74 @@ pub(crate) fn miner_bin() -> PathBuf {
         miner.display()
     );
     miner
+}
+
+/// Writes the dev spec for `n` authorities with the shortest slot the spec allows (1 s) to
+/// `<dir>/chain.json`.
+pub(crate) fn write_dev_spec(dir: &Path, n: usize) -> (ChainSpec, PathBuf) {
+    let mut spec = ChainSpec::dev(n).unwrap();
+    spec.slot_duration_ms = 1000;
+    if let Some(pow) = spec.pow.as_mut() {
+        pow.target_spacing_secs = 1;
+    }
+    spec.validate().unwrap();
+    let path = dir.join("chain.json");
+    std::fs::write(&path, spec.to_json_pretty()).unwrap();
+    (spec, path)
+}
+
+/// Writes the BLS keys of dev authorities `0..n` to `<dir>/authority-<i>.key`.
+pub(crate) fn write_dev_keys(dir: &Path, n: usize) -> Vec<PathBuf> {
+    (0..n)
+        .map(|i| {
+            let p = dir.join(format!("authority-{i}.key"));
+            save_secret_key(&p, &dev_secret_key(i)).unwrap();
+            p
+        })
+        .collect()
+}
+
+/// Priority fee of every transaction [`cast_send`] signs (whole gwei, so no fee range leaves
+/// sub-gwei dust behind).
+pub(crate) const CAST_TIP: u128 = 1_000_000_000;
+
+/// A signed transaction and its hash.
+pub(crate) struct SentTx {
+    /// Its hash.
+    pub hash: String,
+    /// Its raw EIP-2718 bytes, hex.
+    pub raw: String,
+}
+
+/// Signs with `key` a dev-chain transaction with explicit nonce, gas limit and fees (max fee
+/// 10 gwei, tip [`CAST_TIP`]; EthereumJS's `eth_estimateGas` refuses `pending`), `args` being
+/// `cast mktx`'s (`<to> --value <wei>`, `<to> <signature> <args…>`, `--create <code>`), and
+/// publishes it to `rpc` without waiting for its receipt.
+pub(crate) fn cast_send(rpc: &str, key: &str, nonce: u64, gas: u64, args: &[&str]) -> SentTx {
+    let (nonce, gas, tip) = (nonce.to_string(), gas.to_string(), CAST_TIP.to_string());
+    let chain_id = alys_primitives::dev::DEV_CHAIN_ID.to_string();
+    let mut all = vec![
+        "mktx",
+        "--private-key",
+        key,
+        "--nonce",
+        &nonce,
+        "--gas-limit",
+        &gas,
+        "--gas-price",
+        "10000000000",
+        "--priority-gas-price",
+        &tip,
+        "--chain",
+        &chain_id,
+        "-r",
+        rpc,
+    ];
+    all.extend_from_slice(args);
+    let raw = cast(&all).unwrap_or_else(|e| panic!("cast mktx {args:?}: {e}"));
+    let hash = cast(&["publish", "--async", &raw, "-r", rpc])
+        .unwrap_or_else(|e| panic!("cast publish {args:?}: {e}"));
+    SentTx { hash, raw }
 }
 
 /// Starts `alys dev` on `datadir` with every port 0 and `extra` arguments.

@@ -1,12 +1,18 @@
 //! A federation of real `alys node` processes on loopback, for multi-process tests: each node
-//! has its own datadir, embedded execution client and (for an authority) BLS key file, listens
-//! for peers on 127.0.0.1 (port 0 on first start, the same port on restart) and lists every
-//! node started before it as a bootnode. One `alys btc-devnet` serves them Bitcoin.
+//! has its own datadir, execution client and (for an authority) BLS key file, listens for peers
+//! on 127.0.0.1 (port 0 on first start, the same port on restart) and lists every node started
+//! before it as a bootnode. One `alys btc-devnet` serves them Bitcoin.
+//!
+//! The execution client ([`Execution`]) is the embedded one, in the node's process, or
+//! EthereumJS ([`crate::ethereumjs`]) as its own process, started from the genesis `alys chain
+//! export-genesis` writes and driven over the Engine API with a JWT secret, as an operator runs
+//! an external client (`docs/execution-clients.md`).
 //!
 //! Faults: [`NodeProcess::kill`] (SIGKILL), [`NodeProcess::restart`] (same datadir, key and p2p
 //! port), [`NodeProcess::freeze`] / [`NodeProcess::thaw`] (SIGSTOP / SIGCONT), and
 //! [`Cluster::partition`] / [`Cluster::heal`]: every node runs with the test-only
 //! `--p2p-deny-file <datadir>.deny`, a list of peer ids it refuses, re-read continuously.
+//! These act on the `alys node` process, never on an external execution client.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -15,8 +21,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::ethereumjs::EthereumJsProcess;
 use crate::json_rpc::JsonRpc;
-use crate::nodes::{port_of, BtcDevnetProcess};
+use crate::nodes::{export_geth_genesis, port_of, BtcDevnetProcess};
 use crate::process::LoggedProcess;
 use crate::wait::POLL;
 
@@ -43,6 +50,19 @@ pub fn tcp_port_of(addr: &str) -> u16 {
         .unwrap_or_else(|| panic!("no tcp port in {addr}"))
 }
 
+/// The execution client a node drives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Execution {
+    /// The embedded execution client, in the node's process (`--embedded-el`).
+    #[default]
+    Embedded,
+    /// EthereumJS as its own process, data in `<datadir>.ethereumjs`, genesis in
+    /// `<datadir>.genesis.json`, JWT secret in `<datadir>.jwt.hex`; the node gets
+    /// `--engine-url`, `--jwt-secret` and `--execution-rpc-url`. Callers that skip when tools
+    /// are missing check `tools::require(Tool::EthereumJs)` first.
+    EthereumJs,
+}
+
 /// How one node is run.
 #[derive(Clone, Debug)]
 pub struct NodeOptions {
@@ -52,6 +72,8 @@ pub struct NodeOptions {
     pub signer_key: Option<PathBuf>,
     /// Bitcoin RPC URL (user/password alys/alys).
     pub bitcoin_rpc: Option<String>,
+    /// Its execution client.
+    pub execution: Execution,
     /// More arguments.
     pub extra: Vec<String>,
 }
@@ -69,9 +91,12 @@ pub struct NodeProcess {
     pub process: Option<LoggedProcess>,
     /// Its deny list (peer ids it refuses; see [`Cluster::partition`]).
     pub deny_file: PathBuf,
+    /// Its EthereumJS, with [`Execution::EthereumJs`] (started with the node, left running
+    /// when the node is killed).
+    pub ethereumjs: Option<EthereumJsProcess>,
     /// Its p2p multiaddr (`/ip4/127.0.0.1/tcp/<port>/p2p/<peer id>`).
     pub p2p: String,
-    /// eth JSON-RPC URL.
+    /// eth JSON-RPC URL (the embedded client's, or EthereumJS's).
     pub eth_rpc: String,
     /// Node JSON-RPC URL.
     pub node_rpc: String,
@@ -79,8 +104,9 @@ pub struct NodeProcess {
 }
 
 impl NodeProcess {
-    /// Starts `alys node --chain <chain> --datadir <datadir> --embedded-el` on ports 0 (p2p on
-    /// 127.0.0.1) with `bootnodes`, and waits until it printed its endpoints.
+    /// Starts `alys node --chain <chain> --datadir <datadir>` on ports 0 (p2p on 127.0.0.1) with
+    /// `bootnodes` and its execution client (EthereumJS first, checked to have the chain's
+    /// genesis hash), and waits until it printed its endpoints.
     pub fn start(
         alys: &Path,
         chain: &Path,
@@ -92,6 +118,25 @@ impl NodeProcess {
         let log = datadir.with_extension("log");
         let deny_file = datadir.with_extension("deny");
         std::fs::write(&deny_file, "").expect("deny file");
+        let ethereumjs = (options.execution == Execution::EthereumJs).then(|| {
+            let genesis = datadir.with_extension("genesis.json");
+            let hash = export_geth_genesis(alys, chain, &genesis);
+            let el = EthereumJsProcess::start(
+                &genesis,
+                &datadir.with_extension("ethereumjs"),
+                &datadir.with_extension("jwt.hex"),
+            )
+            .expect("EthereumJS is missing: check tools::require(Tool::EthereumJs) first");
+            let block0 = el
+                .block("0x0")
+                .unwrap_or_else(|e| panic!("EthereumJS block 0: {e}"));
+            assert_eq!(
+                block0["hash"].as_str(),
+                Some(hash.as_str()),
+                "EthereumJS's genesis block is not the chain's"
+            );
+            el
+        });
         let mut node = Self {
             deny_file,
             alys: alys.to_path_buf(),
@@ -100,6 +145,7 @@ impl NodeProcess {
             datadir: datadir.to_path_buf(),
             bootnodes: bootnodes.to_vec(),
             process: None,
+            ethereumjs,
             p2p: String::new(),
             eth_rpc: String::new(),
             node_rpc: String::new(),
@@ -116,13 +162,16 @@ impl NodeProcess {
             self.chain.clone().into(),
             "--datadir".into(),
             self.datadir.clone().into(),
-            "--embedded-el".into(),
         ];
+        match &self.ethereumjs {
+            None => {
+                for a in ["--embedded-el", "--http-port", "0", "--authrpc-port", "0"] {
+                    args.push(a.into());
+                }
+            }
+            Some(el) => args.extend(el.node_args(true).into_iter().map(OsString::from)),
+        }
         for a in [
-            "--http-port",
-            "0",
-            "--authrpc-port",
-            "0",
             "--rpc-port",
             "0",
             "--rpc-user",
@@ -156,7 +205,10 @@ impl NodeProcess {
         let name = format!("alys node {}", self.options.name);
         let mut process = LoggedProcess::spawn(&name, &self.alys, args, &self.log);
         self.node_rpc = process.wait_for_url("node JSON-RPC", START_TIMEOUT);
-        self.eth_rpc = process.wait_for_url("eth JSON-RPC", START_TIMEOUT);
+        self.eth_rpc = match &self.ethereumjs {
+            None => process.wait_for_url("eth JSON-RPC", START_TIMEOUT),
+            Some(el) => el.eth_rpc.clone(),
+        };
         self.p2p = process.wait_for_line(START_TIMEOUT, "p2p multiaddr", p2p_addr_of);
         self.process = Some(process);
     }
@@ -219,9 +271,14 @@ impl NodeProcess {
         self.sync_status()?["headHeight"].as_u64()
     }
 
+    /// The canonical consensus block at `height` (`getblockbyheight`), when it has one.
+    pub fn block_at(&self, height: u64) -> Option<Value> {
+        self.node("getblockbyheight", json!([height])).ok()
+    }
+
     /// The node RPC's `root` of the canonical block at `height`, when it has one.
     pub fn root_at(&self, height: u64) -> Option<String> {
-        let b = self.node("getblockbyheight", json!([height])).ok()?;
+        let b = self.block_at(height)?;
         b["root"].as_str().map(str::to_string)
     }
 
@@ -236,11 +293,15 @@ impl NodeProcess {
         b["stateRoot"].as_str().map(str::to_string)
     }
 
-    /// The last lines of its log.
+    /// The last lines of its log (and of its EthereumJS's).
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
+        let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+        match &self.ethereumjs {
+            None => tail,
+            Some(el) => format!("{tail}\n--- its EthereumJS ---\n{}", el.log_tail()),
+        }
     }
 
     /// The whole log (all runs).
@@ -280,9 +341,19 @@ impl Cluster {
         }
     }
 
-    /// Starts a node named `name` (datadir `<dir>/<name>`) with every node started so far as
-    /// bootnodes, following the devnet; returns its index.
+    /// Starts a node named `name` (datadir `<dir>/<name>`) on the embedded execution client
+    /// with every node started so far as bootnodes, following the devnet; returns its index.
     pub fn add_node(&mut self, name: &str, signer_key: Option<PathBuf>) -> usize {
+        self.add_node_on(name, signer_key, Execution::Embedded)
+    }
+
+    /// [`Cluster::add_node`] with the execution client `execution`.
+    pub fn add_node_on(
+        &mut self,
+        name: &str,
+        signer_key: Option<PathBuf>,
+        execution: Execution,
+    ) -> usize {
         let bootnodes: Vec<String> = self.nodes.iter().map(|n| n.p2p.clone()).collect();
         let node = NodeProcess::start(
             &self.alys,
@@ -292,6 +363,7 @@ impl Cluster {
                 name: name.to_string(),
                 signer_key,
                 bitcoin_rpc: Some(self.devnet.url.clone()),
+                execution,
                 extra: Vec::new(),
             },
             &bootnodes,

@@ -99,6 +99,22 @@ impl EthereumJsProcess {
         &self.jwt
     }
 
+    /// The `alys node` arguments that make the node drive it: `--engine-url`, `--jwt-secret`
+    /// and, when `execution_rpc`, `--execution-rpc-url` (its eth JSON-RPC, where the node reads
+    /// receipts). They name its current ports: take them again after a restart.
+    pub fn node_args(&self, execution_rpc: bool) -> Vec<String> {
+        let mut args = vec![
+            "--engine-url".to_string(),
+            self.engine_url.clone(),
+            "--jwt-secret".to_string(),
+            self.jwt.to_string_lossy().into_owned(),
+        ];
+        if execution_rpc {
+            args.extend(["--execution-rpc-url".to_string(), self.eth_rpc.clone()]);
+        }
+        args
+    }
+
     /// The last lines it logged.
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();

@@ -35,6 +35,26 @@ pub fn cast(args: &[&str]) -> Result<String, String> {
     }
 }
 
+/// Writes the genesis an external execution client starts from (`<alys> chain export-genesis
+/// --chain <chain> --format geth --out <out>`); returns the genesis block hash it printed.
+pub fn export_geth_genesis(alys: &Path, chain: &Path, out: &Path) -> String {
+    let run = std::process::Command::new(alys)
+        .args(["chain", "export-genesis", "--format", "geth", "--chain"])
+        .arg(chain)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("running alys chain export-genesis");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "alys chain export-genesis: {stderr}");
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("genesis block hash "))
+        .unwrap_or_else(|| panic!("alys chain export-genesis printed no genesis hash: {stderr}"))
+        .trim()
+        .to_string()
+}
+
 /// A running `alys dev` and the endpoints it printed.
 pub struct DevProcess {
     /// The process and its log (`<datadir>/dev-test.log`, appended to across restarts).
