@@ -1,10 +1,10 @@
-// Builds the peg web page into dist/ (committed; the node embeds it at compile time):
-// src/main.ts bundled with its npm dependencies into one minified script, and the static
-// HTML and CSS copied beside it. `node build.mjs --out <dir>` writes elsewhere (the freshness
+// Builds the peg web page's script into dist/app.js (committed; the node embeds it at compile
+// time, with the HTML and CSS of static/ as they are): src/main.ts bundled with its npm
+// dependencies into one minified script. `node build.mjs --out <dir>` writes elsewhere (the freshness
 // test compares such a build with dist/). esbuild's output depends only on its version
 // (pinned) and the inputs, so the same sources give the same bytes.
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,4 +24,3 @@ await build({
   outfile: join(out, 'app.js'),
   logLevel: 'warning',
 });
-for (const f of ['index.html', 'app.css']) copyFileSync(join(here, 'static', f), join(out, f));

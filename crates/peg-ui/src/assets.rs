@@ -1,5 +1,6 @@
-//! The page's files, built from `ui/` by `ui/build.mjs` into `ui/dist` (committed, so the node
-//! builds without Node.js) and embedded here.
+//! The page's files, embedded: the HTML and CSS as written in `ui/static`, and the script
+//! bundled from `ui/src` by `ui/build.mjs` into `ui/dist/app.js` (committed, so the node builds
+//! without Node.js).
 
 /// One embedded file.
 pub(crate) struct Asset {
@@ -15,7 +16,7 @@ pub(crate) struct Asset {
 pub(crate) fn asset(path: &str) -> Option<Asset> {
     let (body, content_type, document): (&'static [u8], _, _) = match path {
         "/" | "/index.html" => (
-            include_bytes!("../../../ui/dist/index.html"),
+            include_bytes!("../../../ui/static/index.html"),
             "text/html; charset=utf-8",
             true,
         ),
@@ -25,7 +26,7 @@ pub(crate) fn asset(path: &str) -> Option<Asset> {
             false,
         ),
         "/app.css" => (
-            include_bytes!("../../../ui/dist/app.css"),
+            include_bytes!("../../../ui/static/app.css"),
             "text/css; charset=utf-8",
             false,
         ),
