@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use alys_primitives::{bls::save_secret_key, dev::dev_secret_key};
 use alys_test_utils::ethereumjs::EthereumJsProcess;
-use alys_test_utils::nodes::export_geth_genesis;
+use alys_test_utils::nodes::{export_geth_genesis, BtcDevnetProcess};
 use alys_test_utils::process::LoggedProcess;
 use common::{alys, cast, cast_send, json_rpc, miner_bin, require, wait_until, SentTx, Tool};
 use serde_json::{json, Value};
@@ -53,7 +53,12 @@ struct Node {
 }
 
 impl Node {
-    fn start(dir: &Path, el: &EthereumJsProcess, execution_rpc: bool) -> Self {
+    fn start(
+        dir: &Path,
+        el: &EthereumJsProcess,
+        btc: &BtcDevnetProcess,
+        execution_rpc: bool,
+    ) -> Self {
         let d = |p: &str| dir.join(p).to_string_lossy().to_string();
         let mut args = vec![
             "node".to_string(),
@@ -69,6 +74,9 @@ impl Node {
             "alys".into(),
             // One authority: no peers (and no fixed p2p port another test may hold).
             "--no-p2p".into(),
+            // The chain has a peg: an authority verifies peg-ins against a Bitcoin node.
+            "--bitcoin-rpc-url".into(),
+            btc.url.clone(),
         ];
         args.extend(el.node_args(execution_rpc));
         let mut process = LoggedProcess::spawn("alys node", alys(), args, &dir.join("node.log"));
@@ -201,8 +209,10 @@ fn alys_node_drives_ethereumjs() {
         "EthereumJS's genesis block: {block0}"
     );
 
+    let btc = BtcDevnetProcess::start(alys(), &dir.path().join("btc"));
+
     // 2. Engine API only: empty blocks work, the first transaction stops production visibly.
-    let mut node = Node::start(dir.path(), &el, false);
+    let mut node = Node::start(dir.path(), &el, &btc, false);
     node.wait(30, "two blocks", |s| head(s) >= 2);
     let mut nonce = 0;
     let first = cast_send(&el.eth_rpc, KEY0, nonce, 21_000, &[ADDR1, "--value", "1"]);
@@ -242,7 +252,7 @@ fn alys_node_drives_ethereumjs() {
 
     // 3. Restart with the eth RPC URL: the node re-drives EthereumJS and the transfer lands.
     node.process.interrupt(Duration::from_secs(15));
-    let mut node = Node::start(dir.path(), &el, true);
+    let mut node = Node::start(dir.path(), &el, &btc, true);
     node.wait(30, "production resumed", |s| {
         head(s) > stalled && s["executionClient"]["ok"] == true
     });
