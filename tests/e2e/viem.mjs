@@ -70,7 +70,10 @@ const chain = defineChain({
   rpcUrls: { default: { http: [RPC_URL], webSocket: [WS_URL] } },
 })
 const client = createPublicClient({ chain, transport: http(RPC_URL), pollingInterval: 200 })
-const ws = createPublicClient({ chain, transport: webSocket(WS_URL) })
+// A loaded machine can be slow to open the socket: a generous timeout, and every subscription
+// error is recorded so that a failure says why.
+const ws = createPublicClient({ chain, transport: webSocket(WS_URL, { timeout: 60_000 }) })
+const wsErrors = []
 const alice = privateKeyToAccount('0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80')
 const bob = privateKeyToAccount('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d')
 const carol = privateKeyToAccount('0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6')
@@ -88,7 +91,11 @@ check(history.baseFeePerGas.length === 5 && history.reward.length === 4, 'getFee
 
 // --- Watch new heads over WebSocket (eth_subscribe newHeads).
 const heads = []
-const unwatchBlocks = ws.watchBlocks({ poll: false, onBlock: (b) => heads.push(b) })
+const unwatchBlocks = ws.watchBlocks({
+  poll: false,
+  onBlock: (b) => heads.push(b),
+  onError: (e) => wsErrors.push(`newHeads: ${e.message}`),
+})
 
 // --- Deploy and use the token.
 const deployHash = await wallet.deployContract({ abi, bytecode, args: [1_000_000n] })
@@ -105,6 +112,7 @@ const unwatchEvents = ws.watchContractEvent({
   eventName: 'Transfer',
   poll: false,
   onLogs: (logs) => seen.push(...logs),
+  onError: (e) => wsErrors.push(`logs: ${e.message}`),
 })
 // A polling filter too (eth_newFilter + eth_getFilterChanges).
 const filter = await client.createContractEventFilter({ address: token, abi, eventName: 'Transfer' })
@@ -129,7 +137,7 @@ await withTimeout(
   'Transfer log over WebSocket',
 ).catch((e) => check(false, e.message))
 check(seen.length === 1 && seen[0].args.to === bob.address && seen[0].args.value === 250n && seen[0].transactionHash === transferHash,
-  'logs subscription delivered the Transfer', JSON.stringify(seen, (_, v) => (typeof v === 'bigint' ? v.toString() : v)))
+  'logs subscription delivered the Transfer', JSON.stringify({ seen, wsErrors }, (_, v) => (typeof v === 'bigint' ? v.toString() : v)))
 const changes = await client.getFilterChanges({ filter })
 check(changes.length === 1 && changes[0].args.value === 250n, 'eth_getFilterChanges returned the Transfer')
 
@@ -209,9 +217,11 @@ await withTimeout(
   15000,
   'three new heads over WebSocket',
 ).catch((e) => check(false, e.message))
-check(heads.length >= 3 && heads.every((h, i) => i === 0 || h.number === heads[i - 1].number + 1n), `newHeads subscription (${heads.length} heads, consecutive)`)
-const latest = await client.getBlock({ blockNumber: heads[0].number })
-check(latest.hash === heads[0].hash, 'newHeads hash matches eth_getBlockByNumber')
+check(heads.length >= 3 && heads.every((h, i) => i === 0 || h.number === heads[i - 1].number + 1n), `newHeads subscription (${heads.length} heads, consecutive; errors: ${JSON.stringify(wsErrors)})`)
+if (heads.length > 0) {
+  const latest = await client.getBlock({ blockNumber: heads[0].number })
+  check(latest.hash === heads[0].hash, 'newHeads hash matches eth_getBlockByNumber')
+}
 
 unwatchBlocks()
 unwatchEvents()
