@@ -36,14 +36,14 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 # End-to-end tools written outside this project (Foundry's cast/forge/anvil, viem, the
-# EthereumJS execution client), pinned in tests/e2e/package.json and installed locally under
+# EthereumJS execution client), pinned in tests/e2e/package-lock.json and installed locally under
 # tests/e2e/node_modules.
 if [ "${ALYS_SKIP_NPM:-0}" != "1" ] && command -v npm >/dev/null 2>&1 && [ -f tests/e2e/package.json ]; then
   if [ ! -x tests/e2e/node_modules/.bin/cast ] || [ ! -x tests/e2e/node_modules/.bin/ethereumjs ] \
     || [ ! -d tests/e2e/node_modules/playwright-core ] \
-    || [ tests/e2e/package.json -nt tests/e2e/node_modules/.installed ]; then
+    || [ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.installed ]; then
     echo "installing end-to-end tools (npm)"
-    (cd tests/e2e && npm install --no-audit --no-fund --loglevel=error && touch node_modules/.installed)
+    (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed)
   fi
 fi
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the end-to-end clients (Foundry's cast/forge/anvil, solc-js, viem, EthereumJS) from npm into
-# tests/e2e/node_modules. The Rust harness (crates/evm/tests/eth_e2e.rs) skips when they are absent.
+# tests/e2e/node_modules, exactly as package-lock.json pins them. The Rust harnesses fail when they are absent.
 set -euo pipefail
 cd "$(dirname "$0")"
-npm install --no-audit --no-fund --loglevel=error
+npm ci --no-audit --no-fund --loglevel=error
 test -x node_modules/.bin/cast
 test -x node_modules/.bin/forge
 test -x node_modules/.bin/ethereumjs
