@@ -224,7 +224,7 @@ fn a_node_of_another_chain_is_disconnected_with_the_reason_logged() {
     );
     for (node, who) in [(&stranger, "stranger"), (&cluster.nodes[0], "authority")] {
         wait_until(
-            Duration::from_secs(30),
+            Duration::from_secs(60),
             &format!("the {who} to log the disconnection"),
             || {
                 node.log_text()
@@ -232,7 +232,13 @@ fn a_node_of_another_chain_is_disconnected_with_the_reason_logged() {
                     .find(|l| l.contains("disconnecting peer: different chain spec"))
                     .map(str::to_string)
             },
-            || node.log_tail(),
+            || {
+                format!(
+                    "--- stranger ---\n{}\n--- authority ---\n{}",
+                    stranger.log_text(),
+                    cluster.nodes[0].log_tail()
+                )
+            },
         );
     }
     // The authority's chain goes on, the stranger's stays at genesis.

@@ -239,8 +239,8 @@ struct Task {
     bans: u64,
     /// Sync throughput at the last tick.
     blocks_per_s: f64,
-    /// Peers of another chain, banned once our status answer to them is sent (or after
-    /// [`FAREWELL`]), so both sides learn why.
+    /// Peers of another chain, banned [`FAREWELL`] after we answered their status, so our
+    /// answer reaches them and both sides learn why.
     farewells: HashMap<PeerId, (String, Instant)>,
     /// The test-only deny list file and the peers it denies now.
     deny_file: Option<PathBuf>,
@@ -513,7 +513,11 @@ impl Task {
                 }
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
-                tracing::debug!(peer = ?peer_id, %error, "dial failed");
+                if peer_id.is_some_and(|p| self.bootnodes.contains(&p)) {
+                    tracing::info!(peer = ?peer_id, %error, "bootnode dial failed, retrying with backoff");
+                } else {
+                    tracing::debug!(peer = ?peer_id, %error, "dial failed");
+                }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(e)) => self.on_gossip(e),
             SwarmEvent::Behaviour(BehaviourEvent::Reqresp(e)) => self.on_reqresp(e),
@@ -638,11 +642,9 @@ impl Task {
                     }
                 }
             }
-            request_response::Event::ResponseSent { peer, .. } => {
-                if let Some((reason, _)) = self.farewells.remove(&peer) {
-                    self.ban(peer, &reason);
-                }
-            }
+            // A sent response may still be in flight to the peer: a peer of another chain is
+            // banned only after FAREWELL, so closing the connection never drops our answer.
+            request_response::Event::ResponseSent { .. } => {}
         }
     }
 
