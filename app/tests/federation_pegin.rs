@@ -79,7 +79,10 @@ fn a_deposit_is_minted_exactly_once_by_three_authorities_following_one_bitcoin()
                     (s["state"] == "minted").then(|| s["mintedIn"].as_str().map(str::to_string))?
                 })
                 .collect::<Option<Vec<_>>>()?;
-            blocks.iter().all(|b| *b == blocks[0]).then(|| blocks[0].clone())
+            blocks
+                .iter()
+                .all(|b| *b == blocks[0])
+                .then(|| blocks[0].clone())
         },
         || {
             let states: Vec<Option<Value>> =
