@@ -12,6 +12,11 @@
 //!   → the last of the three "imported block" lines;
 //! - **missed**: a slot of the run with no block imported on all three.
 //!
+//! A full node started `ALYS_BENCH_LATE_FULL_AT` slots into the run (default 600, so at a height
+//! of at least 500) must sync to the height the authorities had when it started while the chain
+//! goes on; the report gives how long that took, and all four nodes must end on the same block
+//! and EL state root.
+//!
 //! Every 10 s it reads each process's resident memory (`VmRSS`); the report gives the first,
 //! last and largest sample per process and the growth over the second half of the run. A flat
 //! process grows by about nothing there.
@@ -125,6 +130,15 @@ fn parse_log(text: &str) -> (Proposed, HashMap<String, u64>) {
     (proposed, imported)
 }
 
+/// The full node started during the run: its index, the authorities' height when it started,
+/// and how long it took to reach that height.
+struct LateFull {
+    index: usize,
+    height: u64,
+    started: Instant,
+    synced_after: Option<Duration>,
+}
+
 fn rss_kib(node: &NodeProcess) -> Option<u64> {
     let pid = node.process.as_ref()?.child.id();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -183,7 +197,10 @@ fn main() {
     println!(
         "federation_latency: {AUTHORITIES} authority processes, {SLOT_MS} ms slots, {slots} slots, {tps} tx/s"
     );
-    let mut rss: Vec<Vec<u64>> = vec![Vec::new(); AUTHORITIES];
+    // A full node started late (at least 500 blocks in) must sync to the head by itself.
+    let late_at = env_u64("ALYS_BENCH_LATE_FULL_AT", 600);
+    let mut late: Option<LateFull> = None;
+    let mut rss: Vec<Vec<u64>> = vec![Vec::new(); AUTHORITIES + 1];
     let mut next_rss = Instant::now();
     let mut nonce = 0u64;
     let mut sent_ok = 0u64;
@@ -195,6 +212,21 @@ fn main() {
                 rss[i].push(rss_kib(n).unwrap_or(0));
             }
             next_rss += RSS_EVERY;
+        }
+        if late.is_none() && late_at < slots && now_ms() / SLOT_MS >= first + late_at {
+            let height = cluster.nodes[0].head_height().unwrap_or(0);
+            let index = cluster.add_node("late-full", None);
+            late = Some(LateFull {
+                index,
+                height,
+                started: Instant::now(),
+                synced_after: None,
+            });
+        }
+        if let Some(l) = late.as_mut().filter(|l| l.synced_after.is_none()) {
+            if cluster.nodes[l.index].head_height().unwrap_or(0) >= l.height {
+                l.synced_after = Some(l.started.elapsed());
+            }
         }
         if tps > 0 && now_ms() < end * SLOT_MS {
             let node = &cluster.nodes[(nonce as usize) % AUTHORITIES];
@@ -217,9 +249,34 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
 
+    if let Some(l) = &late {
+        match l.synced_after {
+            Some(d) => println!(
+                "late full node: started at height {}, reached it after {:.1} s ({:.0} blocks/s while the chain went on)",
+                l.height,
+                d.as_secs_f64(),
+                l.height as f64 / d.as_secs_f64()
+            ),
+            None => println!("late full node: started at height {}, NOT synced by the end", l.height),
+        }
+        let head = cluster.nodes[0].head_height().unwrap();
+        let root = cluster.wait_same_block_at(head, Duration::from_secs(30));
+        let states: Vec<Option<String>> = cluster
+            .nodes
+            .iter()
+            .map(|n| n.state_root_at(head))
+            .collect();
+        assert!(
+            states.iter().all(|r| r.is_some() && *r == states[0]),
+            "{states:?}"
+        );
+        println!("all 4 nodes: block {root} at height {head}, same EL state root");
+    }
+
     let logs: Vec<(Proposed, HashMap<String, u64>)> = cluster
         .nodes
         .iter()
+        .take(AUTHORITIES)
         .map(|n| parse_log(&n.log_text()))
         .collect();
     let mut propagation = Vec::new();
@@ -258,12 +315,17 @@ fn main() {
         p99 / TARGET_P99_MS
     );
     println!("missed slots: {} of {slots} {missed:?}", missed.len());
-    for (i, samples) in rss.iter().enumerate() {
+    for (i, samples) in rss.iter().enumerate().filter(|(_, s)| !s.is_empty()) {
+        let name = if i < AUTHORITIES {
+            format!("authority-{i}")
+        } else {
+            "late-full".to_string()
+        };
         let half = &samples[samples.len() / 2..];
         let growth =
             half.last().copied().unwrap_or(0) as i64 - half.first().copied().unwrap_or(0) as i64;
         println!(
-            "authority-{i} RSS MiB: first {:.1} last {:.1} max {:.1}; second half {:+.1} MiB over {} samples",
+            "{name} RSS MiB: first {:.1} last {:.1} max {:.1}; second half {:+.1} MiB over {} samples",
             samples.first().copied().unwrap_or(0) as f64 / 1024.0,
             samples.last().copied().unwrap_or(0) as f64 / 1024.0,
             samples.iter().max().copied().unwrap_or(0) as f64 / 1024.0,
