@@ -163,14 +163,26 @@ fn balance(el: &EthereumJsProcess, addr: &str) -> u128 {
     hex_u128(&el.eth("eth_getBalance", json!([addr, "latest"])).unwrap())
 }
 
-fn start_miner(node: &Node) -> std::process::Child {
-    Command::new(miner_bin())
-        .args(["--url", &node.rpc, "--user", "alys", "--password", "alys"])
-        .args(["--address", MINER])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+/// `alys-miner`, killed when dropped (also when the test fails).
+struct Miner(std::process::Child);
+
+impl Drop for Miner {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_miner(node: &Node) -> Miner {
+    Miner(
+        Command::new(miner_bin())
+            .args(["--url", &node.rpc, "--user", "alys", "--password", "alys"])
+            .args(["--address", MINER])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// The dev chain spec with 1 s slots.
@@ -257,7 +269,7 @@ fn alys_node_drives_ethereumjs() {
         head(s) > stalled && s["executionClient"]["ok"] == true
     });
     assert_eq!(included(&el, &first)["status"], "0x1");
-    let mut miner = start_miner(&node);
+    let miner = start_miner(&node);
 
     // 4. An ERC-20, then transfers of ETH and tokens in every block up to block 100.
     let artifact: Value = serde_json::from_str(include_str!(
@@ -349,8 +361,7 @@ fn alys_node_drives_ethereumjs() {
 
     // 6. Fee re-mint: stop mining, let the last proof land, then compare what was re-minted
     //    with the priority fees EthereumJS itself reports for every finalized block.
-    let _ = miner.kill();
-    let _ = miner.wait();
+    drop(miner);
     // Settled: no proof pending and the finalized height unchanged for 3 s (3 slots).
     let mut last = (u64::MAX, Instant::now());
     let s = node.wait(60, "finality to settle", |s| {
