@@ -26,15 +26,12 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy::eips::eip2718::Encodable2718;
-use alloy::network::TxSignerSync;
-use alloy::signers::local::PrivateKeySigner;
-use alloy_primitives::{Address, TxKind, U256};
+use alloy_primitives::{Address, U256};
 use alys_primitives::bls::save_secret_key;
 use alys_primitives::dev::{dev_secret_key, DEV_ACCOUNTS};
 use alys_primitives::ChainSpec;
 use alys_test_utils::cluster::{Cluster, NodeProcess};
+use alys_test_utils::tx::signed_transfer;
 use serde_json::json;
 
 const AUTHORITIES: usize = 3;
@@ -55,25 +52,6 @@ fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64
-}
-
-/// A signed transfer of 1 wei from dev account `from` with `nonce`.
-fn transfer(chain_id: u64, from: usize, nonce: u64) -> String {
-    let signer = PrivateKeySigner::from_bytes(&DEV_ACCOUNTS[from].1).unwrap();
-    let mut tx = TxEip1559 {
-        chain_id,
-        nonce,
-        gas_limit: 21_000,
-        max_fee_per_gas: 20_000_000_000,
-        max_priority_fee_per_gas: 1_000_000_000,
-        to: TxKind::Call(Address::repeat_byte(0x42)),
-        value: U256::from(1u64),
-        access_list: Default::default(),
-        input: Default::default(),
-    };
-    let sig = signer.sign_transaction_sync(&mut tx).unwrap();
-    let env: TxEnvelope = tx.into_signed(sig).into();
-    format!("0x{}", hex::encode(env.encoded_2718()))
 }
 
 /// Unix time in µs of a log line's leading RFC 3339 UTC timestamp
@@ -230,7 +208,13 @@ fn main() {
         }
         if tps > 0 && now_ms() < end * SLOT_MS {
             let node = &cluster.nodes[(nonce as usize) % AUTHORITIES];
-            let raw = transfer(spec.chain_id, 1, nonce);
+            let (raw, _) = signed_transfer(
+                spec.chain_id,
+                &DEV_ACCOUNTS[1].1,
+                nonce,
+                Address::repeat_byte(0x42),
+                U256::from(1u64),
+            );
             if node.eth("eth_sendRawTransaction", json!([raw])).is_ok() {
                 sent_ok += 1;
             }

@@ -9,36 +9,22 @@ mod common;
 
 use std::time::Duration;
 
-use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy::eips::eip2718::Encodable2718;
-use alloy::network::TxSignerSync;
-use alloy::signers::local::PrivateKeySigner;
-use alloy_primitives::{Address, TxKind, U256};
+use alloy_primitives::{Address, U256};
 use alys_primitives::{dev::DEV_ACCOUNTS, ChainSpec};
 use alys_test_utils::cluster::{Cluster, NODE_RPC_AUTH};
+use alys_test_utils::tx::signed_transfer;
 use alys_test_utils::wait::wait_until;
 use common::{alys, write_dev_keys, write_dev_spec};
 use serde_json::json;
 
-/// A signed transfer from dev account 0.
+/// A signed transfer of 12,345 wei from dev account 0.
 fn transfer(chain_id: u64, nonce: u64) -> (String, String) {
-    let signer: PrivateKeySigner = DEV_ACCOUNTS[0].1.to_string().parse().unwrap();
-    let mut tx = TxEip1559 {
+    signed_transfer(
         chain_id,
+        &DEV_ACCOUNTS[0].1,
         nonce,
-        gas_limit: 21_000,
-        max_fee_per_gas: 20_000_000_000,
-        max_priority_fee_per_gas: 1_000_000_000,
-        to: TxKind::Call(Address::repeat_byte(0x42)),
-        value: U256::from(12_345u64),
-        access_list: Default::default(),
-        input: Default::default(),
-    };
-    let sig = signer.sign_transaction_sync(&mut tx).unwrap();
-    let env: TxEnvelope = tx.into_signed(sig).into();
-    (
-        format!("0x{}", hex::encode(env.encoded_2718())),
-        format!("{:#x}", env.tx_hash()),
+        Address::repeat_byte(0x42),
+        U256::from(12_345u64),
     )
 }
 

@@ -46,6 +46,8 @@ pub mod json_rpc;
 pub mod nodes;
 #[cfg(feature = "process")]
 pub mod process;
+#[cfg(feature = "el")]
+pub mod tx;
 
 /// The root of the repository (the workspace).
 pub fn repo_root() -> std::path::PathBuf {
