@@ -63,8 +63,15 @@ pub(crate) struct DevArgs {
 }
 
 impl DevArgs {
+    /// The first authority's eth JSON-RPC server: CORS for any origin unless
+    /// `--http-corsdomain` says otherwise (local dapp development).
+    pub(super) fn eth_http(&self) -> alys_evm::eth::server::RpcServerConfig {
+        self.servers.eth_http(alys_evm::eth::server::Cors::Any)
+    }
+
     /// Runs the dev chain until Ctrl-C.
     pub(crate) async fn run(self) -> eyre::Result<()> {
+        let eth_http = self.eth_http();
         let mut spec = ChainSpec::dev(self.authorities)?;
         if let Some(ms) = self.slot_ms {
             spec.slot_duration_ms = ms;
@@ -133,7 +140,7 @@ impl DevArgs {
             let signer = Signer::new(&spec, dev_secret_key(i))
                 .ok_or_else(|| eyre::eyre!("dev key {i} is not an authority of the dev spec"))?;
             let (authrpc, http) = if i == 0 {
-                let mut http = self.servers.eth_http();
+                let mut http = eth_http.clone();
                 self.ui.allow_in_eth_cors(&mut http, ui.as_ref());
                 (self.servers.authrpc_addr(), Some(http))
             } else {

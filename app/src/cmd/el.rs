@@ -69,6 +69,12 @@ pub(super) struct ElRunArgs {
 }
 
 impl ElCommand {
+    /// The eth JSON-RPC server of `alys el`.
+    #[cfg(test)]
+    pub(super) fn eth_http(&self) -> alys_evm::eth::server::RpcServerConfig {
+        self.run.eth_http()
+    }
+
     /// Runs the command.
     pub(crate) async fn run(self) -> eyre::Result<()> {
         match self.sub {
@@ -116,7 +122,16 @@ pub(super) fn load_genesis(path: &std::path::Path) -> eyre::Result<alloy_genesis
 }
 
 impl ElRunArgs {
+    /// The eth JSON-RPC server: no CORS unless `--http-corsdomain` says otherwise.
+    fn eth_http(&self) -> alys_evm::eth::server::RpcServerConfig {
+        self.eth_rpc.server_config(
+            SocketAddr::new(self.http_addr, self.http_port),
+            alys_evm::eth::server::Cors::Disabled,
+        )
+    }
+
     async fn run(self) -> eyre::Result<()> {
+        let eth_http = self.eth_http();
         let chain = self
             .chain
             .ok_or_else(|| eyre::eyre!("--chain <spec or genesis file> is required"))?;
@@ -129,10 +144,7 @@ impl ElRunArgs {
             datadir: self.datadir.clone(),
             genesis,
             authrpc_addr: SocketAddr::new(self.authrpc_addr, self.authrpc_port),
-            http: Some(
-                self.eth_rpc
-                    .server_config(SocketAddr::new(self.http_addr, self.http_port)),
-            ),
+            http: Some(eth_http),
             jwt_secret,
         })
         .await?;

@@ -1,7 +1,7 @@
-//! Command-line options of the public eth JSON-RPC server (CORS and limits), shared by
-//! `alys dev`, `alys node --embedded-el` and `alys el`.
+//! Command-line options of the public eth JSON-RPC server (CORS, connection and size limits),
+//! shared by `alys dev`, `alys node --embedded-el` and `alys el`.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use alys_evm::eth::server::{Cors, RpcServerConfig};
 
@@ -9,9 +9,10 @@ use alys_evm::eth::server::{Cors, RpcServerConfig};
 #[derive(Debug, Clone, clap::Args)]
 pub(super) struct EthRpcArgs {
     /// Browser origins allowed to call the eth RPC: `*` (any), `none`, or a comma-separated
-    /// list such as `http://localhost:5173,https://app.example`.
-    #[arg(long = "http-corsdomain", default_value = "*")]
-    cors: String,
+    /// list such as `http://localhost:5173,https://app.example`. Default: `*` in `alys dev`,
+    /// `none` in `alys node` and `alys el`.
+    #[arg(long = "http-corsdomain")]
+    cors: Option<String>,
     /// Largest eth RPC request body, in bytes.
     #[arg(long = "http-max-request-size", default_value_t = 5 * 1024 * 1024)]
     max_request_size: u32,
@@ -21,9 +22,21 @@ pub(super) struct EthRpcArgs {
     /// Most calls in one JSON-RPC batch.
     #[arg(long = "http-max-batch", default_value_t = 1000)]
     max_batch: u32,
-    /// Most concurrent eth RPC connections.
+    /// Most eth RPC connections open at once (WebSocket sessions included); more are closed at
+    /// once.
     #[arg(long = "http-max-connections", default_value_t = 1000)]
     max_connections: u32,
+    /// Most eth RPC connections open at once from one client address (IPv4 address or IPv6
+    /// /64).
+    #[arg(long = "http-max-connections-per-ip", default_value_t = 100)]
+    max_connections_per_ip: u32,
+    /// Seconds an eth RPC client has to send a request's headers (also the longest an idle
+    /// HTTP connection stays open).
+    #[arg(long = "http-header-timeout", default_value_t = 10)]
+    header_timeout: u64,
+    /// Seconds an eth RPC client has to send a request's body.
+    #[arg(long = "http-body-timeout", default_value_t = 30)]
+    body_timeout: u64,
     /// Gas cap of `eth_call`, `eth_estimateGas` and `debug_traceCall`.
     #[arg(long = "rpc-gascap", default_value_t = 50_000_000)]
     gas_cap: u64,
@@ -33,14 +46,18 @@ pub(super) struct EthRpcArgs {
 }
 
 impl EthRpcArgs {
-    /// The server configuration for `addr`.
-    pub(super) fn server_config(&self, addr: SocketAddr) -> RpcServerConfig {
+    /// The server configuration for `addr`, with `default_cors` unless `--http-corsdomain`
+    /// is given.
+    pub(super) fn server_config(&self, addr: SocketAddr, default_cors: Cors) -> RpcServerConfig {
         let mut config = RpcServerConfig::new(addr);
-        config.cors = parse_cors(&self.cors);
+        config.cors = self.cors.as_deref().map_or(default_cors, parse_cors);
         config.max_request_body_size = self.max_request_size;
         config.max_response_body_size = self.max_response_size;
         config.max_batch_len = self.max_batch;
-        config.max_connections = self.max_connections;
+        config.limits.max_connections = self.max_connections as usize;
+        config.limits.max_per_ip = self.max_connections_per_ip as usize;
+        config.limits.header_read_timeout = Duration::from_secs(self.header_timeout);
+        config.limits.body_read_timeout = Duration::from_secs(self.body_timeout);
         config.eth.gas_cap = self.gas_cap;
         config.eth.max_log_range = self.max_log_range;
         config

@@ -45,3 +45,62 @@ impl Command {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alys_evm::eth::server::Cors;
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    fn parse(args: &[&str]) -> Command {
+        Cli::try_parse_from(std::iter::once("alys").chain(args.iter().copied()))
+            .unwrap()
+            .command
+    }
+
+    fn eth_cors(args: &[&str]) -> Cors {
+        match parse(args) {
+            Command::Dev(c) => c.eth_http().cors,
+            Command::Node(c) => c.eth_http().cors,
+            Command::El(c) => c.eth_http().cors,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn eth_rpc_cors_is_open_in_dev_only() {
+        assert_eq!(eth_cors(&["dev"]), Cors::Any);
+        assert_eq!(
+            eth_cors(&["node", "--chain", "c.json", "--embedded-el"]),
+            Cors::Disabled
+        );
+        assert_eq!(eth_cors(&["el"]), Cors::Disabled);
+        // An explicit value wins everywhere.
+        assert_eq!(
+            eth_cors(&["dev", "--http-corsdomain", "none"]),
+            Cors::Disabled
+        );
+        assert_eq!(
+            eth_cors(&[
+                "node",
+                "--chain",
+                "c.json",
+                "--embedded-el",
+                "--http-corsdomain",
+                "*"
+            ]),
+            Cors::Any
+        );
+        assert_eq!(
+            eth_cors(&["el", "--http-corsdomain", "https://app.example"]),
+            Cors::Origins(vec!["https://app.example".into()])
+        );
+    }
+}

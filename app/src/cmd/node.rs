@@ -53,8 +53,15 @@ pub(crate) struct NodeArgs {
 }
 
 impl NodeArgs {
+    /// The embedded execution client's eth JSON-RPC server: no CORS unless
+    /// `--http-corsdomain` says otherwise (a production node's RPC is not for any web page).
+    pub(super) fn eth_http(&self) -> alys_evm::eth::server::RpcServerConfig {
+        self.servers.eth_http(alys_evm::eth::server::Cors::Disabled)
+    }
+
     /// Runs the node until Ctrl-C.
     pub(crate) async fn run(self) -> eyre::Result<()> {
+        let eth_http = self.eth_http();
         let spec = Arc::new(ChainSpec::from_file(&self.chain)?);
         let signer = match &self.signer_key {
             Some(path) => {
@@ -77,7 +84,7 @@ impl NodeArgs {
             },
             (None, _, true) => ExecutionClient::Embedded {
                 authrpc: self.servers.authrpc_addr(),
-                http: Some(self.servers.eth_http()),
+                http: Some(eth_http),
             },
             _ => eyre::bail!("give either --engine-url with --jwt-secret, or --embedded-el"),
         };

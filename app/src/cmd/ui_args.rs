@@ -21,6 +21,9 @@ pub(super) struct UiArgs {
     /// credentials (rate limited).
     #[arg(long)]
     ui_port: Option<u16>,
+    /// Listen address of the peg web page (default: `--addr`).
+    #[arg(long)]
+    ui_addr: Option<IpAddr>,
     /// `alys dev`: do not serve the peg web page.
     #[arg(long, conflicts_with = "ui_port")]
     no_ui: bool,
@@ -40,9 +43,14 @@ pub(super) struct UiArgs {
 }
 
 impl UiArgs {
-    /// Binds the page's port on `addr` when the page is served (`dev`: unless `--no-ui`,
-    /// default port 3001, any free port if that one is taken).
-    pub(super) async fn bind(&self, addr: IpAddr, dev: bool) -> eyre::Result<Option<BoundUi>> {
+    /// Binds the page's port on `--ui-addr`, else `default_addr`, when the page is served
+    /// (`dev`: unless `--no-ui`, default port 3001, any free port if that one is taken).
+    pub(super) async fn bind(
+        &self,
+        default_addr: IpAddr,
+        dev: bool,
+    ) -> eyre::Result<Option<BoundUi>> {
+        let addr = self.ui_addr.unwrap_or(default_addr);
         let port = match (self.ui_port, dev && !self.no_ui) {
             (Some(port), _) => port,
             (None, true) => DEV_UI_PORT,

@@ -42,6 +42,8 @@ pub(super) struct NodeRpc {
     pub miner_payout: Option<alloy_primitives::Address>,
     /// Methods served without credentials (the peg web page's), if any.
     pub public: Option<alys_rpc::PublicAccess>,
+    /// Connection caps and read timeouts.
+    pub limits: alys_rpc::ConnectionLimits,
 }
 
 /// How the node reaches Bitcoin (peg-in follower).
@@ -342,6 +344,7 @@ pub(super) async fn start_node(
             credentials,
             miner_payout,
             public,
+            limits,
         }) => {
             let mut methods = alys_rpc::Methods::new();
             alys_rpc::register_miner_methods(
@@ -377,9 +380,10 @@ pub(super) async fn start_node(
                     },
                 );
             }
-            let server = alys_rpc::RpcServer::start_with_public(addr, methods, credentials, public)
-                .await
-                .wrap_err_with(|| format!("binding the node RPC on {addr}"))?;
+            let server =
+                alys_rpc::RpcServer::start_with_public(addr, methods, credentials, public, limits)
+                    .await
+                    .wrap_err_with(|| format!("binding the node RPC on {addr}"))?;
             Some(server)
         }
         None => None,

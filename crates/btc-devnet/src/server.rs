@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use alys_json_rpc_http::{Credentials, Dialect, Dispatch, Execution, ServerConfig};
+use alys_json_rpc_http::{
+    ConnectionLimits, Credentials, Dialect, Dispatch, Execution, ServerConfig,
+};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use tokio::sync::watch;
@@ -60,6 +62,7 @@ pub(crate) fn config(credentials: Credentials) -> ServerConfig {
         dialect: Dialect::BitcoinCore,
         execution: Execution::Blocking,
         public: None,
+        limits: ConnectionLimits::new(256, 256),
     }
 }
 

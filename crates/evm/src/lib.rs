@@ -7,7 +7,8 @@
 //!
 //! Layers, each using only those below it: the store and trie ([`trie`], `db`, `state`);
 //! execution (`execute`, `sender_recovery`, `genesis`, `header_rules`, [`forks`]); the pool
-//! ([`txpool`]); the chain ([`chain`]); the RPC ([`eth`], `engine_api`); the node ([`node`]).
+//! ([`txpool`]); the chain ([`chain`]); the RPC ([`eth`], `engine_api`, served under connection limits by `serve`); the node
+//! ([`node`]).
 
 mod auth;
 pub mod chain;
@@ -25,6 +26,7 @@ pub mod recent_blocks;
 mod rlp;
 mod rpc_block;
 mod sender_recovery;
+mod serve;
 mod state;
 pub mod trie;
 pub mod tx_lookup;

@@ -11,6 +11,7 @@ use std::{
 
 use alloy::rpc::types::engine::JwtSecret;
 use alloy_genesis::Genesis;
+use alys_http_guard::ConnectionLimits;
 use alys_store::Store;
 use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
 use parking_lot::Mutex;
@@ -20,6 +21,17 @@ use crate::{
     chain::{Chain, ChainError, SharedChain},
     engine_api::engine_module,
     eth::server::{self, RpcServerConfig},
+    serve::serve_module,
+};
+
+/// Connection limits of the Engine API: its one client is the consensus node (a few
+/// connections), so 64 in all and 32 per address; headers within 10 s; a payload of up to
+/// 64 MiB within 60 s.
+pub const ENGINE_LIMITS: ConnectionLimits = ConnectionLimits {
+    max_connections: 64,
+    max_per_ip: 32,
+    header_read_timeout: ConnectionLimits::DEFAULT_HEADER_TIMEOUT,
+    body_read_timeout: std::time::Duration::from_secs(60),
 };
 
 /// Configuration of an embedded execution client.
@@ -76,24 +88,25 @@ impl EmbeddedEl {
         let server_config = ServerConfig::builder()
             .max_request_body_size(64 << 20)
             .max_response_body_size(256 << 20)
+            .max_connections(ENGINE_LIMITS.max_connections as u32)
             .http_only()
             .build();
-        let server = Server::builder()
+        let builder = Server::builder()
             .set_config(server_config)
             .set_http_middleware(
                 tower::ServiceBuilder::new().layer(jwt_auth_layer(config.jwt_secret)),
             )
-            .build(config.authrpc_addr)
+            .to_service_builder();
+        let methods: jsonrpsee::Methods = engine_module(chain.clone()).into();
+        let (engine_addr, engine_handle) =
+            serve_module(config.authrpc_addr, ENGINE_LIMITS, move |stop| {
+                builder.clone().build(methods.clone(), stop)
+            })
             .await
             .map_err(|source| ElError::Bind {
                 addr: config.authrpc_addr,
                 source,
             })?;
-        let engine_addr = server.local_addr().map_err(|source| ElError::Bind {
-            addr: config.authrpc_addr,
-            source,
-        })?;
-        let engine_handle = server.start(engine_module(chain.clone()));
         let http = match config.http {
             Some(rpc) => {
                 let addr = rpc.addr;

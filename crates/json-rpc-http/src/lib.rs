@@ -26,6 +26,7 @@ mod public;
 mod request;
 mod server;
 
+pub use alys_http_guard::ConnectionLimits;
 pub use auth::Credentials;
 pub use dialect::Dialect;
 pub use error::{

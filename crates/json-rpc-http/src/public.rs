@@ -10,6 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use alys_http_guard::client_key;
 use hyper::header::HeaderValue;
 
 /// A token bucket's refill rate and size.
@@ -208,21 +209,6 @@ impl RateLimiter {
             .unwrap_or_else(|p| p.into_inner())
             .clients
             .len()
-    }
-}
-
-/// An IPv4 address, or the /64 prefix of an IPv6 address (one site's hosts share a bucket).
-fn client_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let mut s = v6.segments();
-                s[4..].fill(0);
-                IpAddr::V6(s.into())
-            }
-        },
     }
 }
 

@@ -1,4 +1,4 @@
-//! Serving over hyper: the accept loop, and per HTTP request the credentials check, POST only,
+//! Serving over hyper: connections admitted and timed by `alys-http-guard`, and per HTTP request the credentials check, POST only,
 //! the body size cap, JSON parsing, a single request or a batch answered through [`Dispatch`]
 //! (inline or on the blocking pool), and the rendered reply with the dialect's status.
 //! With [`PublicAccess`], requests without credentials or from a browser take the public path
@@ -7,12 +7,12 @@
 
 use std::{convert::Infallible, future::Future, net::IpAddr, sync::Arc, time::Instant};
 
+use alys_http_guard::{BodyTimeout, ConnectionLimits, DeadlineBody};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{
     body::{Bytes, Incoming},
     header, Method, Request, Response, StatusCode,
 };
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
@@ -64,7 +64,12 @@ pub struct ServerConfig {
     /// Methods served without credentials, to which browser origins, how often; `None`: every
     /// request needs the credentials.
     pub public: Option<PublicAccess>,
+    /// Connection caps and read timeouts.
+    pub limits: ConnectionLimits,
 }
+
+/// The request body as the server reads it: under the body read deadline.
+type RequestBody = DeadlineBody<Incoming>;
 
 struct Shared<D> {
     dispatch: D,
@@ -73,7 +78,7 @@ struct Shared<D> {
 }
 
 /// Serves `dispatch` on `listener` until `shutdown` resolves; connections already accepted
-/// run to their end.
+/// finish their request in flight.
 pub async fn serve<D: Dispatch>(
     listener: TcpListener,
     dispatch: D,
@@ -81,30 +86,34 @@ pub async fn serve<D: Dispatch>(
     shutdown: impl Future<Output = ()>,
 ) {
     let limiter = config.public.as_ref().map(|p| RateLimiter::new(p.limits));
+    let limits = config.limits;
     let shared = Arc::new(Shared {
         dispatch,
         config,
         limiter,
     });
-    tokio::pin!(shutdown);
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = &mut shutdown => break,
-        };
-        let Ok((stream, peer)) = accepted else {
-            continue;
-        };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop = move || {
+        let mut stop_rx = stop_rx.clone();
+        async move {
+            let _ = stop_rx.wait_for(|stopped| *stopped).await;
+        }
+    };
+    let make_service = |peer: std::net::SocketAddr| {
         let shared = shared.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(request, peer.ip(), shared).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
+        tower::service_fn(move |request: Request<RequestBody>| {
+            let shared = shared.clone();
+            async move { Ok::<_, Infallible>(handle(request, peer.ip(), shared).await) }
+        })
+    };
+    let serving = alys_http_guard::serve(listener, limits, make_service, stop);
+    tokio::pin!(serving);
+    tokio::select! {
+        () = &mut serving => {}
+        () = shutdown => {
+            let _ = stop_tx.send(true);
+            serving.await;
+        }
     }
 }
 
@@ -117,7 +126,7 @@ enum Outcome {
 }
 
 async fn handle<D: Dispatch>(
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     peer: IpAddr,
     shared: Arc<Shared<D>>,
 ) -> Response<Full<Bytes>> {
@@ -143,7 +152,7 @@ async fn handle<D: Dispatch>(
 
 /// A request on the public path: without credentials, or from a browser (`Origin` header).
 async fn handle_public<D: Dispatch>(
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     peer: IpAddr,
     public: &PublicAccess,
     shared: &Arc<Shared<D>>,
@@ -237,7 +246,7 @@ enum Refusal {
 
 /// Reads, caps and parses the body of `request`, checks it with `allowed`, and answers it.
 async fn answer_body<D: Dispatch>(
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     max_body_bytes: usize,
     shared: &Arc<Shared<D>>,
     allowed: impl FnOnce(&Value) -> Result<(), Refusal>,
@@ -252,6 +261,18 @@ async fn answer_body<D: Dispatch>(
         .await
     {
         Ok(body) => body.to_bytes(),
+        Err(e) if e.downcast_ref::<BodyTimeout>().is_some() => {
+            let error = RpcError::new(INVALID_REQUEST, e.to_string());
+            let mut response = shared.json(
+                StatusCode::REQUEST_TIMEOUT,
+                &transport_error(dialect, &error),
+            );
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            return response;
+        }
         Err(_) => {
             let error = RpcError::new(INVALID_REQUEST, dialect.too_large_message(max_body_bytes));
             return shared.json(

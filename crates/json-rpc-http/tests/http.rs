@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use alys_json_rpc_http::{
-    serve, Credentials, Dialect, Dispatch, Execution, RpcError, ServerConfig,
+    serve, ConnectionLimits, Credentials, Dialect, Dispatch, Execution, RpcError, ServerConfig,
 };
 use serde_json::{json, Value};
 
@@ -44,6 +44,7 @@ impl Server {
             dialect,
             execution,
             public: None,
+            limits: ConnectionLimits::new(64, 64),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(serve(listener, Echo, config, async move {

@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use alys_json_rpc_http::{
-    serve, Credentials, Dialect, Dispatch, Execution, PublicAccess, Rate, RateLimits, RpcError,
-    ServerConfig, RATE_LIMITED,
+    serve, ConnectionLimits, Credentials, Dialect, Dispatch, Execution, PublicAccess, Rate,
+    RateLimits, RpcError, ServerConfig, RATE_LIMITED,
 };
 use reqwest::header::{HeaderMap, ORIGIN};
 use serde_json::{json, Value};
@@ -58,6 +58,7 @@ async fn start(per_client: u32) -> Server {
         dialect: Dialect::Plain,
         execution: Execution::Inline,
         public: Some(public),
+        limits: ConnectionLimits::new(64, 64),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(serve(listener, Methods, config, async move {

@@ -12,8 +12,8 @@ mod miner_methods;
 mod peg_methods;
 mod server;
 
-pub use alys_json_rpc_http::{Credentials, PublicAccess, RpcError};
+pub use alys_json_rpc_http::{ConnectionLimits, Credentials, PublicAccess, RpcError};
 pub use chain_methods::{register_chain_methods, ChainView, NetworkSummary};
 pub use miner_methods::{register_miner_methods, MinerView, MAX_JOBS, MAX_JOB_HEAD_LAG};
 pub use peg_methods::{peg_read_access, register_peg_methods, PegView, PEG_READ_METHODS};
-pub use server::{Methods, RpcServer, MAX_BODY_BYTES};
+pub use server::{Methods, RpcServer, DEFAULT_LIMITS, MAX_BODY_BYTES};

@@ -5,12 +5,17 @@
 use std::{collections::BTreeMap, net::SocketAddr};
 
 use alys_json_rpc_http::{
-    Credentials, Dialect, Dispatch, Execution, PublicAccess, RpcError, ServerConfig,
+    ConnectionLimits, Credentials, Dialect, Dispatch, Execution, PublicAccess, RpcError,
+    ServerConfig,
 };
 use serde_json::Value;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Default connection limits: 256 connections, 32 per client address, headers within 10 s,
+/// bodies within 30 s.
+pub const DEFAULT_LIMITS: ConnectionLimits = ConnectionLimits::new(256, 32);
 
 type Handler = Box<dyn Fn(Vec<Value>) -> Result<Value, RpcError> + Send + Sync>;
 
@@ -84,16 +89,17 @@ impl RpcServer {
         methods: Methods,
         credentials: Credentials,
     ) -> std::io::Result<Self> {
-        Self::start_with_public(addr, methods, credentials, None).await
+        Self::start_with_public(addr, methods, credentials, None, DEFAULT_LIMITS).await
     }
 
     /// Binds `addr` and serves `methods` behind `credentials`, except those `public` serves
-    /// without them (see [`crate::peg_read_access`]).
+    /// without them (see [`crate::peg_read_access`]), under the connection `limits`.
     pub async fn start_with_public(
         addr: SocketAddr,
         methods: Methods,
         credentials: Credentials,
         public: Option<PublicAccess>,
+        limits: ConnectionLimits,
     ) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -103,6 +109,7 @@ impl RpcServer {
             dialect: Dialect::Plain,
             execution: Execution::Inline,
             public,
+            limits,
         };
         let task = tokio::spawn(alys_json_rpc_http::serve(
             listener,

@@ -1,14 +1,18 @@
 //! The public JSON-RPC server: HTTP and WebSocket on one port, CORS, request/response size and
-//! batch limits, Geth-style (`0x…`) subscription ids.
+//! batch limits, connection caps and read timeouts, Geth-style (`0x…`) subscription ids.
 
 use std::net::SocketAddr;
 
+use alys_http_guard::ConnectionLimits;
 use http::{HeaderValue, Method};
-use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
+use jsonrpsee::{
+    server::{BatchRequestConfig, Server, ServerConfig, ServerHandle},
+    Methods,
+};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use super::{ids::HexIdProvider, module, EthConfig};
-use crate::chain::SharedChain;
+use crate::{chain::SharedChain, serve::serve_module};
 
 /// Which browser origins may call the RPC.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +24,10 @@ pub enum Cors {
     /// No CORS headers (browsers refuse cross-origin calls).
     Disabled,
 }
+
+/// Default connection limits: 1000 connections, 100 per client address, headers within 10 s,
+/// bodies within 30 s.
+pub const DEFAULT_LIMITS: ConnectionLimits = ConnectionLimits::new(1000, 100);
 
 /// Configuration of the public RPC server.
 #[derive(Debug, Clone)]
@@ -34,8 +42,9 @@ pub struct RpcServerConfig {
     pub max_response_body_size: u32,
     /// Most calls in one batch.
     pub max_batch_len: u32,
-    /// Most concurrent connections.
-    pub max_connections: u32,
+    /// Connection caps (total, per client address; WebSocket sessions included) and read
+    /// timeouts.
+    pub limits: ConnectionLimits,
     /// Most subscriptions per WebSocket connection.
     pub max_subscriptions_per_connection: u32,
     /// Limits of the `eth` API itself.
@@ -44,7 +53,7 @@ pub struct RpcServerConfig {
 
 impl RpcServerConfig {
     /// Defaults on `addr`: CORS for any origin, 5 MiB requests (Geth), 160 MiB responses,
-    /// batches of at most 1000 calls (Geth's `BatchRequestLimit`).
+    /// batches of at most 1000 calls (Geth's `BatchRequestLimit`), [`DEFAULT_LIMITS`].
     pub fn new(addr: SocketAddr) -> Self {
         Self {
             addr,
@@ -52,7 +61,7 @@ impl RpcServerConfig {
             max_request_body_size: 5 * 1024 * 1024,
             max_response_body_size: 160 * 1024 * 1024,
             max_batch_len: 1000,
-            max_connections: 1000,
+            limits: DEFAULT_LIMITS,
             max_subscriptions_per_connection: 1024,
             eth: EthConfig::default(),
         }
@@ -77,22 +86,23 @@ pub async fn start(
     chain: SharedChain,
     config: RpcServerConfig,
 ) -> std::io::Result<(SocketAddr, ServerHandle)> {
-    let addr = config.addr;
     let server_config = ServerConfig::builder()
         .max_request_body_size(config.max_request_body_size)
         .max_response_body_size(config.max_response_body_size)
-        .max_connections(config.max_connections)
+        .max_connections(u32::try_from(config.limits.max_connections).unwrap_or(u32::MAX))
         .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
         .set_id_provider(HexIdProvider)
         .build();
-    let server = Server::builder()
+    let builder = Server::builder()
         .set_config(server_config)
         .set_http_middleware(tower::ServiceBuilder::new().layer(cors_layer(&config.cors)))
-        .build(addr)
-        .await?;
-    let local = server.local_addr()?;
-    let module = module(chain, config.eth);
+        .to_service_builder();
+    let methods: Methods = module(chain, config.eth).into();
+    let (local, handle) = serve_module(config.addr, config.limits, move |stop| {
+        builder.clone().build(methods.clone(), stop)
+    })
+    .await?;
     tracing::info!(%local, "eth JSON-RPC listening (HTTP and WebSocket)");
-    Ok((local, server.start(module)))
+    Ok((local, handle))
 }

@@ -116,11 +116,18 @@ impl TestNode {
 
     /// Starts a node on `genesis`.
     pub(crate) async fn start_with(genesis: Genesis) -> Self {
+        let rpc = alys_evm::eth::server::RpcServerConfig::new("127.0.0.1:0".parse().expect("addr"));
+        Self::start_with_rpc(genesis, rpc).await
+    }
+
+    /// Starts a node on `genesis` serving the public RPC as `rpc` says.
+    pub(crate) async fn start_with_rpc(
+        genesis: Genesis,
+        rpc: alys_evm::eth::server::RpcServerConfig,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = el_config(dir.path(), genesis.clone());
-        config.http = Some(alys_evm::eth::server::RpcServerConfig::new(
-            "127.0.0.1:0".parse().expect("addr"),
-        ));
+        config.http = Some(rpc);
         let TestEl { el, engine, .. } = TestEl::start_with(
             config,
             EngineClientConfig {
