@@ -161,7 +161,11 @@ impl DevArgs {
             let node = start_node(
                 spec.clone(),
                 dir,
-                ExecutionClient::Embedded { authrpc, http },
+                ExecutionClient::Embedded {
+                    authrpc,
+                    pool: Box::new(self.servers.pool_config()),
+                    http,
+                },
                 Some(signer),
                 rpc,
                 super::wiring::PegIns::Follow(bitcoin.clone()),

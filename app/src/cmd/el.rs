@@ -66,6 +66,8 @@ pub(super) struct ElRunArgs {
     http_addr: IpAddr,
     #[command(flatten)]
     eth_rpc: EthRpcArgs,
+    #[command(flatten)]
+    txpool: super::txpool_args::TxPoolArgs,
 }
 
 impl ElCommand {
@@ -146,6 +148,7 @@ impl ElRunArgs {
             authrpc_addr: SocketAddr::new(self.authrpc_addr, self.authrpc_port),
             http: Some(eth_http),
             jwt_secret,
+            pool: self.txpool.pool_config(),
         })
         .await?;
         println!(

@@ -10,6 +10,7 @@ mod network_args;
 mod node;
 mod p2p;
 mod server_args;
+mod txpool_args;
 mod ui_args;
 mod wiring;
 

@@ -84,6 +84,7 @@ impl NodeArgs {
             },
             (None, _, true) => ExecutionClient::Embedded {
                 authrpc: self.servers.authrpc_addr(),
+                pool: Box::new(self.servers.pool_config()),
                 http: Some(eth_http),
             },
             _ => eyre::bail!("give either --engine-url with --jwt-secret, or --embedded-el"),

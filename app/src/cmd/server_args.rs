@@ -10,7 +10,7 @@ use std::{
 use alys_evm::eth::server::{Cors, RpcServerConfig};
 use alys_rpc::ConnectionLimits;
 
-use super::{eth_rpc_args::EthRpcArgs, wiring::NodeRpc};
+use super::{eth_rpc_args::EthRpcArgs, txpool_args::TxPoolArgs, wiring::NodeRpc};
 
 /// Where the RPC servers listen and how many connections they hold (the passwords stay with
 /// each command: `alys node` serves its RPC only when given one).
@@ -58,12 +58,19 @@ pub(super) struct ServerArgs {
     rpc_body_timeout: u64,
     #[command(flatten)]
     eth_rpc: EthRpcArgs,
+    #[command(flatten)]
+    txpool: TxPoolArgs,
 }
 
 impl ServerArgs {
     /// The default listen address (`--addr`).
     pub(super) fn addr(&self) -> IpAddr {
         self.addr
+    }
+
+    /// The embedded execution client's pool limits.
+    pub(super) fn pool_config(&self) -> alys_evm::txpool::PoolConfig {
+        self.txpool.pool_config()
     }
 
     /// The node JSON-RPC user.

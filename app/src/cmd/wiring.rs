@@ -18,6 +18,8 @@ pub(super) enum ExecutionClient {
     Embedded {
         /// Engine API address (port 0: any free port).
         authrpc: SocketAddr,
+        /// Limits of the transaction pool.
+        pool: Box<alys_evm::txpool::PoolConfig>,
         /// eth JSON-RPC server, if served.
         http: Option<RpcServerConfig>,
     },
@@ -294,7 +296,11 @@ pub(super) async fn start_node(
     std::fs::create_dir_all(&datadir)
         .wrap_err_with(|| format!("creating {}", datadir.display()))?;
     let (el, engine) = match execution {
-        ExecutionClient::Embedded { authrpc, http } => {
+        ExecutionClient::Embedded {
+            authrpc,
+            pool,
+            http,
+        } => {
             let jwt_path = datadir.join("jwt.hex");
             let jwt_secret: JwtSecret = alys_engine::load_or_create_jwt_secret(&jwt_path)?;
             let el = EmbeddedEl::start(ElConfig {
@@ -303,6 +309,7 @@ pub(super) async fn start_node(
                 authrpc_addr: authrpc,
                 http,
                 jwt_secret,
+                pool: *pool,
             })
             .await?;
             let engine =

@@ -22,6 +22,7 @@ use crate::{
     engine_api::engine_module,
     eth::server::{self, RpcServerConfig},
     serve::serve_module,
+    txpool::PoolConfig,
 };
 
 /// Connection limits of the Engine API: its one client is the consensus node (a few
@@ -47,6 +48,8 @@ pub struct ElConfig {
     pub http: Option<RpcServerConfig>,
     /// Shared secret of the Engine API.
     pub jwt_secret: JwtSecret,
+    /// Limits of the transaction pool.
+    pub pool: PoolConfig,
 }
 
 /// Errors starting the execution client.
@@ -84,6 +87,7 @@ impl EmbeddedEl {
         let store = Arc::new(Store::open(&config.datadir.join("el"))?);
         let store_ref = Arc::downgrade(&store);
         let chain = Chain::open(store, &config.genesis)?;
+        chain.pool().lock().set_config(config.pool);
         let chain: SharedChain = Arc::new(Mutex::new(chain));
         let server_config = ServerConfig::builder()
             .max_request_body_size(64 << 20)

@@ -5,9 +5,11 @@
 //! the gap closes. Admission follows Geth's rules and error strings so wallets and tools
 //! recognise them: signature, chain id, size, intrinsic gas, block gas limit, minimum tip, nonce,
 //! balance, replacement by a fee bump of at least [`PoolConfig::price_bump_percent`], and
-//! per-sender and global limits. A full pool evicts its cheapest transaction (the last nonce of
-//! the sender whose tail pays the least) when the newcomer pays more, otherwise it refuses with
-//! `txpool is full`.
+//! limits: per sender (all transactions, and those queued behind a nonce gap), on transactions
+//! whose fee cap is below the current base fee, and for the whole pool in count and in encoded
+//! bytes. A full pool evicts its cheapest transactions (each time the last nonce of the sender
+//! whose tail has the lowest effective tip) when the newcomer pays more than every one of them,
+//! otherwise it refuses with `txpool is full`.
 //!
 //! The payload builder takes [`TxPool::best_transactions`]: executable transactions, highest
 //! effective tip first, each sender's in nonce order. When the canonical head moves,
@@ -16,6 +18,7 @@
 //! The pool is shared as a [`SharedPool`] with its own lock: submissions take only that lock,
 //! never the chain's, so they are answered while a payload is being built.
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -36,6 +39,13 @@ pub type SharedPool = Arc<Mutex<TxPool>>;
 
 /// Default maximum transactions held in total.
 pub const MAX_POOL_SIZE: usize = 20_000;
+/// Default maximum encoded bytes held in total (64 MiB).
+pub const MAX_POOL_BYTES: usize = 64 * 1024 * 1024;
+/// Default maximum transactions per sender queued behind a nonce gap (Geth's
+/// `--txpool.accountqueue`).
+pub const MAX_QUEUED_PER_SENDER: usize = 64;
+/// Default maximum transactions held whose fee cap is below the current base fee.
+pub const MAX_BELOW_BASE_FEE: usize = 1024;
 /// Default maximum transactions held per sender.
 pub const MAX_PER_SENDER: usize = 1_000;
 /// Default minimum fee bump, in percent, for a replacement.
@@ -52,8 +62,15 @@ const PENDING_CHANNEL_CAPACITY: usize = 4096;
 pub struct PoolConfig {
     /// Maximum transactions held in total.
     pub max_size: usize,
+    /// Maximum encoded bytes held in total.
+    pub max_bytes: usize,
     /// Maximum transactions held per sender.
     pub max_per_sender: usize,
+    /// Maximum transactions per sender queued behind a nonce gap.
+    pub max_queued_per_sender: usize,
+    /// Maximum transactions held whose fee cap is below the current base fee (they cannot be
+    /// mined until the base fee falls).
+    pub max_below_base_fee: usize,
     /// Minimum fee bump, in percent, for a replacement (applies to fee cap and tip).
     pub price_bump_percent: u128,
     /// Minimum priority fee (tip) per gas, in wei.
@@ -69,7 +86,10 @@ impl Default for PoolConfig {
     fn default() -> Self {
         Self {
             max_size: MAX_POOL_SIZE,
+            max_bytes: MAX_POOL_BYTES,
             max_per_sender: MAX_PER_SENDER,
+            max_queued_per_sender: MAX_QUEUED_PER_SENDER,
+            max_below_base_fee: MAX_BELOW_BASE_FEE,
             price_bump_percent: REPLACEMENT_BUMP_PERCENT,
             min_tip: 1,
             max_tx_size: MAX_TX_SIZE,
@@ -149,6 +169,22 @@ pub enum PoolError {
         /// Limit.
         limit: usize,
     },
+    /// The sender holds the maximum number of transactions behind a nonce gap.
+    #[error("account queue limit exceeded: {limit} transactions per sender behind a nonce gap")]
+    QueuedLimit {
+        /// Limit.
+        limit: usize,
+    },
+    /// The fee cap is below the base fee and the pool holds its maximum of such transactions.
+    #[error(
+        "max fee per gas less than block base fee: maxFeePerGas: {fee_cap}, baseFee: {base_fee}"
+    )]
+    FeeCapBelowBaseFee {
+        /// The transaction's fee cap.
+        fee_cap: u128,
+        /// The current base fee.
+        base_fee: u64,
+    },
     /// Sender balance cannot cover gas × max fee + value.
     #[error("insufficient funds for gas * price + value: balance {balance}, tx cost {cost}")]
     InsufficientFunds {
@@ -186,6 +222,10 @@ pub struct TxPool {
     config: PoolConfig,
     by_sender: HashMap<Address, BTreeMap<u64, Recovered<TxEnvelope>>>,
     by_hash: HashMap<B256, (Address, u64)>,
+    /// Encoded bytes held.
+    bytes: usize,
+    /// How many held transactions have each fee cap.
+    fee_caps: BTreeMap<u128, usize>,
     pending_tx: broadcast::Sender<Recovered<TxEnvelope>>,
 }
 
@@ -217,6 +257,9 @@ fn tip_cap(tx: &impl Transaction) -> u128 {
         .unwrap_or_else(|| tx.max_fee_per_gas())
 }
 
+/// A sender's last transaction as an eviction candidate: its rank, sender and nonce.
+type Tail = ((u128, u128), Address, u64);
+
 /// Price used to rank transactions for eviction: effective tip at `base_fee`, then fee cap.
 fn rank(tx: &impl Transaction, base_fee: u64) -> (u128, u128) {
     (
@@ -233,6 +276,8 @@ impl TxPool {
             config: PoolConfig::default(),
             by_sender: HashMap::new(),
             by_hash: HashMap::new(),
+            bytes: 0,
+            fee_caps: BTreeMap::new(),
             pending_tx: broadcast::channel(PENDING_CHANNEL_CAPACITY).0,
         }
     }
@@ -250,6 +295,19 @@ impl TxPool {
     /// Number of transactions held.
     pub fn len(&self) -> usize {
         self.by_hash.len()
+    }
+
+    /// Encoded bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Held transactions whose fee cap is below `base_fee`.
+    pub fn below_base_fee(&self, base_fee: u64) -> usize {
+        self.fee_caps
+            .range(..u128::from(base_fee))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Whether the pool is empty.
@@ -454,64 +512,129 @@ impl TxPool {
         }
         let base_fee = head.base_fee_per_gas.unwrap_or_default();
         let nonce = tx.nonce();
+        let size = tx.encode_2718_len();
         let existing = self
             .by_sender
             .get(&sender)
             .and_then(|q| q.get(&nonce))
-            .map(|old| (*old.tx_hash(), old.max_fee_per_gas(), tip_cap(old.inner())));
-        let mut evict = None;
-        if let Some((old_hash, old_fee, old_tip)) = existing {
-            let pct = self.config.price_bump_percent;
-            let bump = |v: u128| v.saturating_add(v.saturating_mul(pct) / 100);
-            if tx.max_fee_per_gas() < bump(old_fee) || tip_cap(tx.inner()) < bump(old_tip) {
-                return Err(PoolError::ReplacementUnderpriced);
-            }
-            self.by_hash.remove(&old_hash);
-        } else {
-            let held = self.by_sender.get(&sender).map_or(0, |q| q.len());
-            if held >= self.config.max_per_sender {
-                return Err(PoolError::AccountLimit {
-                    limit: self.config.max_per_sender,
-                });
-            }
-            if self.by_hash.len() >= self.config.max_size {
-                match self.cheapest_tail(base_fee, &sender) {
-                    Some((victim, victim_nonce, victim_rank))
-                        if rank(tx.inner(), base_fee) > victim_rank =>
-                    {
-                        evict = Some((victim, victim_nonce));
-                    }
-                    _ => return Err(PoolError::PoolFull),
+            .map(|old| {
+                (
+                    old.max_fee_per_gas(),
+                    tip_cap(old.inner()),
+                    old.encode_2718_len(),
+                )
+            });
+        let (held, held_bytes) = match existing {
+            Some((old_fee, old_tip, old_size)) => {
+                let pct = self.config.price_bump_percent;
+                let bump = |v: u128| v.saturating_add(v.saturating_mul(pct) / 100);
+                if tx.max_fee_per_gas() < bump(old_fee) || tip_cap(tx.inner()) < bump(old_tip) {
+                    return Err(PoolError::ReplacementUnderpriced);
                 }
+                (self.len() - 1, self.bytes - old_size)
             }
-        }
-        if let Some((victim, victim_nonce)) = evict {
+            None => {
+                let held = self.by_sender.get(&sender).map_or(0, |q| q.len());
+                if held >= self.config.max_per_sender {
+                    return Err(PoolError::AccountLimit {
+                        limit: self.config.max_per_sender,
+                    });
+                }
+                let next = self.pending_nonce(&sender, state_nonce);
+                if nonce > next
+                    && self.queued_of(&sender, next) >= self.config.max_queued_per_sender
+                {
+                    return Err(PoolError::QueuedLimit {
+                        limit: self.config.max_queued_per_sender,
+                    });
+                }
+                let fee_cap = tx.max_fee_per_gas();
+                if fee_cap < u128::from(base_fee)
+                    && self.below_base_fee(base_fee) >= self.config.max_below_base_fee
+                {
+                    return Err(PoolError::FeeCapBelowBaseFee { fee_cap, base_fee });
+                }
+                (self.len(), self.bytes)
+            }
+        };
+        let excess_count = (held + 1).saturating_sub(self.config.max_size);
+        let excess_bytes = (held_bytes + size).saturating_sub(self.config.max_bytes);
+        let victims = if excess_count > 0 || excess_bytes > 0 {
+            self.victims(
+                excess_count,
+                excess_bytes,
+                rank(tx.inner(), base_fee),
+                base_fee,
+                &sender,
+            )?
+        } else {
+            Vec::new()
+        };
+        for (victim, victim_nonce) in victims {
             tracing::debug!(%victim, victim_nonce, "evicting transaction from full pool");
             self.remove(&victim, victim_nonce);
         }
         if self.pending_tx.receiver_count() > 0 {
             let _ = self.pending_tx.send(tx.clone());
         }
-        self.by_sender.entry(sender).or_default().insert(nonce, tx);
-        self.by_hash.insert(hash, (sender, nonce));
+        self.remove(&sender, nonce);
+        self.insert(sender, nonce, tx);
         Ok(hash)
     }
 
-    /// The cheapest evictable transaction: the highest-nonce transaction of the sender (other
-    /// than `exclude`) whose last transaction pays the least.
-    fn cheapest_tail(
+    /// Transactions of `sender` queued behind the nonce gap at `next`.
+    fn queued_of(&self, sender: &Address, next: u64) -> usize {
+        self.by_sender
+            .get(sender)
+            .map_or(0, |q| q.range(next..).count())
+    }
+
+    /// Adds a transaction to the indexes and the totals.
+    fn insert(&mut self, sender: Address, nonce: u64, tx: Recovered<TxEnvelope>) {
+        self.bytes += tx.encode_2718_len();
+        *self.fee_caps.entry(tx.max_fee_per_gas()).or_default() += 1;
+        self.by_hash.insert(*tx.tx_hash(), (sender, nonce));
+        self.by_sender.entry(sender).or_default().insert(nonce, tx);
+    }
+
+    /// The cheapest transactions whose eviction frees `count` places and `bytes` bytes: each
+    /// time the last nonce of the sender (other than `exclude`) whose last transaction ranks
+    /// lowest at `base_fee`. Refuses with [`PoolError::PoolFull`] when one of them ranks at or
+    /// above `newcomer` or the pool cannot free enough.
+    fn victims(
         &self,
+        mut count: usize,
+        mut bytes: usize,
+        newcomer: (u128, u128),
         base_fee: u64,
         exclude: &Address,
-    ) -> Option<(Address, u64, (u128, u128))> {
-        self.by_sender
+    ) -> Result<Vec<(Address, u64)>, PoolError> {
+        let mut tails: BinaryHeap<Reverse<Tail>> = self
+            .by_sender
             .iter()
             .filter(|(s, _)| *s != exclude)
             .filter_map(|(s, q)| {
                 let (nonce, tx) = q.last_key_value()?;
-                Some((*s, *nonce, rank(tx.inner(), base_fee)))
+                Some(Reverse((rank(tx.inner(), base_fee), *s, *nonce)))
             })
-            .min_by_key(|(_, _, r)| *r)
+            .collect();
+        let mut victims = Vec::new();
+        while count > 0 || bytes > 0 {
+            let Some(Reverse((victim_rank, sender, nonce))) = tails.pop() else {
+                return Err(PoolError::PoolFull);
+            };
+            if victim_rank >= newcomer {
+                return Err(PoolError::PoolFull);
+            }
+            let queue = &self.by_sender[&sender];
+            count = count.saturating_sub(1);
+            bytes = bytes.saturating_sub(queue[&nonce].encode_2718_len());
+            victims.push((sender, nonce));
+            if let Some((prev, tx)) = queue.range(..nonce).next_back() {
+                tails.push(Reverse((rank(tx.inner(), base_fee), sender, *prev)));
+            }
+        }
+        Ok(victims)
     }
 
     /// Removes one transaction.
@@ -520,6 +643,14 @@ impl TxPool {
         let tx = queue.remove(&nonce);
         if let Some(tx) = &tx {
             self.by_hash.remove(tx.tx_hash());
+            self.bytes -= tx.encode_2718_len();
+            let fee_cap = tx.max_fee_per_gas();
+            if let Some(n) = self.fee_caps.get_mut(&fee_cap) {
+                *n -= 1;
+                if *n == 0 {
+                    self.fee_caps.remove(&fee_cap);
+                }
+            }
         }
         if queue.is_empty() {
             self.by_sender.remove(sender);
@@ -579,13 +710,16 @@ impl TxPool {
             if mined_hashes.contains(tx.tx_hash()) {
                 continue;
             }
+            // Reorged-out transactions come back without the admission limits: a block's worth
+            // at most, and they were valid in a block.
             if let Ok(sender) = tx.recover_signer() {
                 let nonce = tx.nonce();
-                let hash = *tx.tx_hash();
-                let queue = self.by_sender.entry(sender).or_default();
-                if let std::collections::btree_map::Entry::Vacant(e) = queue.entry(nonce) {
-                    e.insert(Recovered::new_unchecked(tx, sender));
-                    self.by_hash.insert(hash, (sender, nonce));
+                let held = self
+                    .by_sender
+                    .get(&sender)
+                    .is_some_and(|q| q.contains_key(&nonce));
+                if !held {
+                    self.insert(sender, nonce, Recovered::new_unchecked(tx, sender));
                 }
             }
         }
@@ -731,11 +865,7 @@ mod tests {
         for nonce in [0u64, 1, 3] {
             let tx = sign_1559(&key, nonce, 10, 1);
             let sender = key.address();
-            pool.by_hash.insert(*tx.tx_hash(), (sender, nonce));
-            pool.by_sender
-                .entry(sender)
-                .or_default()
-                .insert(nonce, Recovered::new_unchecked(tx, sender));
+            pool.insert(sender, nonce, Recovered::new_unchecked(tx, sender));
         }
         assert_eq!(pool.pending_nonce(&key.address(), 0), 2);
         let (p, q) = pool.split_sender(&key.address(), 0);

@@ -47,6 +47,7 @@ async fn start(genesis: Genesis) -> Node {
         authrpc_addr: "127.0.0.1:0".parse().expect("addr"),
         http: Some(RpcServerConfig::new("127.0.0.1:0".parse().expect("addr"))),
         jwt_secret: secret,
+        pool: Default::default(),
     })
     .await
     .expect("start execution client");

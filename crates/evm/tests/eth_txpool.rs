@@ -338,3 +338,80 @@ async fn reorged_out_transactions_return_to_the_pool() {
     assert_eq!(receipt["blockHash"], json!(again));
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_below_base_fee_and_byte_limits_refuse_with_typed_errors() {
+    let node = TestNode::start().await;
+    node.el()
+        .chain()
+        .lock()
+        .pool()
+        .lock()
+        .set_config(PoolConfig {
+            max_queued_per_sender: 2,
+            max_below_base_fee: 1,
+            ..PoolConfig::default()
+        });
+    // Nonces 5 and 6 wait behind a gap; a third queued one is refused, the gap's own nonce
+    // is not queued and still gets in.
+    node.send(&tx(0, 5, 10 * GWEI, GWEI))
+        .await
+        .expect("queued 1");
+    node.send(&tx(0, 6, 10 * GWEI, GWEI))
+        .await
+        .expect("queued 2");
+    let err = node
+        .send(&tx(0, 7, 10 * GWEI, GWEI))
+        .await
+        .expect_err("queue limit");
+    assert_eq!(err.code, -32000);
+    assert!(
+        err.message.starts_with("account queue limit exceeded: 2"),
+        "{err:?}"
+    );
+    node.send(&tx(0, 0, 10 * GWEI, GWEI))
+        .await
+        .expect("pending");
+    assert_eq!(status(&node).await, ("0x1".into(), "0x2".into()));
+
+    // Fee caps below the base fee (1 gwei): one is held, the next refused.
+    node.send(&tx(1, 0, GWEI / 2, 1))
+        .await
+        .expect("one below base fee");
+    let err = node
+        .send(&tx(2, 0, GWEI / 2, 1))
+        .await
+        .expect_err("below base fee bound");
+    assert_eq!(
+        err.message,
+        format!(
+            "max fee per gas less than block base fee: maxFeePerGas: {}, baseFee: {BASE_FEE}",
+            GWEI / 2
+        )
+    );
+
+    // Bytes: a pool of 300 bytes holds at most two transfers (~115 bytes each); a third that
+    // pays no more than those held is refused, one that pays more evicts the cheapest.
+    node.el()
+        .chain()
+        .lock()
+        .pool()
+        .lock()
+        .set_config(PoolConfig {
+            max_bytes: 300,
+            ..PoolConfig::default()
+        });
+    let held = node.el().chain().lock().pool().lock().bytes();
+    assert!(held > 300, "{held} bytes held before the cap shrank");
+    let err = node
+        .send(&tx(3, 0, 10 * GWEI, 1))
+        .await
+        .expect_err("bytes cap");
+    assert_eq!(err.message, "txpool is full");
+    node.send(&tx(3, 0, 10 * GWEI, 5 * GWEI))
+        .await
+        .expect("outbids enough to fit");
+    let bytes = node.el().chain().lock().pool().lock().bytes();
+    assert!(bytes <= 300, "{bytes} bytes held");
+    node.stop().await;
+}

@@ -64,6 +64,7 @@ pub fn el_config(datadir: &Path, genesis: Genesis) -> ElConfig {
         authrpc_addr: ([127, 0, 0, 1], 0).into(),
         http: None,
         jwt_secret: JwtSecret::random(),
+        pool: Default::default(),
     }
 }
 

@@ -75,6 +75,7 @@ fn config(datadir: &std::path::Path, senders: u8) -> ElConfig {
         authrpc_addr: "127.0.0.1:0".parse().expect("addr"),
         http: Some(RpcServerConfig::new("127.0.0.1:0".parse().expect("addr"))),
         jwt_secret: JwtSecret::random(),
+        pool: Default::default(),
     }
 }
 
