@@ -10,7 +10,8 @@ use alys_evm::eth::server::{Cors, RpcServerConfig};
 pub(super) struct EthRpcArgs {
     /// Browser origins allowed to call the eth RPC: `*` (any), `none`, or a comma-separated
     /// list such as `http://localhost:5173,https://app.example`. Default: `*` in `alys dev`,
-    /// `none` in `alys node` and `alys el`.
+    /// none in `alys node` (but the peg web page's own origins when `--ui-port` serves it) and
+    /// in `alys el`.
     #[arg(long = "http-corsdomain")]
     cors: Option<String>,
     /// Largest eth RPC request body, in bytes.

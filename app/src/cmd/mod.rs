@@ -78,9 +78,10 @@ mod tests {
     #[test]
     fn eth_rpc_cors_is_open_in_dev_only() {
         assert_eq!(eth_cors(&["dev"]), Cors::Any);
+        // No origin (the peg web page adds its own when served).
         assert_eq!(
             eth_cors(&["node", "--chain", "c.json", "--embedded-el"]),
-            Cors::Disabled
+            Cors::Origins(Vec::new())
         );
         assert_eq!(eth_cors(&["el"]), Cors::Disabled);
         // An explicit value wins everywhere.

@@ -53,15 +53,20 @@ pub(crate) struct NodeArgs {
 }
 
 impl NodeArgs {
-    /// The embedded execution client's eth JSON-RPC server: no CORS unless
-    /// `--http-corsdomain` says otherwise (a production node's RPC is not for any web page).
+    /// The embedded execution client's eth JSON-RPC server: by default no browser origin
+    /// (an empty list, to which the peg web page adds its own origins when `--ui-port` serves
+    /// it), unless `--http-corsdomain` says otherwise: a production node's RPC is not for any
+    /// web page.
     pub(super) fn eth_http(&self) -> alys_evm::eth::server::RpcServerConfig {
-        self.servers.eth_http(alys_evm::eth::server::Cors::Disabled)
+        self.servers
+            .eth_http(alys_evm::eth::server::Cors::Origins(Vec::new()))
     }
 
     /// Runs the node until Ctrl-C.
     pub(crate) async fn run(self) -> eyre::Result<()> {
-        let eth_http = self.eth_http();
+        let ui = self.ui.bind(self.servers.addr(), false).await?;
+        let mut eth_http = self.eth_http();
+        self.ui.allow_in_eth_cors(&mut eth_http, ui.as_ref());
         let spec = Arc::new(ChainSpec::from_file(&self.chain)?);
         let signer = match &self.signer_key {
             Some(path) => {
@@ -89,7 +94,6 @@ impl NodeArgs {
             },
             _ => eyre::bail!("give either --engine-url with --jwt-secret, or --embedded-el"),
         };
-        let ui = self.ui.bind(self.servers.addr(), false).await?;
         let mut rpc = self
             .rpc_password
             .clone()

@@ -89,7 +89,8 @@ impl UiArgs {
     }
 
     /// Lets the page's origins call the embedded eth RPC when its CORS is a list of origins
-    /// (`*` already does; `none` is left as the operator set it).
+    /// (`alys node`'s default is the empty list; `*` already allows them; an explicit `none`
+    /// is left as the operator set it).
     pub(super) fn allow_in_eth_cors(&self, config: &mut RpcServerConfig, bound: Option<&BoundUi>) {
         if let (Cors::Origins(list), Some(bound)) = (&mut config.cors, bound) {
             for origin in self.origins(bound) {
