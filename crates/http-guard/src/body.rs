@@ -19,12 +19,14 @@ pub struct BodyTimeout(pub Duration);
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Wraps a request body; reading fails with [`BodyTimeout`] once the deadline set at its
-/// creation has passed before the body's end.
+/// creation has passed before the body's end. The timer is armed only when a read has to wait
+/// (a small body that came with its headers never needs one).
 #[derive(Debug)]
 pub struct DeadlineBody<B> {
     inner: B,
     timeout: Duration,
-    deadline: Pin<Box<Sleep>>,
+    started: Instant,
+    deadline: Option<Pin<Box<Sleep>>>,
 }
 
 impl<B> DeadlineBody<B> {
@@ -33,7 +35,8 @@ impl<B> DeadlineBody<B> {
         Self {
             inner,
             timeout,
-            deadline: Box::pin(tokio::time::sleep_until(Instant::now() + timeout)),
+            started: Instant::now(),
+            deadline: None,
         }
     }
 }
@@ -54,7 +57,11 @@ where
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
-        match this.deadline.as_mut().poll(cx) {
+        let (started, timeout) = (this.started, this.timeout);
+        let deadline = this
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(started + timeout)));
+        match deadline.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Some(Err(BodyTimeout(this.timeout).into()))),
             Poll::Pending => Poll::Pending,
         }
