@@ -221,7 +221,7 @@ fn commands_in(text: &str) -> Vec<(&'static str, Vec<String>)> {
             }
             let rest: Vec<String> = words[i + 1..]
                 .iter()
-                .take_while(|w| !ends_command(w) && binary_of(w).is_none())
+                .take_while(|w| !ends_command(w))
                 .cloned()
                 .collect();
             found.push((binary, rest));
@@ -394,6 +394,8 @@ fn the_checker_refuses_unknown_flags_and_subcommands() {
         ),
         ("alys-miner --url http://x --adress 0x0", "no flag --adress"),
         ("alys dev --signer-key k", "no flag --signer-key"),
+        // A value that looks like the binary does not end the command.
+        ("alys node --datadir /var/lib/alys --bad", "no flag --bad"),
     ];
     for (line, says) in bad {
         let commands = commands_in(line);
