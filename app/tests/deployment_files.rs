@@ -434,3 +434,42 @@ fn the_example_configs_load_into_the_binary() {
         }
     }
 }
+
+#[test]
+fn the_binary_runs_a_full_node_from_the_example_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = dir.path().join("chain.json");
+    let spec = alys_primitives::ChainSpec::dev(1).unwrap();
+    std::fs::write(&chain, spec.to_json_pretty()).unwrap();
+    // The example as shipped, with only the host-specific paths and ports overridden.
+    let mut node = alys_test_utils::process::LoggedProcess::spawn(
+        "alys node",
+        env!("CARGO_BIN_EXE_alys"),
+        [
+            "node".as_ref(),
+            "--config".as_ref(),
+            root().join("etc/full-node.toml").as_os_str(),
+            "--chain".as_ref(),
+            chain.as_os_str(),
+            "--datadir".as_ref(),
+            dir.path().join("data").as_os_str(),
+            "--http-port".as_ref(),
+            "0".as_ref(),
+            "--authrpc-port".as_ref(),
+            "0".as_ref(),
+            "--p2p-port".as_ref(),
+            "0".as_ref(),
+        ],
+        &dir.path().join("node.log"),
+    );
+    node.wait_for_line(std::time::Duration::from_secs(60), "full node", |line| {
+        line.contains("full node (no signer key)").then_some(())
+    });
+    let log = node.log_text();
+    assert!(log.contains("config file"), "{log}");
+    assert!(
+        log.contains("peg-ins trusted on threshold approvals"),
+        "{log}"
+    );
+    node.kill();
+}
