@@ -184,12 +184,21 @@ pub fn file_args(
                     }
                     _ => vec![value],
                 };
+                let mut texts = Vec::with_capacity(values.len());
                 for item in values {
                     let text = scalar_text(item).ok_or_else(|| {
                         wrong(format!("expected a string or a number, found {item}"))
                     })?;
                     check_value(arg, &text).map_err(wrong)?;
-                    out.push(format!("{flag}={text}").into());
+                    texts.push(text);
+                }
+                if !arg.get_num_args().is_some_and(|n| n.max_values() > 1) {
+                    // One occurrence per value: `--rpc-port=3000`, `--bootnodes=a --bootnodes=b`.
+                    out.extend(texts.iter().map(|t| OsString::from(format!("{flag}={t}"))));
+                } else {
+                    // Several values of one occurrence: `--range 1 5`.
+                    out.push(flag.into());
+                    out.extend(texts.into_iter().map(OsString::from));
                 }
             }
             _ => {
@@ -259,4 +268,96 @@ fn check_value(arg: &Arg, text: &str) -> Result<(), String> {
                 None => message.to_string(),
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command with every kind of flag the file maps: switches both ways, a counter, a
+    /// repeatable flag, a flag taking two values at once, a plain value.
+    fn command() -> Command {
+        Command::new("t")
+            .arg(Arg::new("on").long("on").action(ArgAction::SetTrue))
+            .arg(Arg::new("off").long("off").action(ArgAction::SetFalse))
+            .arg(Arg::new("verbose").long("verbose").action(ArgAction::Count))
+            .arg(Arg::new("peer").long("peer").action(ArgAction::Append))
+            .arg(
+                Arg::new("range")
+                    .long("range")
+                    .num_args(2)
+                    .value_parser(clap::value_parser!(u32)),
+            )
+            .arg(
+                Arg::new("port")
+                    .long("port")
+                    .value_parser(clap::value_parser!(u16)),
+            )
+    }
+
+    fn args(text: &str) -> Result<Vec<String>, ConfigError> {
+        let table: toml::Table = text.parse().unwrap();
+        file_args(&command(), &table, Path::new("t.toml"), |_| false).map(|v| {
+            v.into_iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn each_kind_of_flag_becomes_its_arguments() {
+        let out = args(
+            "on = true\noff = false\nverbose = 2\npeer = [\"a\", \"b\"]\nrange = [1, 5]\nport = 80\n",
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            [
+                "--off",
+                "--on",
+                "--peer=a",
+                "--peer=b",
+                "--port=80",
+                "--range",
+                "1",
+                "5",
+                "--verbose",
+                "--verbose"
+            ]
+        );
+        let m = command()
+            .no_binary_name(true)
+            .try_get_matches_from(&out)
+            .unwrap();
+        assert!(m.get_flag("on"));
+        assert!(!m.get_flag("off"));
+        assert_eq!(m.get_count("verbose"), 2);
+        let range: Vec<u32> = m.get_many("range").unwrap().copied().collect();
+        assert_eq!(range, [1, 5]);
+        // Switches at their defaults add nothing.
+        assert!(args("on = false\noff = true\nverbose = 0\n")
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (text, key) in [
+            ("verbose = -1", "verbose"),
+            ("verbose = true", "verbose"),
+            ("port = [1, 2]", "port"),
+            ("range = [1, \"x\"]", "range"),
+            ("port = 1.5", "port"),
+            ("peer = [[\"a\"]]", "peer"),
+        ] {
+            match args(text) {
+                Err(ConfigError::WrongValue { key: k, .. }) => assert_eq!(k, key, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            args("help = true"),
+            Err(ConfigError::UnknownKey { .. })
+        ));
+    }
 }
