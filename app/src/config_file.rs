@@ -192,13 +192,13 @@ pub fn file_args(
                     check_value(arg, &text).map_err(wrong)?;
                     texts.push(text);
                 }
-                if !arg.get_num_args().is_some_and(|n| n.max_values() > 1) {
-                    // One occurrence per value: `--rpc-port=3000`, `--bootnodes=a --bootnodes=b`.
-                    out.extend(texts.iter().map(|t| OsString::from(format!("{flag}={t}"))));
-                } else {
+                if arg.get_num_args().is_some_and(|n| n.max_values() > 1) {
                     // Several values of one occurrence: `--range 1 5`.
                     out.push(flag.into());
                     out.extend(texts.into_iter().map(OsString::from));
+                } else {
+                    // One occurrence per value: `--rpc-port=3000`, `--bootnodes=a --bootnodes=b`.
+                    out.extend(texts.iter().map(|t| OsString::from(format!("{flag}={t}"))));
                 }
             }
             _ => {
