@@ -24,6 +24,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt_install "${need_apt[@]}"
 fi
 
+# Debian's docker-compose: the test command validates docker-compose.yml with
+# `docker-compose config` (no Docker engine needed; app/tests/deployment_files.rs).
+if ! command -v docker-compose >/dev/null 2>&1; then
+  echo "installing docker-compose (checks docker-compose.yml)"
+  apt_install docker-compose
+fi
+
 # Debian's Chromium, driven headless by the peg web page's browser test (app/tests/peg_ui.rs).
 if [ "${ALYS_SKIP_CHROMIUM:-0}" != "1" ] && [ ! -x /usr/bin/chromium ]; then
   echo "installing chromium (the peg web page's browser test)"

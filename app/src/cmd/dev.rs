@@ -17,6 +17,10 @@ use super::wiring::{start_node, ExecutionClient};
 /// Arguments of `alys dev`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct DevArgs {
+    /// TOML config file: keys are the long flag names (`rpc-port = 3000`); flags on the
+    /// command line and their environment variables override it (docs/configuration.md).
+    #[arg(long, env = "ALYS_CONFIG")]
+    config: Option<PathBuf>,
     /// Data directory; kept across restarts. Default: a fresh temporary directory.
     #[arg(long)]
     datadir: Option<PathBuf>,
@@ -83,6 +87,9 @@ impl DevArgs {
         if self.print_spec {
             println!("{}", spec.to_json_pretty());
             return Ok(());
+        }
+        if let Some(path) = &self.config {
+            println!("config file {}", path.display());
         }
         let spec = Arc::new(spec);
         let (datadir, _temp) = match self.datadir {

@@ -12,6 +12,10 @@ use super::wiring::{start_node, ExecutionClient};
 /// Arguments of `alys node`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct NodeArgs {
+    /// TOML config file: keys are the long flag names (`rpc-port = 3000`); flags on the
+    /// command line and their environment variables override it (docs/configuration.md).
+    #[arg(long, env = "ALYS_CONFIG")]
+    config: Option<PathBuf>,
     /// Chain spec file (JSON).
     #[arg(long)]
     chain: PathBuf,
@@ -55,6 +59,9 @@ pub(crate) struct NodeArgs {
 impl NodeArgs {
     /// Runs the node until Ctrl-C.
     pub(crate) async fn run(self) -> eyre::Result<()> {
+        if let Some(path) = &self.config {
+            println!("config file {}", path.display());
+        }
         let spec = Arc::new(ChainSpec::from_file(&self.chain)?);
         let signer = match &self.signer_key {
             Some(path) => {
