@@ -27,7 +27,9 @@ pub use block::{
     PegIn, SignedConsensusBlock,
 };
 pub use bls::{AggregateSignature, BlsError, PublicKey, SecretKey, Signature};
-pub use bridge::{bridge_genesis_account, bridge_runtime_code, RequestPegOut, DEFAULT_MIN_PEG_OUT_SATS};
+pub use bridge::{
+    bridge_genesis_account, bridge_runtime_code, RequestPegOut, DEFAULT_MIN_PEG_OUT_SATS,
+};
 pub use payload::ExecutionPayload;
 pub use signing::{
     approval_signing_root, compute_domain, sign_approval, signing_root, ApprovalData, Domain,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use alys_primitives::bridge::{deployed_bytecode, BRIDGE_MIN_PEG_OUT_SLOT};
-use alys_primitives::{bridge_runtime_code, ChainSpec, BRIDGE_ADDRESS, B256, U256};
+use alys_primitives::{bridge_runtime_code, ChainSpec, B256, BRIDGE_ADDRESS, U256};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -23,7 +23,10 @@ fn forge_tests_pass() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
-    assert!(out.status.success(), "forge test failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "forge test failed:\n{stdout}\n{stderr}"
+    );
     assert!(
         stdout.contains("0 failed") && stdout.contains("BridgeTest"),
         "forge ran no Bridge test:\n{stdout}"
@@ -63,7 +66,8 @@ fn compile_bridge() -> String {
 #[test]
 fn committed_bridge_code_is_the_compiled_source() {
     let compiled = compile_bridge();
-    let committed = std::fs::read_to_string(root().join("contracts/artifacts/Bridge.json")).unwrap();
+    let committed =
+        std::fs::read_to_string(root().join("contracts/artifacts/Bridge.json")).unwrap();
     assert_eq!(
         committed, compiled,
         "contracts/artifacts/Bridge.json is stale: run scripts/compile-contracts.sh"
