@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{cast, require, DevProcess, Tool};
+use common::{cast, require, Tool};
 use serde_json::Value;
 
 const BRIDGE: &str = "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB";
