@@ -8,6 +8,10 @@
 //!   immutable: the genesis writes it, from the spec's `minPegOutSats` (default
 //!   [`DEFAULT_MIN_PEG_OUT_SATS`]).
 //! * Event: [`RequestPegOut`], the one log the Bridge emits.
+//!
+//! Every chain spec must hold this account ([`check_bridge_predeploy`], part of
+//! [`ChainSpec::validate`]): a chain without it could not peg out, and a slot 0 that differs
+//! from `minPegOutSats` would make the contract and the node disagree on the minimum.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -15,8 +19,9 @@ use std::sync::LazyLock;
 use alloy_genesis::GenesisAccount;
 use alloy_primitives::{Bytes, B256, U256};
 
-use crate::spec::ChainSpec;
+use crate::spec::{ChainSpec, SpecError};
 use crate::units::Sats;
+use crate::BRIDGE_ADDRESS;
 
 alloy::sol! {
     /// A peg-out request: `value` wei (a whole number of sats) burned by `evmAddress`, to be
@@ -63,6 +68,42 @@ pub fn bridge_genesis_account(min_peg_out: Sats) -> GenesisAccount {
         storage: Some(storage),
         ..Default::default()
     }
+}
+
+/// Checks that `spec`'s genesis holds the Bridge at [`BRIDGE_ADDRESS`] with its runtime code and
+/// slot 0 = the spec's minimum peg-out.
+pub fn check_bridge_predeploy(spec: &ChainSpec) -> Result<(), SpecError> {
+    let field = format!("genesis.alloc.{BRIDGE_ADDRESS:#x}");
+    let account = spec.genesis.alloc.get(&BRIDGE_ADDRESS).ok_or_else(|| {
+        SpecError::new(
+            &field,
+            "null",
+            "the Bridge predeploy is required (bridge_genesis_account, docs/peg-out.md)",
+        )
+    })?;
+    let code = account.code.clone().unwrap_or_default();
+    if code != bridge_runtime_code() {
+        return Err(SpecError::new(
+            format!("{field}.code"),
+            code.to_string(),
+            "must be the deployedBytecode of contracts/artifacts/Bridge.json",
+        ));
+    }
+    let min = spec.min_peg_out();
+    let slot = account
+        .storage
+        .as_ref()
+        .and_then(|s| s.get(&BRIDGE_MIN_PEG_OUT_SLOT))
+        .copied()
+        .unwrap_or_default();
+    if slot != B256::from(U256::from(min.0)) {
+        return Err(SpecError::new(
+            format!("{field}.storage.{BRIDGE_MIN_PEG_OUT_SLOT}"),
+            slot.to_string(),
+            format!("must hold the minimum peg-out, minPegOutSats = {}", min.0),
+        ));
+    }
+    Ok(())
 }
 
 impl ChainSpec {
@@ -118,5 +159,49 @@ mod tests {
         assert_eq!(spec.min_peg_out(), DEFAULT_MIN_PEG_OUT_SATS);
         spec.min_peg_out_sats = Some(5);
         assert_eq!(spec.min_peg_out(), Sats(5));
+    }
+
+    fn field_of(spec: &ChainSpec) -> String {
+        spec.validate()
+            .map(|_| String::new())
+            .unwrap_or_else(|e| e.field)
+    }
+
+    #[test]
+    fn spec_without_the_bridge_is_refused() {
+        let mut spec = ChainSpec::dev(1).unwrap_or_else(|e| panic!("{e}"));
+        spec.genesis.alloc.remove(&BRIDGE_ADDRESS);
+        assert_eq!(
+            field_of(&spec),
+            format!("genesis.alloc.{BRIDGE_ADDRESS:#x}")
+        );
+    }
+
+    #[test]
+    fn spec_with_other_bridge_code_is_refused() {
+        let mut spec = ChainSpec::dev(1).unwrap_or_else(|e| panic!("{e}"));
+        let mut account = bridge_genesis_account(DEFAULT_MIN_PEG_OUT_SATS);
+        account.code = Some(Bytes::from_static(&[0x00]));
+        spec.genesis.alloc.insert(BRIDGE_ADDRESS, account);
+        assert_eq!(
+            field_of(&spec),
+            format!("genesis.alloc.{BRIDGE_ADDRESS:#x}.code")
+        );
+    }
+
+    #[test]
+    fn min_peg_out_must_match_the_bridge_slot() {
+        let mut spec = ChainSpec::dev(1).unwrap_or_else(|e| panic!("{e}"));
+        spec.min_peg_out_sats = Some(20_000);
+        let e = spec.validate().unwrap_err();
+        assert_eq!(
+            e.field,
+            format!("genesis.alloc.{BRIDGE_ADDRESS:#x}.storage.{BRIDGE_MIN_PEG_OUT_SLOT}")
+        );
+        assert!(e.reason.contains("20000"), "{e}");
+        spec.genesis
+            .alloc
+            .insert(BRIDGE_ADDRESS, bridge_genesis_account(Sats(20_000)));
+        assert_eq!(spec.validate(), Ok(()));
     }
 }
