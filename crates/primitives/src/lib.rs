@@ -3,8 +3,9 @@
 //! This crate owns the wire formats and the protocol constants: the chain spec ([`spec`]), the
 //! EL genesis header ([`genesis`]), BLS keys and signatures ([`bls`]), the SSZ execution payload
 //! ([`payload`]), the consensus block and its approvals ([`block`]), signing domains
-//! ([`signing`]), the Bridge predeploy ([`bridge`]), units ([`units`]) and the expected withdrawals (mints) of a block
-//! ([`withdrawals`]). It holds no logic that needs I/O beyond loading spec and key files.
+//! ([`signing`]), the Bridge predeploy ([`bridge`]), units ([`units`]) and the expected
+//! withdrawals (mints) of a block ([`withdrawals`]). It holds no logic that needs I/O beyond
+//! loading spec and key files.
 
 pub mod auxpow_header;
 pub mod block;
