@@ -42,8 +42,8 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-# End-to-end tools written outside this project (Foundry's cast/forge/anvil, viem, the
-# EthereumJS execution client), pinned in tests/e2e/package-lock.json and installed locally under
+# End-to-end tools written outside this project (Foundry's cast/forge/anvil, forge-std, viem,
+# the EthereumJS execution client), pinned in tests/e2e/package-lock.json and installed locally under
 # tests/e2e/node_modules.
 if [ "${ALYS_SKIP_NPM:-0}" != "1" ] && command -v npm >/dev/null 2>&1 && [ -f tests/e2e/package.json ]; then
   if [ ! -x tests/e2e/node_modules/.bin/cast ] || [ ! -x tests/e2e/node_modules/.bin/ethereumjs ] \
@@ -51,6 +51,17 @@ if [ "${ALYS_SKIP_NPM:-0}" != "1" ] && command -v npm >/dev/null 2>&1 && [ -f te
     || [ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.installed ]; then
     echo "installing end-to-end tools (npm)"
     (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed)
+  fi
+fi
+
+# solc-js for the contracts (scripts/contracts, pinned by its package-lock.json): it builds
+# contracts/artifacts (scripts/compile-contracts.sh), and the forge tests (scripts/forge-test.sh)
+# and the test that recompiles the Bridge use it.
+if [ "${ALYS_SKIP_NPM:-0}" != "1" ] && command -v npm >/dev/null 2>&1 && [ -f scripts/contracts/package-lock.json ]; then
+  if [ ! -f scripts/contracts/node_modules/solc/solc.js ] \
+    || [ scripts/contracts/package-lock.json -nt scripts/contracts/node_modules/.installed ]; then
+    echo "installing solc-js for the contracts (npm ci in scripts/contracts)"
+    (cd scripts/contracts && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed)
   fi
 fi
 

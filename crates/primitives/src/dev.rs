@@ -6,15 +6,16 @@
 //! * The ten accounts of the mnemonic `test test … junk` (Foundry/anvil/Hardhat) hold
 //!   10,000 BTC each. Their keys are hardcoded ([`DEV_ACCOUNTS`]; no BIP-39 crate in the
 //!   workspace), and a test derives each address from its key.
-//! * The `Bridge` predeploy account exists (no code yet) and the EIP-4788 beacon-roots contract
-//!   is predeployed as in Geth's dev genesis, so the parent consensus block root is readable
-//!   from the EVM.
+//! * The `Bridge` predeploy (peg-out requests, [`crate::bridge`]) with the default minimum
+//!   peg-out, and the EIP-4788 beacon-roots contract as in Geth's dev genesis, so the parent
+//!   consensus block root is readable from the EVM.
 //! * Merged mining: regtest-like `powLimit` = initial `bits` = `0x207fffff`, target spacing one
 //!   slot (2 s), half-life 1 h ([`DEV_POW_LIMIT`]).
 //! * Federation fee address: the address whose bytes are
 //!   `keccak256("alys-dev-federation-fee")[12..]`.
 
 use crate::bls::SecretKey;
+use crate::bridge::{bridge_genesis_account, DEFAULT_MIN_PEG_OUT_SATS};
 use crate::genesis::cancun_chain_config;
 use crate::spec::{default_threshold, ChainSpec, SpecError};
 use crate::BRIDGE_ADDRESS;
@@ -139,7 +140,10 @@ pub fn dev_genesis() -> Genesis {
             },
         );
     }
-    alloc.insert(BRIDGE_ADDRESS, GenesisAccount::default());
+    alloc.insert(
+        BRIDGE_ADDRESS,
+        bridge_genesis_account(DEFAULT_MIN_PEG_OUT_SATS),
+    );
     let code: Bytes = BEACON_ROOTS_CODE.parse().unwrap_or_default();
     alloc.insert(
         BEACON_ROOTS_ADDRESS,

@@ -13,7 +13,7 @@
 //! | `federationFeeAddresses` | EVM addresses receiving the federation fee share [] (required if `minerFeeShare` < 100) |
 //! | `minerFeeShare` | percent of re-minted fees to the miner, ≤ 100 [80] |
 //! | `federationBitcoinPubkeys`, `pegThreshold`, `bitcoinNetwork`, `bitcoinStartHeight`, `requiredBtcConfirmations`, `pow`, `minPegInSats`, `minPegOutSats`, `maxPegOutFeeRate`, `emergency` | peg and merged-mining parameters, optional until their features land |
-//! | `genesis` | Geth genesis JSON; London..Cancun active at genesis, merged at genesis |
+//! | `genesis` | Geth genesis JSON; London..Cancun active at genesis, merged at genesis; the `Bridge` predeploy in `alloc` with slot 0 = `minPegOutSats` ([`crate::bridge`]) |
 //!
 //! Unknown fields are rejected (a misspelt field must not silently fall back to a default).
 //! Numbers may be JSON numbers, decimal strings or `0x` hex strings. The file is read with
@@ -415,6 +415,7 @@ impl ChainSpec {
         if g.gas_limit == 0 {
             return Err(SpecError::new("genesis.gasLimit", "0", "must be positive"));
         }
+        crate::bridge::check_bridge_predeploy(self)?;
         crate::genesis::genesis_execution_payload(g).map(|_| ())
     }
 
