@@ -13,6 +13,8 @@ pub mod keystore;
 pub mod password;
 pub mod signer;
 
+/// Bitcoin networks (for the WIF prefix of generated keys).
+pub use bitcoin::Network as BitcoinNetwork;
 pub use bitcoin_key::{
     generate_bitcoin_key, load_bitcoin_key, parse_bitcoin_key, BitcoinKey, BitcoinKeyError,
 };
