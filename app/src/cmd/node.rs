@@ -4,6 +4,7 @@ use std::{path::PathBuf, sync::Arc};
 
 use alys_consensus::Signer;
 use alys_primitives::ChainSpec;
+use eyre::WrapErr;
 
 use super::network_args::NetworkArgs;
 use super::server_args::ServerArgs;
@@ -65,7 +66,9 @@ fn signer_key_password(
     file: Option<&std::path::Path>,
 ) -> eyre::Result<Option<alys_keys::Password>> {
     if let Some(file) = file {
-        return Ok(Some(alys_keys::Password::from_file(file)?));
+        return Ok(Some(
+            alys_keys::Password::from_file(file).wrap_err("signer key password file")?,
+        ));
     }
     Ok(std::env::var(SIGNER_KEY_PASSWORD_ENV)
         .ok()

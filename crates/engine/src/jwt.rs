@@ -25,8 +25,12 @@ pub const JWT_SECRET_LEN: usize = 32;
 /// whitespace (e.g. a trailing newline) allowed. Refused when group or others can access the
 /// file (the error names the file, its mode and the `chmod 600` fix).
 pub fn load_jwt_secret(path: &Path) -> Result<JwtSecret, EngineError> {
-    let contents = alys_secrets::read_secret_file(path)
-        .map_err(|e| EngineError::Jwt(format!("cannot read JWT secret file {e}")))?;
+    let contents = alys_secrets::read_secret_file(path).map_err(|e| {
+        EngineError::Jwt(match e {
+            alys_secrets::SecretFileError::Io { .. } => format!("cannot read JWT secret file {e}"),
+            other => format!("JWT secret file {other}"),
+        })
+    })?;
     parse_jwt_secret(&contents).map_err(|reason| {
         EngineError::Jwt(format!(
             "invalid JWT secret file {}: {reason}",
