@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use alys_keys::{KdfKind, Keystore, Password};
 use alys_primitives::{bls::SecretKey, dev::dev_secret_key, ChainSpec};
-use alys_test_utils::process::LoggedProcess;
+use alys_test_utils::{json_rpc::JsonRpc, process::LoggedProcess};
+use serde_json::{json, Value};
 
 const DEV_KEY_WARNING: &str = "INSECURE CHAIN SPEC";
 
@@ -55,6 +56,15 @@ fn wait_started(node: &mut LoggedProcess) {
     });
 }
 
+/// `devKeyAuthorities` of the node's `getsyncstatus`.
+fn dev_key_authorities(node: &mut LoggedProcess) -> Value {
+    let url = node.wait_for_url("node JSON-RPC", Duration::from_secs(30));
+    let status = JsonRpc::new(&url, Some(("alys", "pw")))
+        .call("getsyncstatus", json!([]))
+        .unwrap();
+    status["devKeyAuthorities"].clone()
+}
+
 /// The dev chain with its authority replaced by a fresh key (and its proof of possession).
 fn fresh_key_spec(dir: &Path) -> PathBuf {
     let mut spec = ChainSpec::dev(1).unwrap();
@@ -70,23 +80,22 @@ fn fresh_key_spec(dir: &Path) -> PathBuf {
 #[test]
 fn dev_keys_are_reported_only_for_a_dev_key_spec() {
     let dir = tempfile::tempdir().unwrap();
-    let mut dev = node(
-        dir.path(),
-        &etc("chain-dev.json"),
-        &["--pegin-trust-approvals"],
-    );
+    let rpc_args = ["--pegin-trust-approvals", "--rpc-password", "pw"];
+    let mut dev = node(dir.path(), &etc("chain-dev.json"), &rpc_args);
     wait_started(&mut dev);
     let line = dev.wait_for_line(Duration::from_secs(10), "the dev-key warning", |l| {
         l.contains(DEV_KEY_WARNING).then(|| l.to_string())
     });
     assert!(line.contains("ERROR"), "an error-level line: {line}");
     assert!(line.contains("alys keys generate"), "{line}");
+    assert_eq!(dev_key_authorities(&mut dev), json!([0]));
     dev.kill();
 
     let fresh_dir = tempfile::tempdir().unwrap();
     let spec = fresh_key_spec(fresh_dir.path());
-    let mut fresh = node(fresh_dir.path(), &spec, &["--pegin-trust-approvals"]);
+    let mut fresh = node(fresh_dir.path(), &spec, &rpc_args);
     wait_started(&mut fresh);
+    assert_eq!(dev_key_authorities(&mut fresh), json!([]));
     // The warning is logged before the node reports its role: it would be there by now.
     std::thread::sleep(Duration::from_millis(500));
     fresh.kill();
