@@ -155,7 +155,10 @@ fn generate(
     network: BitcoinNetwork,
 ) -> eyre::Result<()> {
     if password.is_some() && kind != KeyKind::Bls {
-        eyre::bail!("only BLS keys can be encrypted (EIP-2335 keystore); drop the password for --kind {kind:?}");
+        eyre::bail!(
+            "only BLS keys can be encrypted (EIP-2335 keystore); drop the password for --kind {}",
+            format!("{kind:?}").to_lowercase()
+        );
     }
     let value = match kind {
         KeyKind::Bls => {
