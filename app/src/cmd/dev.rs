@@ -245,11 +245,15 @@ impl DevArgs {
                 println!("  p2p               {addr}");
             }
         }
+        // The embedded devnet's credentials are the dev defaults and printed for convenience;
+        // an external node's URL and password are secrets and never shown.
+        let (bitcoin_url, bitcoin_password) = match &devnet {
+            Some(_) => (bitcoin.url.clone(), bitcoin.password.as_str()),
+            None => (alys_secrets::redact_url(&bitcoin.url), "<hidden>"),
+        };
         println!(
-            "  bitcoin RPC       {} (user {}, password {}){}",
-            bitcoin.url,
+            "  bitcoin RPC       {bitcoin_url} (user {}, password {bitcoin_password}){}",
             bitcoin.user,
-            bitcoin.password,
             match &devnet {
                 Some(_) if self.btc_block_secs > 0 => format!(
                     ", embedded regtest, a block every {} s",

@@ -27,7 +27,7 @@ pub(crate) enum Command {
     /// Chain-spec tools (the genesis file of an external execution client).
     #[command(subcommand)]
     Chain(chain::ChainCommand),
-    /// Generate and inspect BLS authority key files.
+    /// Generate and inspect key files (BLS signer, Bitcoin federation, p2p node key).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
 }
