@@ -50,6 +50,8 @@ pub(crate) struct NodeArgs {
     network: NetworkArgs,
     #[command(flatten)]
     ui: super::ui_args::UiArgs,
+    #[command(flatten)]
+    metrics: super::metrics_args::MetricsArgs,
 }
 
 impl NodeArgs {
@@ -81,6 +83,7 @@ impl NodeArgs {
             },
             _ => eyre::bail!("give either --engine-url with --jwt-secret, or --embedded-el"),
         };
+        let metrics = self.metrics.start(spec.authorities.len(), false).await?;
         let ui = self.ui.bind(self.servers.addr(), false).await?;
         let mut rpc = self
             .rpc_password
@@ -123,7 +126,12 @@ impl NodeArgs {
             Some(i) => println!("authority {i} of {}", spec.authorities.len()),
             None => println!("full node (no signer key)"),
         }
+        match &metrics {
+            Some(m) => println!("metrics {}", m.url()),
+            None => println!("metrics disabled (--no-metrics)"),
+        }
         if let Some(el) = &node.el {
+            alys_evm::pool_metrics::spawn(el.chain());
             println!("Engine API {}", el.engine_url());
             if let Some(url) = el.http_url() {
                 println!("eth JSON-RPC {url}");
@@ -168,6 +176,9 @@ impl NodeArgs {
             n.task.abort();
         }
         task.abort();
+        if let Some(m) = metrics {
+            m.stop();
+        }
         if let Some(el) = node.el {
             el.stop().await;
         }

@@ -142,7 +142,7 @@ pub const SYNCING: &str = "alys_syncing";
 pub const SYNC_BLOCKS_PER_SECOND: &str = "alys_sync_blocks_per_second";
 
 // Embedded execution client and RPC.
-/// Transactions in the embedded execution client's pool, by sub-pool.
+/// Transactions in the embedded execution client's pool.
 pub const TXPOOL_TRANSACTIONS: &str = "alys_txpool_transactions";
 /// eth JSON-RPC calls, by method and status.
 pub const ETH_RPC_REQUESTS: &str = "alys_eth_rpc_requests_total";
@@ -271,15 +271,10 @@ pub const METRICS: &[Metric] = &[
         SYNC_BLOCKS_PER_SECOND,
         "Blocks per second imported while catching up",
     ),
-    Metric {
-        name: TXPOOL_TRANSACTIONS,
-        kind: Kind::Gauge,
-        help: "Transactions in the embedded execution client's pool, by sub-pool",
-        labels: &[Label {
-            name: "pool",
-            initial: &["pending", "queued"],
-        }],
-    },
+    gauge(
+        TXPOOL_TRANSACTIONS,
+        "Transactions in the embedded execution client's pool",
+    ),
     counter(
         ETH_RPC_REQUESTS,
         "eth JSON-RPC calls, by method (other: not a served method) and status",

@@ -69,6 +69,8 @@ pub struct DevProcess {
     pub bitcoin_rpc: Option<String>,
     /// The peg web page's URL (none with `--no-ui`).
     pub ui: Option<String>,
+    /// The Prometheus scrape URL (none with `--no-metrics`).
+    pub metrics: Option<String>,
 }
 
 impl DevProcess {
@@ -92,6 +94,8 @@ impl DevProcess {
             "0",
             "--p2p-listen-addr",
             "127.0.0.1",
+            "--metrics-port",
+            "0",
         ]
         .iter()
         .chain(if extra.contains(&"--no-ui") {
@@ -111,6 +115,7 @@ impl DevProcess {
         // Printed before both of the above.
         let bitcoin_rpc = process.printed_url("bitcoin RPC");
         let ui = process.printed_url("peg web page");
+        let metrics = process.printed_url("metrics");
         Self {
             process,
             eth_rpc,
@@ -118,6 +123,7 @@ impl DevProcess {
             node_rpc_port,
             bitcoin_rpc,
             ui,
+            metrics,
         }
     }
 
