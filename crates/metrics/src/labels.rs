@@ -2,7 +2,7 @@
 
 /// The label value for `name`: `name` itself when `known` accepts it (a name from one of the
 /// node's own tables), else `"other"`, so a client cannot grow the number of series.
-pub fn known_or_other<'a>(name: &'a str, known: impl FnOnce(&str) -> bool) -> &'a str {
+pub fn known_or_other(name: &str, known: impl FnOnce(&str) -> bool) -> &str {
     if known(name) {
         name
     } else {
