@@ -12,6 +12,6 @@ mod recorder;
 mod server;
 
 pub use labels::known_or_other;
-pub use metrics::{counter, gauge, histogram};
+pub use metrics::{counter, gauge, histogram, Counter};
 pub use recorder::{install, InstallError, MetricsHandle};
 pub use server::{MetricsServer, ServerLimits};

@@ -1,14 +1,19 @@
 //! The public JSON-RPC server: HTTP and WebSocket on one port, CORS, request/response size and
 //! batch limits, Geth-style (`0x…`) subscription ids.
 
-use std::{collections::HashSet, net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc};
 
 use http::{HeaderValue, Method};
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
-use super::{ids::HexIdProvider, module, rpc_metrics::RpcMetrics, EthConfig};
+use super::{
+    ids::HexIdProvider,
+    module,
+    rpc_metrics::{RpcCounters, RpcMetrics},
+    EthConfig,
+};
 use crate::chain::SharedChain;
 
 /// Which browser origins may call the RPC.
@@ -88,12 +93,12 @@ pub async fn start(
         .set_id_provider(HexIdProvider)
         .build();
     let module = module(chain, config.eth);
-    let served: Arc<HashSet<&'static str>> = Arc::new(module.method_names().collect());
+    let counters = Arc::new(RpcCounters::new(module.method_names()));
     let server = Server::builder()
         .set_config(server_config)
         .set_http_middleware(tower::ServiceBuilder::new().layer(cors_layer(&config.cors)))
         .set_rpc_middleware(
-            RpcServiceBuilder::new().layer_fn(move |s| RpcMetrics::new(s, served.clone())),
+            RpcServiceBuilder::new().layer_fn(move |s| RpcMetrics::new(s, counters.clone())),
         )
         .build(addr)
         .await?;
