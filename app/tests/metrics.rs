@@ -444,3 +444,37 @@ fn prometheus_config_scrapes_the_authorities_and_loads_the_alerts() {
         );
     }
 }
+
+#[test]
+fn no_metrics_serves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = common::start_dev(dir.path(), &["--no-metrics", "--no-ui", "--no-miner"]);
+    assert_eq!(dev.metrics, None);
+    assert!(!dev.log_text().contains("/metrics"), "{}", dev.log_text());
+    dev.stop();
+}
+
+#[test]
+fn node_refuses_to_start_when_its_metrics_port_is_taken() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(common::alys())
+        .arg("node")
+        .arg("--chain")
+        .arg(repo_file("etc/chain-dev.json"))
+        .arg("--datadir")
+        .arg(dir.path())
+        .args(["--embedded-el", "--no-p2p", "--metrics-port", &port])
+        .args(["--bitcoin-rpc-url", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("binding the metrics server on 127.0.0.1:{port}")),
+        "{said}"
+    );
+    assert!(said.contains("--metrics-port"), "{said}");
+}

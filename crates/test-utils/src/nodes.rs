@@ -74,9 +74,9 @@ pub struct DevProcess {
 }
 
 impl DevProcess {
-    /// Starts `<alys> dev --datadir <datadir>` with every port 0 (the peg web page's too,
-    /// unless `extra` has `--no-ui`) plus `extra` arguments, and waits until it has printed its
-    /// endpoints.
+    /// Starts `<alys> dev --datadir <datadir>` with every port 0 (the peg web page's and the
+    /// metrics' too, unless `extra` has `--no-ui` or `--no-metrics`) plus `extra` arguments,
+    /// and waits until it has printed its endpoints.
     pub fn start(alys: &Path, datadir: &Path, extra: &[&str]) -> Self {
         std::fs::create_dir_all(datadir).expect("datadir");
         let mut args: Vec<&OsStr> = vec![OsStr::new("dev"), OsStr::new("--datadir")];
@@ -94,14 +94,17 @@ impl DevProcess {
             "0",
             "--p2p-listen-addr",
             "127.0.0.1",
-            "--metrics-port",
-            "0",
         ]
         .iter()
         .chain(if extra.contains(&"--no-ui") {
             &[][..]
         } else {
             &["--ui-port", "0"][..]
+        })
+        .chain(if extra.contains(&"--no-metrics") {
+            &[][..]
+        } else {
+            &["--metrics-port", "0"][..]
         })
         .chain(extra)
         {
