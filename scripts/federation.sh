@@ -87,14 +87,15 @@ start_node() { # index, name, extra args...
     --rpc-port $((BASE + 10 + i)) --rpc-password "$RPC_PASSWORD" \
     --http-port $((BASE + 20 + i)) --authrpc-port $((BASE + 30 + i)) \
     --p2p-listen-addr 127.0.0.1 --p2p-port $((BASE + 40 + i)) \
+    --metrics-port $((BASE + 50 + i)) \
     --bitcoin-rpc-url "$BTC_URL" ${BOOTNODES:+--bootnodes "$BOOTNODES"} \
     "$@" > "$DIR/$name.log" 2>&1 &
   PIDS+=($!)
   local p2p
   p2p=$(wait_line "$DIR/$name.log" "p2p ")
   BOOTNODES="${BOOTNODES:+$BOOTNODES,}$p2p"
-  printf '%-12s node RPC http://127.0.0.1:%s  eth RPC http://127.0.0.1:%s  p2p %s\n' \
-    "$name" $((BASE + 10 + i)) $((BASE + 20 + i)) "$p2p"
+  printf '%-12s node RPC http://127.0.0.1:%s  eth RPC http://127.0.0.1:%s  metrics http://127.0.0.1:%s/metrics  p2p %s\n' \
+    "$name" $((BASE + 10 + i)) $((BASE + 20 + i)) $((BASE + 50 + i)) "$p2p"
 }
 wait_line "$DIR/bitcoin.log" "Bitcoin regtest RPC: " > /dev/null
 for i in 0 1 2; do

@@ -37,6 +37,19 @@ if [ "${ALYS_SKIP_CHROMIUM:-0}" != "1" ] && [ ! -x /usr/bin/chromium ]; then
   apt_install chromium
 fi
 
+# Prometheus's promtool (Debian's prometheus package), which checks etc/alerts.yml
+# (app/tests/metrics.rs). Only promtool is needed: where the package's install started its
+# Prometheus service, it is stopped and disabled again.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "installing prometheus (promtool checks the alert rules)"
+  apt_install --no-install-recommends prometheus
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo not found: install Rust from https://rustup.rs first" >&2
   exit 1

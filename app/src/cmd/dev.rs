@@ -64,6 +64,8 @@ pub(crate) struct DevArgs {
     network: NetworkArgs,
     #[command(flatten)]
     ui: super::ui_args::UiArgs,
+    #[command(flatten)]
+    metrics: super::metrics_args::MetricsArgs,
 }
 
 impl DevArgs {
@@ -92,6 +94,7 @@ impl DevArgs {
             println!("config file {}", path.display());
         }
         let spec = Arc::new(spec);
+        let metrics = self.metrics.start(spec.authorities.len(), true).await?;
         let (datadir, _temp) = match self.datadir {
             Some(d) => (d, None),
             None => {
@@ -274,7 +277,14 @@ impl DevArgs {
         if let Some(ui) = &ui {
             println!("  peg web page      {} (--no-ui to turn off)", ui.url());
         }
+        if let Some(m) = &metrics {
+            println!(
+                "  metrics           {} (Prometheus; --no-metrics to turn off)",
+                m.url()
+            );
+        }
         if let Some(Some(el)) = els.first().map(|(el, _, _)| el.as_ref()) {
+            alys_evm::pool_metrics::spawn(el.chain());
             if let Some(url) = el.http_url() {
                 println!(
                     "  eth JSON-RPC      {url} (WebSocket: {})",
@@ -337,6 +347,9 @@ impl DevArgs {
             m.stop().await;
         }
         network.shutdown();
+        if let Some(m) = metrics {
+            m.stop();
+        }
         if let Some(n) = p2p {
             n.task.abort();
         }

@@ -6,6 +6,7 @@ mod dev;
 mod el;
 mod eth_rpc_args;
 mod keys;
+mod metrics_args;
 mod network_args;
 mod node;
 mod p2p;

@@ -60,6 +60,8 @@ pub(crate) struct NodeArgs {
     network: NetworkArgs,
     #[command(flatten)]
     ui: super::ui_args::UiArgs,
+    #[command(flatten)]
+    metrics: super::metrics_args::MetricsArgs,
 }
 
 /// Environment variable holding the password of a keystore given as `--signer-key`.
@@ -130,6 +132,7 @@ impl NodeArgs {
             },
             _ => eyre::bail!("give either --engine-url with --jwt-secret, or --embedded-el"),
         };
+        let metrics = self.metrics.start(spec.authorities.len(), false).await?;
         let ui = self.ui.bind(self.servers.addr(), false).await?;
         let mut rpc = self
             .rpc_password
@@ -172,7 +175,12 @@ impl NodeArgs {
             Some(i) => println!("authority {i} of {}", spec.authorities.len()),
             None => println!("full node (no signer key)"),
         }
+        match &metrics {
+            Some(m) => println!("metrics {}", m.url()),
+            None => println!("metrics disabled (--no-metrics)"),
+        }
         if let Some(el) = &node.el {
+            alys_evm::pool_metrics::spawn(el.chain());
             println!("Engine API {}", el.engine_url());
             if let Some(url) = el.http_url() {
                 println!("eth JSON-RPC {url}");
@@ -217,6 +225,9 @@ impl NodeArgs {
             n.task.abort();
         }
         task.abort();
+        if let Some(m) = metrics {
+            m.stop();
+        }
         if let Some(el) = node.el {
             el.stop().await;
         }

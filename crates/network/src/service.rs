@@ -1087,6 +1087,7 @@ impl Task {
             bans: self.bans,
             blocks_per_s: (self.blocks_per_s * 10.0).round() / 10.0,
         };
+        record_status(&status);
         self.status_tx.send_if_modified(|s| {
             let changed = *s != status;
             *s = status;
@@ -1228,4 +1229,14 @@ fn serve_blocks(store: &ChainStore, req: &Request) -> Response {
         Ok(()) => Response::Blocks(blocks),
         Err(e) => Response::Error(ErrorCode::ServerError, e.to_string()),
     }
+}
+
+/// The network's gauges in the node's metrics (`alys-metrics`).
+fn record_status(status: &NetworkStatus) {
+    use alys_metrics::{catalog as m, counter, gauge};
+    gauge!(m::NETWORK_PEERS).set(status.peers as f64);
+    counter!(m::NETWORK_PEER_BANS).absolute(status.bans);
+    gauge!(m::SYNC_TARGET_HEIGHT).set(status.target_height as f64);
+    gauge!(m::SYNCING).set(if status.syncing { 1.0 } else { 0.0 });
+    gauge!(m::SYNC_BLOCKS_PER_SECOND).set(status.blocks_per_s);
 }

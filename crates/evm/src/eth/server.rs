@@ -1,13 +1,19 @@
 //! The public JSON-RPC server: HTTP and WebSocket on one port, CORS, request/response size and
 //! batch limits, Geth-style (`0x…`) subscription ids.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 use http::{HeaderValue, Method};
+use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
-use super::{ids::HexIdProvider, module, EthConfig};
+use super::{
+    ids::HexIdProvider,
+    module,
+    rpc_metrics::{RpcCounters, RpcMetrics},
+    EthConfig,
+};
 use crate::chain::SharedChain;
 
 /// Which browser origins may call the RPC.
@@ -86,13 +92,17 @@ pub async fn start(
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
         .set_id_provider(HexIdProvider)
         .build();
+    let module = module(chain, config.eth);
+    let counters = Arc::new(RpcCounters::new(module.method_names()));
     let server = Server::builder()
         .set_config(server_config)
         .set_http_middleware(tower::ServiceBuilder::new().layer(cors_layer(&config.cors)))
+        .set_rpc_middleware(
+            RpcServiceBuilder::new().layer_fn(move |s| RpcMetrics::new(s, counters.clone())),
+        )
         .build(addr)
         .await?;
     let local = server.local_addr()?;
-    let module = module(chain, config.eth);
     tracing::info!(%local, "eth JSON-RPC listening (HTTP and WebSocket)");
     Ok((local, server.start(module)))
 }
