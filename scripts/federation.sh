@@ -82,19 +82,20 @@ BOOTNODES=""
 start_node() { # index, name, extra args...
   local i=$1 name=$2
   shift 2
-  local args=(node --chain "$DIR/chain.json" --datadir "$DIR/$name" --embedded-el
-    --rpc-port $((BASE + 10 + i)) --rpc-password "$RPC_PASSWORD"
-    --http-port $((BASE + 20 + i)) --authrpc-port $((BASE + 30 + i))
-    --p2p-listen-addr 127.0.0.1 --p2p-port $((BASE + 40 + i))
-    --bitcoin-rpc-url "$BTC_URL")
-  if [ -n "$BOOTNODES" ]; then args+=(--bootnodes "$BOOTNODES"); fi
-  "$ALYS_BIN" "${args[@]}" "$@" > "$DIR/$name.log" 2>&1 &
+  # shellcheck disable=SC2086 # BOOTNODES holds no spaces: one --bootnodes flag when set
+  "$ALYS_BIN" node --chain "$DIR/chain.json" --datadir "$DIR/$name" --embedded-el \
+    --rpc-port $((BASE + 10 + i)) --rpc-password "$RPC_PASSWORD" \
+    --http-port $((BASE + 20 + i)) --authrpc-port $((BASE + 30 + i)) \
+    --p2p-listen-addr 127.0.0.1 --p2p-port $((BASE + 40 + i)) \
+    --metrics-port $((BASE + 50 + i)) \
+    --bitcoin-rpc-url "$BTC_URL" ${BOOTNODES:+--bootnodes "$BOOTNODES"} \
+    "$@" > "$DIR/$name.log" 2>&1 &
   PIDS+=($!)
   local p2p
   p2p=$(wait_line "$DIR/$name.log" "p2p ")
   BOOTNODES="${BOOTNODES:+$BOOTNODES,}$p2p"
-  printf '%-12s node RPC http://127.0.0.1:%s  eth RPC http://127.0.0.1:%s  p2p %s\n' \
-    "$name" $((BASE + 10 + i)) $((BASE + 20 + i)) "$p2p"
+  printf '%-12s node RPC http://127.0.0.1:%s  eth RPC http://127.0.0.1:%s  metrics http://127.0.0.1:%s/metrics  p2p %s\n' \
+    "$name" $((BASE + 10 + i)) $((BASE + 20 + i)) $((BASE + 50 + i)) "$p2p"
 }
 wait_line "$DIR/bitcoin.log" "Bitcoin regtest RPC: " > /dev/null
 for i in 0 1 2; do

@@ -24,10 +24,30 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt_install "${need_apt[@]}"
 fi
 
+# Debian's docker-compose: the test command validates docker-compose.yml with
+# `docker-compose config` (no Docker engine needed; app/tests/deployment_files.rs).
+if ! command -v docker-compose >/dev/null 2>&1; then
+  echo "installing docker-compose (checks docker-compose.yml)"
+  apt_install docker-compose
+fi
+
 # Debian's Chromium, driven headless by the peg web page's browser test (app/tests/peg_ui.rs).
 if [ "${ALYS_SKIP_CHROMIUM:-0}" != "1" ] && [ ! -x /usr/bin/chromium ]; then
   echo "installing chromium (the peg web page's browser test)"
   apt_install chromium
+fi
+
+# Prometheus's promtool (Debian's prometheus package), which checks etc/alerts.yml
+# (app/tests/metrics.rs). Only promtool is needed: where the package's install started its
+# Prometheus service, it is stopped and disabled again.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "installing prometheus (promtool checks the alert rules)"
+  apt_install --no-install-recommends prometheus
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -35,8 +55,8 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-# End-to-end tools written outside this project (Foundry's cast/forge/anvil, viem, the
-# EthereumJS execution client), pinned in tests/e2e/package-lock.json and installed locally under
+# End-to-end tools written outside this project (Foundry's cast/forge/anvil, forge-std, viem,
+# the EthereumJS execution client), pinned in tests/e2e/package-lock.json and installed locally under
 # tests/e2e/node_modules.
 if [ "${ALYS_SKIP_NPM:-0}" != "1" ] && command -v npm >/dev/null 2>&1 && [ -f tests/e2e/package.json ]; then
   if [ ! -x tests/e2e/node_modules/.bin/cast ] || [ ! -x tests/e2e/node_modules/.bin/ethereumjs ] \
@@ -44,6 +64,17 @@ if [ "${ALYS_SKIP_NPM:-0}" != "1" ] && command -v npm >/dev/null 2>&1 && [ -f te
     || [ tests/e2e/package-lock.json -nt tests/e2e/node_modules/.installed ]; then
     echo "installing end-to-end tools (npm)"
     (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed)
+  fi
+fi
+
+# solc-js for the contracts (scripts/contracts, pinned by its package-lock.json): it builds
+# contracts/artifacts (scripts/compile-contracts.sh), and the forge tests (scripts/forge-test.sh)
+# and the test that recompiles the Bridge use it.
+if [ "${ALYS_SKIP_NPM:-0}" != "1" ] && command -v npm >/dev/null 2>&1 && [ -f scripts/contracts/package-lock.json ]; then
+  if [ ! -f scripts/contracts/node_modules/solc/solc.js ] \
+    || [ scripts/contracts/package-lock.json -nt scripts/contracts/node_modules/.installed ]; then
+    echo "installing solc-js for the contracts (npm ci in scripts/contracts)"
+    (cd scripts/contracts && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed)
   fi
 fi
 

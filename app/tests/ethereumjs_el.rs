@@ -74,6 +74,8 @@ impl Node {
             "alys".into(),
             // One authority: no peers (and no fixed p2p port another test may hold).
             "--no-p2p".into(),
+            "--metrics-port".into(),
+            "0".into(),
             // The chain has a peg: an authority verifies peg-ins against a Bitcoin node.
             "--bitcoin-rpc-url".into(),
             btc.url.clone(),

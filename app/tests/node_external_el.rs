@@ -70,6 +70,8 @@ fn node_drives_a_standalone_execution_client() {
         &d("jwt.hex"),
         "--signer-key",
         &d("signer.key"),
+        "--metrics-port",
+        "0",
         "--p2p-port",
         "0",
         "--p2p-listen-addr",

@@ -225,6 +225,8 @@ fn start_node(dir: &Path, extra: &[&str]) -> (common::LoggedProcess, String, Opt
         "--embedded-el".into(),
     ];
     for a in [
+        "--metrics-port",
+        "0",
         "--http-port",
         "0",
         "--authrpc-port",

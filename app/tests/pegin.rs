@@ -105,7 +105,7 @@ fn node_refuses(chain: &Path, datadir: &Path, args: &[&str]) -> String {
         .arg(chain)
         .arg("--datadir")
         .arg(datadir)
-        .args(["--embedded-el", "--no-p2p"])
+        .args(["--embedded-el", "--no-p2p", "--metrics-port", "0"])
         .args(args)
         .output()
         .unwrap();

@@ -6,6 +6,7 @@ cd "$(dirname "$0")"
 npm ci --no-audit --no-fund --loglevel=error
 test -x node_modules/.bin/cast
 test -x node_modules/.bin/forge
+test -f node_modules/forge-std/Vm.sol
 test -x node_modules/.bin/ethereumjs
 node -e "require.resolve('viem')" >/dev/null
 echo "e2e clients installed in $(pwd)/node_modules"

@@ -17,6 +17,10 @@ use super::wiring::{start_node, ExecutionClient};
 /// Arguments of `alys dev`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct DevArgs {
+    /// TOML config file: keys are the long flag names (`rpc-port = 3000`); flags on the
+    /// command line and their environment variables override it (docs/configuration.md).
+    #[arg(long, env = "ALYS_CONFIG")]
+    config: Option<PathBuf>,
     /// Data directory; kept across restarts. Default: a fresh temporary directory.
     #[arg(long)]
     datadir: Option<PathBuf>,
@@ -60,6 +64,8 @@ pub(crate) struct DevArgs {
     network: NetworkArgs,
     #[command(flatten)]
     ui: super::ui_args::UiArgs,
+    #[command(flatten)]
+    metrics: super::metrics_args::MetricsArgs,
 }
 
 impl DevArgs {
@@ -91,7 +97,11 @@ impl DevArgs {
             println!("{}", spec.to_json_pretty());
             return Ok(());
         }
+        if let Some(path) = &self.config {
+            println!("config file {}", path.display());
+        }
         let spec = Arc::new(spec);
+        let metrics = self.metrics.start(spec.authorities.len(), true).await?;
         let (datadir, _temp) = match self.datadir {
             Some(d) => (d, None),
             None => {
@@ -249,11 +259,15 @@ impl DevArgs {
                 println!("  p2p               {addr}");
             }
         }
+        // The embedded devnet's credentials are the dev defaults and printed for convenience;
+        // an external node's URL and password are secrets and never shown.
+        let (bitcoin_url, bitcoin_password) = match &devnet {
+            Some(_) => (bitcoin.url.clone(), bitcoin.password.as_str()),
+            None => (alys_secrets::redact_url(&bitcoin.url), "<hidden>"),
+        };
         println!(
-            "  bitcoin RPC       {} (user {}, password {}){}",
-            bitcoin.url,
+            "  bitcoin RPC       {bitcoin_url} (user {}, password {bitcoin_password}){}",
             bitcoin.user,
-            bitcoin.password,
             match &devnet {
                 Some(_) if self.btc_block_secs > 0 => format!(
                     ", embedded regtest, a block every {} s",
@@ -274,7 +288,14 @@ impl DevArgs {
         if let Some(ui) = &ui {
             println!("  peg web page      {} (--no-ui to turn off)", ui.url());
         }
+        if let Some(m) = &metrics {
+            println!(
+                "  metrics           {} (Prometheus; --no-metrics to turn off)",
+                m.url()
+            );
+        }
         if let Some(Some(el)) = els.first().map(|(el, _, _)| el.as_ref()) {
+            alys_evm::pool_metrics::spawn(el.chain());
             if let Some(url) = el.http_url() {
                 println!(
                     "  eth JSON-RPC      {url} (WebSocket: {})",
@@ -337,6 +358,9 @@ impl DevArgs {
             m.stop().await;
         }
         network.shutdown();
+        if let Some(m) = metrics {
+            m.stop();
+        }
         if let Some(n) = p2p {
             n.task.abort();
         }

@@ -6,6 +6,7 @@ mod dev;
 mod el;
 mod eth_rpc_args;
 mod keys;
+mod metrics_args;
 mod network_args;
 mod node;
 mod p2p;
@@ -28,7 +29,7 @@ pub(crate) enum Command {
     /// Chain-spec tools (the genesis file of an external execution client).
     #[command(subcommand)]
     Chain(chain::ChainCommand),
-    /// Generate and inspect BLS authority key files.
+    /// Generate and inspect key files (BLS signer, Bitcoin federation, p2p node key).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
 }

@@ -4,6 +4,7 @@ use std::{path::PathBuf, sync::Arc};
 
 use alys_consensus::Signer;
 use alys_primitives::ChainSpec;
+use eyre::WrapErr;
 
 use super::network_args::NetworkArgs;
 use super::server_args::ServerArgs;
@@ -12,6 +13,10 @@ use super::wiring::{start_node, ExecutionClient};
 /// Arguments of `alys node`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct NodeArgs {
+    /// TOML config file: keys are the long flag names (`rpc-port = 3000`); flags on the
+    /// command line and their environment variables override it (docs/configuration.md).
+    #[arg(long, env = "ALYS_CONFIG")]
+    config: Option<PathBuf>,
     /// Chain spec file (JSON).
     #[arg(long)]
     chain: PathBuf,
@@ -33,9 +38,14 @@ pub(crate) struct NodeArgs {
     /// Run the embedded execution client in this process.
     #[arg(long)]
     embedded_el: bool,
-    /// BLS signer key file of this authority; without it the node does not sign (full node).
+    /// BLS signer key file of this authority: a plain key file or an EIP-2335 keystore
+    /// (`alys keys generate --kind bls`); without it the node does not sign (full node).
     #[arg(long)]
     signer_key: Option<PathBuf>,
+    /// Password file of a keystore given as --signer-key (mode 0600); or the
+    /// ALYS_SIGNER_KEY_PASSWORD environment variable.
+    #[arg(long, requires = "signer_key")]
+    signer_key_password_file: Option<PathBuf>,
     #[command(flatten)]
     servers: ServerArgs,
     /// Node JSON-RPC password (HTTP Basic auth); required to serve the node RPC.
@@ -50,6 +60,42 @@ pub(crate) struct NodeArgs {
     network: NetworkArgs,
     #[command(flatten)]
     ui: super::ui_args::UiArgs,
+    #[command(flatten)]
+    metrics: super::metrics_args::MetricsArgs,
+}
+
+/// Environment variable holding the password of a keystore given as `--signer-key`.
+const SIGNER_KEY_PASSWORD_ENV: &str = "ALYS_SIGNER_KEY_PASSWORD";
+
+/// The signer keystore's password: from the file, else the environment, else none.
+fn signer_key_password(
+    file: Option<&std::path::Path>,
+) -> eyre::Result<Option<alys_keys::Password>> {
+    if let Some(file) = file {
+        return Ok(Some(
+            alys_keys::Password::from_file(file).wrap_err("signer key password file")?,
+        ));
+    }
+    Ok(std::env::var(SIGNER_KEY_PASSWORD_ENV)
+        .ok()
+        .map(|p| alys_keys::Password::new(&p)))
+}
+
+/// Logs an error at start when authorities of the spec use the public dev keys: anyone can
+/// sign for them, so such a chain has no security (docs/keys.md).
+fn warn_dev_keys(spec: &ChainSpec) {
+    let dev = alys_primitives::dev::dev_key_authorities(spec);
+    if dev.is_empty() {
+        return;
+    }
+    tracing::error!(
+        authorities = ?dev,
+        "INSECURE CHAIN SPEC: {} of {} authorities use the public dev keys (anyone can sign \
+         for them); use this spec for development only, and give a real federation keys from \
+         `alys keys generate --kind bls`",
+        dev.len(),
+        spec.authorities.len()
+    );
 }
 
 impl NodeArgs {
@@ -64,13 +110,18 @@ impl NodeArgs {
 
     /// Runs the node until Ctrl-C.
     pub(crate) async fn run(self) -> eyre::Result<()> {
+        if let Some(path) = &self.config {
+            println!("config file {}", path.display());
+        }
         let ui = self.ui.bind(self.servers.addr(), false).await?;
         let mut eth_http = self.eth_http();
         self.ui.allow_in_eth_cors(&mut eth_http, ui.as_ref());
         let spec = Arc::new(ChainSpec::from_file(&self.chain)?);
+        warn_dev_keys(&spec);
         let signer = match &self.signer_key {
             Some(path) => {
-                let key = alys_primitives::bls::load_secret_key(path)?;
+                let password = signer_key_password(self.signer_key_password_file.as_deref())?;
+                let key = alys_keys::load_signer_key(path, password.as_ref())?;
                 Some(Signer::new(&spec, key).ok_or_else(|| {
                     eyre::eyre!(
                         "the key in {} is not an authority of this chain",
@@ -94,6 +145,7 @@ impl NodeArgs {
             },
             _ => eyre::bail!("give either --engine-url with --jwt-secret, or --embedded-el"),
         };
+        let metrics = self.metrics.start(spec.authorities.len(), false).await?;
         let mut rpc = self
             .rpc_password
             .clone()
@@ -135,7 +187,12 @@ impl NodeArgs {
             Some(i) => println!("authority {i} of {}", spec.authorities.len()),
             None => println!("full node (no signer key)"),
         }
+        match &metrics {
+            Some(m) => println!("metrics {}", m.url()),
+            None => println!("metrics disabled (--no-metrics)"),
+        }
         if let Some(el) = &node.el {
+            alys_evm::pool_metrics::spawn(el.chain());
             println!("Engine API {}", el.engine_url());
             if let Some(url) = el.http_url() {
                 println!("eth JSON-RPC {url}");
@@ -180,6 +237,9 @@ impl NodeArgs {
             n.task.abort();
         }
         task.abort();
+        if let Some(m) = metrics {
+            m.stop();
+        }
         if let Some(el) = node.el {
             el.stop().await;
         }

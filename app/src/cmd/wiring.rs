@@ -48,8 +48,9 @@ pub(super) struct NodeRpc {
     pub limits: alys_rpc::ConnectionLimits,
 }
 
-/// How the node reaches Bitcoin (peg-in follower).
-#[derive(Clone, Debug)]
+/// How the node reaches Bitcoin (peg-in follower). `Debug` shows neither the password nor the
+/// URL's secret parts.
+#[derive(Clone)]
 pub(super) struct BitcoinRpcConfig {
     /// Bitcoin Core JSON-RPC URL.
     pub url: String,
@@ -57,6 +58,16 @@ pub(super) struct BitcoinRpcConfig {
     pub user: String,
     /// RPC password.
     pub password: String,
+}
+
+impl std::fmt::Debug for BitcoinRpcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BitcoinRpcConfig")
+            .field("url", &alys_secrets::redact_url(&self.url))
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Bitcoin RPC flags shared by `alys node` and `alys dev`.
@@ -197,7 +208,11 @@ fn start_peg(spec: &ChainSpec, store: Arc<Store>, pegins: PegIns) -> eyre::Resul
             tracing::info!(?event, "bitcoin follower");
         }
     });
-    tracing::info!(address = %federation.address(), url = %btc.url, "peg-in enabled");
+    tracing::info!(
+        address = %federation.address(),
+        url = %alys_secrets::redact_url(&btc.url),
+        "peg-in enabled"
+    );
     Ok(Some(Peg {
         federation,
         index,
@@ -230,7 +245,7 @@ async fn open_chain(
                 if last_log.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60)) {
                     last_log = Some(std::time::Instant::now());
                     tracing::error!(
-                        url = engine.url(),
+                        url = %alys_secrets::redact_url(engine.url()),
                         error = %e,
                         "waiting for the execution client: check it is running and listening at --engine-url"
                     );
@@ -324,7 +339,11 @@ pub(super) async fn start_node(
             let engine =
                 HttpEngineClient::from_jwt_file(&url, &jwt_secret, EngineClientConfig::default())?
                     .with_execution_rpc_url(&execution_rpc_url)?;
-            tracing::info!(engine_url = %url, %execution_rpc_url, "external execution client");
+            tracing::info!(
+                engine_url = %alys_secrets::redact_url(&url),
+                execution_rpc_url = %alys_secrets::redact_url(&execution_rpc_url),
+                "external execution client"
+            );
             (None, engine)
         }
     };

@@ -19,12 +19,14 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 
+use alys_secrets::{redact_url, RedactedUrl};
+
 use crate::rpc::{
     BitcoinRpc, BlockchainInfo, FeeEstimate, HeaderInfo, MempoolAcceptResult, RpcError,
 };
 
-/// How to authenticate.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How to authenticate. `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Auth {
     /// No `Authorization` header.
     None,
@@ -37,6 +39,20 @@ pub enum Auth {
     },
     /// Bitcoin Core's `.cookie` file, re-read on every request (it changes when Core restarts).
     CookieFile(PathBuf),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::None => f.write_str("None"),
+            Auth::UserPass { user, .. } => f
+                .debug_struct("UserPass")
+                .field("user", user)
+                .field("password", &"<redacted>")
+                .finish(),
+            Auth::CookieFile(path) => f.debug_tuple("CookieFile").field(path).finish(),
+        }
+    }
 }
 
 /// Timeouts and retries.
@@ -69,7 +85,7 @@ impl Default for ClientConfig {
 /// Bitcoin Core JSON-RPC client (HTTP only, as Core serves it).
 #[derive(Debug)]
 pub struct CoreRpcClient {
-    url: String,
+    url: RedactedUrl,
     host: String,
     port: u16,
     path: String,
@@ -79,10 +95,11 @@ pub struct CoreRpcClient {
 }
 
 impl CoreRpcClient {
-    /// A client for `url` (`http://host:port[/wallet/<name>]`; port defaults to 8332).
+    /// A client for `url` (`http://host:port[/wallet/<name>]`; port defaults to 8332). The URL
+    /// appears in errors and `Debug` only redacted (`alys_secrets::redact_url`).
     pub fn new(url: &str, auth: Auth, config: ClientConfig) -> Result<Self, RpcError> {
         let bad = |reason: &str| RpcError::InvalidUrl {
-            url: url.to_string(),
+            url: redact_url(url),
             reason: reason.to_string(),
         };
         let uri: Uri = url
@@ -104,7 +121,7 @@ impl CoreRpcClient {
             p => p.to_string(),
         };
         Ok(Self {
-            url: url.to_string(),
+            url: RedactedUrl::new(url),
             host,
             port,
             path,
@@ -114,8 +131,8 @@ impl CoreRpcClient {
         })
     }
 
-    /// The endpoint URL.
-    pub fn url(&self) -> &str {
+    /// The endpoint URL (displays redacted).
+    pub fn url(&self) -> &RedactedUrl {
         &self.url
     }
 
@@ -215,7 +232,7 @@ impl CoreRpcClient {
 
     async fn post(&self, body: Vec<u8>, auth: Option<String>) -> Result<(u16, Bytes), RpcError> {
         let conn_err = |e: String| RpcError::Connect {
-            url: self.url.clone(),
+            url: self.url.to_string(),
             reason: e,
         };
         let stream = TcpStream::connect((self.host.as_str(), self.port))
@@ -401,6 +418,51 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn credentials_never_appear_in_errors_or_debug() {
+        let auth = || Auth::UserPass {
+            user: "alice".into(),
+            password: "hunter2".into(),
+        };
+        let c = CoreRpcClient::new(
+            "http://bob:s3cret@127.0.0.1:1/wallet/w",
+            auth(),
+            ClientConfig::default(),
+        )
+        .unwrap();
+        let shown = format!("{c:?} {}", c.url());
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+        let err = CoreRpcClient::new("https://bob:s3cret@host:1", auth(), ClientConfig::default())
+            .unwrap_err();
+        assert!(matches!(err, RpcError::InvalidUrl { .. }));
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn connect_errors_name_the_redacted_url() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let config = ClientConfig {
+            max_retries: 0,
+            ..ClientConfig::default()
+        };
+        let c = CoreRpcClient::new(
+            &format!("http://bob:s3cret@127.0.0.1:{port}"),
+            Auth::None,
+            config,
+        )
+        .unwrap();
+        let err = c.post(b"{}".to_vec(), None).await.unwrap_err();
+        assert!(matches!(err, RpcError::Connect { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+        assert!(!text.contains("s3cret") && !text.contains("bob"), "{text}");
     }
 
     #[test]

@@ -230,6 +230,12 @@ impl Follower {
         if info.confirmations < 0 {
             return Ok(Action::Disconnect);
         }
+        // The tip has `confirmations` blocks on top of and including it.
+        crate::metrics::heights(
+            tip.height,
+            tip.height
+                .saturating_add((info.confirmations as u64).saturating_sub(1)),
+        );
         let next = match info.nextblockhash {
             Some(n) => Some(n),
             // Nodes that omit `nextblockhash`: ask by height, then check the link.
@@ -253,6 +259,7 @@ impl Follower {
         F: FnOnce(&[FollowerEvent], &mut WriteBatch),
     {
         let mut next_state = self.state.clone();
+        let mut rejected = Vec::new();
         let events = match self.next_action().await? {
             Action::Idle => return Ok(Step::Idle),
             Action::Disconnect => next_state.disconnect_tip()?,
@@ -265,6 +272,7 @@ impl Follower {
                     return Ok(Step::Progress(Vec::new()));
                 }
                 let items = scan_block(&block, &self.federation);
+                rejected = crate::metrics::rejection_reasons(&items);
                 next_state.connect(height, hash, prev, items)?
             }
         };
@@ -276,6 +284,7 @@ impl Follower {
         self.store.write(batch, Durability::Synced)?;
         self.state = next_state;
         self.index.commit(staged, self.state.tip());
+        crate::metrics::committed(&events, &rejected);
         for ev in &events {
             match ev {
                 FollowerEvent::Deposit(d) => {
@@ -337,6 +346,7 @@ impl Follower {
                     self.config.poll_interval
                 }
                 Err(FollowerError::Rpc(e)) => {
+                    crate::metrics::rpc_error();
                     tracing::warn!(%e, retry_in = ?backoff, "bitcoin follower: RPC failed");
                     let w = backoff;
                     backoff = (backoff * 2).min(self.config.max_backoff);

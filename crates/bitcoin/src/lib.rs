@@ -16,6 +16,7 @@
 pub mod client;
 pub mod follower;
 pub mod index;
+mod metrics;
 pub mod pegin_source;
 pub mod rpc;
 pub mod scan;

@@ -33,8 +33,10 @@ const MINTED_CURSOR: &[u8] = b"cursor";
 /// Most peg-ins a proposer puts in one block.
 pub const MAX_CANDIDATES: usize = 64;
 /// Most distinct recipients a proposer mints to in one block (one withdrawal each; the rest
-/// of the payload's 16 withdrawals stay free for AuxPoW fee shares).
-pub const MAX_CANDIDATE_RECIPIENTS: usize = 8;
+/// of the payload's 16 withdrawals stay free for AuxPoW fee shares, whose count the chain spec
+/// bounds accordingly).
+pub const MAX_CANDIDATE_RECIPIENTS: usize =
+    alys_primitives::withdrawals::MAX_PEGIN_RECIPIENTS_PER_BLOCK;
 
 /// A deposit outpoint (txid in internal byte order, output index).
 pub type Outpoint = (B256, u32);

@@ -197,6 +197,13 @@ impl<E: ExecutionEngine> Chain<E> {
             forkchoice_us = (started.elapsed() - stored).as_micros() as u64,
             "imported block"
         );
+        crate::metrics::block_imported(
+            block,
+            parent.slot,
+            self.spec().authorities.len(),
+            started.elapsed(),
+            new_head,
+        );
         Ok(ImportOutcome::Imported { root, new_head })
     }
 

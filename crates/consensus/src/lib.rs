@@ -30,6 +30,7 @@ pub mod fees;
 pub mod forkchoice;
 pub mod import;
 pub mod local;
+mod metrics;
 mod pending_pow;
 pub mod pow;
 pub mod producer;

@@ -266,6 +266,7 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             self.handle(input).await;
             let mut status = self.chain.status();
             status.el = self.el.problem().cloned();
+            crate::metrics::status(&status, self.chain.clock().current_slot());
             self.status.send_if_modified(|s| {
                 let changed = *s != status;
                 *s = status;
@@ -563,12 +564,14 @@ impl<E: ExecutionEngine> ConsensusService<E> {
         let min = current
             .saturating_sub(APPROVAL_WINDOW_SLOTS)
             .max(self.chain.finalized().slot);
-        self.approvals.add(
+        let added = self.approvals.add(
             self.chain.spec(),
             self.chain.approval_domain(),
             approval,
             (min, current.saturating_add(1)),
-        )
+        );
+        crate::metrics::approval(added.is_ok());
+        added
     }
 
     /// Aggregate and import `root` if it has a verified proposal and threshold approvals.

@@ -176,6 +176,7 @@ async fn wait_all(f: &mut Federation, pred: impl Fn(&ChainStatus) -> bool + Copy
 async fn single_authority_produces_alone() {
     let mut spec = (*spec()).clone();
     spec.authorities.truncate(1);
+    spec.authority_proofs_of_possession.truncate(1);
     spec.approval_threshold = 1;
     let spec = Arc::new(spec);
     let time = manual_time();

@@ -1,5 +1,6 @@
 //! [`HttpEngineClient`]: the Engine API JSON-RPC client over HTTP with JWT authentication.
 
+use alys_secrets::redact_url;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -112,8 +113,8 @@ pub struct HttpEngineClient {
 impl std::fmt::Debug for HttpEngineClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpEngineClient")
-            .field("url", &self.inner.url)
-            .field("execution_rpc_url", &self.execution_rpc_url())
+            .field("url", &redact_url(&self.inner.url))
+            .field("execution_rpc_url", &redact_url(self.execution_rpc_url()))
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
     }
@@ -137,9 +138,9 @@ impl HttpEngineClient {
             .build(url)
             .map_err(|e| match e {
                 jsonrpsee::core::client::Error::Transport(t) => {
-                    EngineError::InvalidUrl(format!("{url}: {t}"))
+                    EngineError::InvalidUrl(format!("{}: {t}", redact_url(url)))
                 }
-                other => EngineError::InvalidUrl(format!("{url}: {other}")),
+                other => EngineError::InvalidUrl(format!("{}: {other}", redact_url(url))),
             })?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -169,7 +170,7 @@ impl HttpEngineClient {
             .max_response_size(MAX_RESPONSE_SIZE)
             .set_rpc_middleware(RpcServiceBuilder::new())
             .build(url)
-            .map_err(|e| EngineError::InvalidUrl(format!("{url}: {e}")))?;
+            .map_err(|e| EngineError::InvalidUrl(format!("{}: {e}", redact_url(url))))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 url: self.inner.url.clone(),
@@ -288,7 +289,7 @@ impl HttpEngineClient {
             attempt += 1;
             tracing::warn!(
                 method,
-                %url,
+                url = %redact_url(url),
                 attempt,
                 retries = config.retries,
                 error = %err,

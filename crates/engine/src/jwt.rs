@@ -5,7 +5,6 @@
 //! server's clock, so [`JwtAuthLayer`] mints a fresh token for every request.
 
 use std::future::Future;
-use std::io::Write;
 use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -23,13 +22,14 @@ use crate::EngineError;
 pub const JWT_SECRET_LEN: usize = 32;
 
 /// Reads a JWT secret file: 32 bytes hex-encoded, optional `0x` prefix, surrounding
-/// whitespace (e.g. a trailing newline) allowed.
+/// whitespace (e.g. a trailing newline) allowed. Refused when group or others can access the
+/// file (the error names the file, its mode and the `chmod 600` fix).
 pub fn load_jwt_secret(path: &Path) -> Result<JwtSecret, EngineError> {
-    let contents = std::fs::read_to_string(path).map_err(|e| {
-        EngineError::Jwt(format!(
-            "cannot read JWT secret file {}: {e}",
-            path.display()
-        ))
+    let contents = alys_secrets::read_secret_file(path).map_err(|e| {
+        EngineError::Jwt(match e {
+            alys_secrets::SecretFileError::Io { .. } => format!("cannot read JWT secret file {e}"),
+            other => format!("JWT secret file {other}"),
+        })
     })?;
     parse_jwt_secret(&contents).map_err(|reason| {
         EngineError::Jwt(format!(
@@ -56,32 +56,16 @@ pub fn load_or_create_jwt_secret(path: &Path) -> Result<JwtSecret, EngineError> 
         })?;
     }
     let secret = JwtSecret::random();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(path) {
-        Ok(mut file) => {
-            let hex = format!("0x{}\n", hex::encode(secret.as_bytes()));
-            file.write_all(hex.as_bytes())
-                .and_then(|()| file.sync_all())
-                .map_err(|e| {
-                    EngineError::Jwt(format!(
-                        "cannot write JWT secret file {}: {e}",
-                        path.display()
-                    ))
-                })?;
+    let hex = format!("0x{}\n", hex::encode(secret.as_bytes()));
+    match alys_secrets::create_secret_file(path, hex.as_bytes()) {
+        Ok(()) => {
             tracing::info!(path = %path.display(), "generated new JWT secret");
             Ok(secret)
         }
         // Someone else created it concurrently: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_jwt_secret(path),
+        Err(alys_secrets::SecretFileError::Exists { .. }) => load_jwt_secret(path),
         Err(e) => Err(EngineError::Jwt(format!(
-            "cannot create JWT secret file {}: {e}",
-            path.display()
+            "cannot create JWT secret file {e}"
         ))),
     }
 }
@@ -178,8 +162,32 @@ mod tests {
 
     fn write(dir: &tempfile::TempDir, name: &str, contents: &str) -> std::path::PathBuf {
         let path = dir.path().join(name);
-        std::fs::write(&path, contents).unwrap();
+        alys_secrets::create_secret_file(&path, contents.as_bytes()).unwrap();
         path
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn rejects_secret_readable_by_group_or_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "jwt.hex", GOOD);
+        for mode in [0o644, 0o640, 0o604] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            for err in [
+                load_jwt_secret(&path).unwrap_err(),
+                load_or_create_jwt_secret(&path).unwrap_err(),
+            ] {
+                let EngineError::Jwt(message) = &err else {
+                    panic!("{err:?}")
+                };
+                assert!(message.contains(&path.display().to_string()), "{message}");
+                assert!(message.contains(&format!("{mode:04o}")), "{message}");
+                assert!(message.contains("chmod 600"), "{message}");
+            }
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(load_jwt_secret(&path).is_ok());
     }
 
     #[test]

@@ -106,7 +106,11 @@ async fn from_jwt_file_uses_the_file_secret() {
     let server = MockEngine::start(secret).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("jwt.hex");
-    std::fs::write(&path, format!("0x{}\n", hex::encode(secret.as_bytes()))).unwrap();
+    alys_secrets::create_secret_file(
+        &path,
+        format!("0x{}\n", hex::encode(secret.as_bytes())).as_bytes(),
+    )
+    .unwrap();
     let client = HttpEngineClient::from_jwt_file(&server.url(), &path, fast_config()).unwrap();
     client.exchange_capabilities(vec![]).await.unwrap();
     assert!(server.auth()[0].accepted);

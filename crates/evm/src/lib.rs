@@ -22,6 +22,7 @@ pub mod forks;
 mod genesis;
 mod header_rules;
 pub mod node;
+pub mod pool_metrics;
 pub mod recent_blocks;
 mod rlp;
 mod rpc_block;

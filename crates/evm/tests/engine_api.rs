@@ -247,6 +247,74 @@ async fn reorg_to_sibling_and_back_restores_state() {
     h.el.stop().await;
 }
 
+/// `forkchoiceUpdated(head, finalized)` with `finalized` on the head's branch or on another.
+async fn fcu_finalized(
+    client: &HttpEngineClient,
+    head: B256,
+    finalized: B256,
+) -> Result<PayloadStatusEnum, EngineError> {
+    let state = ForkchoiceState {
+        head_block_hash: head,
+        safe_block_hash: B256::ZERO,
+        finalized_block_hash: finalized,
+    };
+    Ok(client
+        .forkchoice_updated(state, None)
+        .await?
+        .payload_status
+        .status)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finalized_must_be_an_ancestor_of_the_new_head_across_branches() {
+    let h = start().await;
+    let mut main = vec![h.el.chain().lock().genesis_hash()];
+    for i in 1..=5u64 {
+        let a = attrs(GENESIS_TIME + 2 * i, vec![], 1);
+        let root = a.parent_beacon_block_root.unwrap();
+        let parent = main[main.len() - 1];
+        main.push(import(&h.engine, build(&h.engine, parent, a).await, root).await);
+    }
+    // A side branch from block 3 (blocks 4' and 5'), made canonical.
+    let mut side = vec![main[3]];
+    for i in 4..=5u64 {
+        let a = attrs(GENESIS_TIME + 2 * i + 1, vec![], 2);
+        let root = a.parent_beacon_block_root.unwrap();
+        let parent = side[side.len() - 1];
+        side.push(import(&h.engine, build(&h.engine, parent, a).await, root).await);
+    }
+    assert_eq!(h.el.chain().lock().head().1, side[2]);
+    let not_ancestor = |r: Result<PayloadStatusEnum, EngineError>| {
+        assert!(
+            matches!(r, Err(EngineError::InvalidForkchoiceState(_))),
+            "{r:?}"
+        )
+    };
+
+    // Head back on the main branch: a block of the canonical (side) branch above the fork is
+    // not its ancestor; main's own blocks and those below the fork are.
+    not_ancestor(fcu_finalized(&h.engine, main[5], side[1]).await);
+    assert_eq!(
+        h.el.chain().lock().head().1,
+        side[2],
+        "a refused update moves nothing"
+    );
+    for finalized in [main[4], main[3], main[1], main[0]] {
+        assert_eq!(
+            fcu_finalized(&h.engine, main[5], finalized).await.unwrap(),
+            PayloadStatusEnum::Valid
+        );
+    }
+    assert_eq!(h.el.chain().lock().head().1, main[5]);
+    // And from the main branch back onto the side branch.
+    not_ancestor(fcu_finalized(&h.engine, side[2], main[4]).await);
+    assert_eq!(
+        fcu_finalized(&h.engine, side[2], main[2]).await.unwrap(),
+        PayloadStatusEnum::Valid
+    );
+    h.el.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_payloads_are_rejected() {
     let h = start().await;

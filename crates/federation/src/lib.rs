@@ -9,10 +9,13 @@
 //!   address (checked against the BIP-341 wallet vectors);
 //! - **deposit parsing** ([`parse_deposit`]): what counts as a peg-in and why a transaction is
 //!   rejected ([`DepositRejection`]);
-//! - BIP-340 **Schnorr** signing and verification ([`schnorr`]) for peg-out signatures.
+//! - BIP-340 **Schnorr** signing and verification ([`schnorr`]) for peg-out signatures;
+//! - **burns** ([`burns_from_receipts`]): the peg-out requests the Bridge recorded in a block's
+//!   receipts, each to be paid or refunded with the reason ([`burns`]).
 //!
 //! Following Bitcoin (blocks, reorgs, confirmations) is `alys-bitcoin`'s job.
 
+pub mod burns;
 pub mod checksum;
 pub mod deposit;
 pub mod descriptor;
@@ -20,6 +23,10 @@ pub mod schnorr;
 pub mod taproot;
 
 pub use bitcoin;
+pub use burns::{
+    burns_from_receipts, classify, BurnLogError, BurnLogErrorKind, PegOutDisposition,
+    PegOutRequest, PegOutRules, RefundReason,
+};
 pub use deposit::{parse_deposit, pays_to, Deposit, DepositRejection};
 pub use descriptor::{
     emergency_script, multi_a_script, parse_bitcoin_key, parse_network, EmergencyPath, Federation,

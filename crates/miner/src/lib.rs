@@ -14,6 +14,8 @@
 //! [`run`] drives the loop until its stop flag is set; `alys dev` runs it in-process, the
 //! `alys-miner` binary runs it against any node.
 
+pub mod cli;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

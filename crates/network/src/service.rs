@@ -159,8 +159,11 @@ enum Command {
         count: u64,
         range: bool,
         missing_parents: Vec<(B256, u32)>,
-        /// Why consensus rejected one of the blocks, if it did.
-        rejected: Option<String>,
+    },
+    /// Consensus rejected a block `peer` served.
+    Rejected {
+        peer: PeerId,
+        why: String,
     },
 }
 
@@ -806,53 +809,60 @@ impl Task {
                 Ok::<_, crate::validate::GossipError>(blocks)
             })
             .await;
-            let (ok, missing_parents, rejected) = match checked {
-                Ok(Ok(blocks)) => {
-                    let mut missing = Vec::new();
-                    let mut verdicts = Vec::new();
-                    let roots: Vec<B256> = blocks.iter().map(|b| b.root()).collect();
-                    for b in blocks {
-                        let parent = b.message.parent_root;
-                        if !roots.contains(&parent) && !store.contains(&parent).unwrap_or(true) {
-                            missing.push((parent, depth + 1));
-                        }
-                        let (tx, rx) = tokio::sync::oneshot::channel();
-                        let msg = GossipMessage::Block(Box::new(b));
-                        if inputs
-                            .send(Input::FromPeer { msg, verdict: tx })
-                            .await
-                            .is_ok()
-                        {
-                            verdicts.push(rx);
-                        }
-                    }
-                    let mut rejected = None;
-                    for rx in verdicts {
-                        if let Ok(Ok(PeerVerdict::Rejected(r))) =
-                            tokio::time::timeout(VERDICT_TIMEOUT, rx).await
-                        {
-                            rejected = Some(r.to_string());
-                            break;
-                        }
-                    }
-                    (true, missing, rejected)
-                }
+            let blocks = match checked {
+                Ok(Ok(blocks)) => blocks,
                 Ok(Err(e)) => {
                     tracing::debug!(%peer, error = %e, "fetched block invalid");
-                    (false, Vec::new(), None)
+                    let delivered = Command::Delivered {
+                        peer,
+                        ok: false,
+                        count,
+                        range,
+                        missing_parents: Vec::new(),
+                    };
+                    let _ = commands.send(delivered).await;
+                    return;
                 }
-                Err(_) => (true, Vec::new(), None),
+                Err(_) => Vec::new(),
             };
-            let _ = commands
-                .send(Command::Delivered {
-                    peer,
-                    ok,
-                    count,
-                    range,
-                    missing_parents,
-                    rejected,
-                })
-                .await;
+            let mut missing_parents = Vec::new();
+            let mut verdicts = Vec::new();
+            let roots: Vec<B256> = blocks.iter().map(|b| b.root()).collect();
+            for b in blocks {
+                let parent = b.message.parent_root;
+                if !roots.contains(&parent) && !store.contains(&parent).unwrap_or(true) {
+                    missing_parents.push((parent, depth + 1));
+                }
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let msg = GossipMessage::Block(Box::new(b));
+                if inputs
+                    .send(Input::FromPeer { msg, verdict: tx })
+                    .await
+                    .is_ok()
+                {
+                    verdicts.push(rx);
+                }
+            }
+            // Handed over: sync may fetch the next batch while consensus imports these.
+            let delivered = Command::Delivered {
+                peer,
+                ok: true,
+                count: verdicts.len() as u64,
+                range,
+                missing_parents,
+            };
+            if commands.send(delivered).await.is_err() {
+                return;
+            }
+            for rx in verdicts {
+                if let Ok(Ok(PeerVerdict::Rejected(r))) =
+                    tokio::time::timeout(VERDICT_TIMEOUT, rx).await
+                {
+                    let why = r.to_string();
+                    let _ = commands.send(Command::Rejected { peer, why }).await;
+                    break;
+                }
+            }
         });
     }
 
@@ -929,18 +939,17 @@ impl Task {
                 self.serving = self.serving.saturating_sub(1);
                 self.respond(channel, response);
             }
+            Command::Rejected { peer, why } => {
+                tracing::info!(%peer, why, "consensus rejected a block the peer served");
+                self.penalize(peer, Offence::InvalidByConsensus, &why);
+            }
             Command::Delivered {
                 peer,
                 ok,
                 count,
                 range,
                 missing_parents,
-                rejected,
             } => {
-                if let Some(why) = rejected {
-                    tracing::info!(%peer, why, "consensus rejected a block the peer served");
-                    self.penalize(peer, Offence::InvalidByConsensus, &why);
-                }
                 if !ok {
                     if range {
                         self.sync.failed();
@@ -948,11 +957,13 @@ impl Task {
                     self.penalize(peer, Offence::InvalidResponse, "fetched blocks invalid");
                     return;
                 }
-                if range {
-                    self.sync.delivered(count, Instant::now());
-                }
                 for (root, depth) in missing_parents {
                     self.fetch_parent(root, peer, depth);
+                }
+                if range {
+                    let now = Instant::now();
+                    self.sync.delivered(count, now);
+                    self.request_range(now);
                 }
             }
         }
@@ -986,6 +997,25 @@ impl Task {
             self.bootnodes.retry_now(peer, now);
         }
         self.denied = wanted;
+    }
+
+    /// Sends the next blocks-by-range request if sync has one due.
+    fn request_range(&mut self, now: Instant) {
+        let ours = self.our_status();
+        if let Some(ask) = self.sync.next(&ours, &self.peers, now) {
+            tracing::debug!(peer = %ask.peer, start = ask.start_height, count = ask.count, "requesting blocks by range");
+            self.send_request(
+                ask.peer,
+                Request::BlocksByRange {
+                    start_height: ask.start_height,
+                    count: ask.count,
+                },
+                Pending::Range {
+                    start_height: ask.start_height,
+                    count: ask.count,
+                },
+            );
+        }
     }
 
     fn on_tick(&mut self) {
@@ -1026,21 +1056,8 @@ impl Task {
                 self.send_request(peer, Request::Status(ours), Pending::Status);
             }
         }
+        self.request_range(now);
         let ours = self.our_status();
-        if let Some(ask) = self.sync.next(&ours, &self.peers, now) {
-            tracing::debug!(peer = %ask.peer, start = ask.start_height, count = ask.count, "requesting blocks by range");
-            self.send_request(
-                ask.peer,
-                Request::BlocksByRange {
-                    start_height: ask.start_height,
-                    count: ask.count,
-                },
-                Pending::Range {
-                    start_height: ask.start_height,
-                    count: ask.count,
-                },
-            );
-        }
         let target = SyncState::target(&self.peers).unwrap_or(0);
         self.blocks_per_s = self.sync.rate(ours.head_height, now).unwrap_or(0.0);
         if target > ours.head_height + 1 {
@@ -1070,6 +1087,7 @@ impl Task {
             bans: self.bans,
             blocks_per_s: (self.blocks_per_s * 10.0).round() / 10.0,
         };
+        record_status(&status);
         self.status_tx.send_if_modified(|s| {
             let changed = *s != status;
             *s = status;
@@ -1211,4 +1229,14 @@ fn serve_blocks(store: &ChainStore, req: &Request) -> Response {
         Ok(()) => Response::Blocks(blocks),
         Err(e) => Response::Error(ErrorCode::ServerError, e.to_string()),
     }
+}
+
+/// The network's gauges in the node's metrics (`alys-metrics`).
+fn record_status(status: &NetworkStatus) {
+    use alys_metrics::{catalog as m, counter, gauge};
+    gauge!(m::NETWORK_PEERS).set(status.peers as f64);
+    counter!(m::NETWORK_PEER_BANS).absolute(status.bans);
+    gauge!(m::SYNC_TARGET_HEIGHT).set(status.target_height as f64);
+    gauge!(m::SYNCING).set(if status.syncing { 1.0 } else { 0.0 });
+    gauge!(m::SYNC_BLOCKS_PER_SECOND).set(status.blocks_per_s);
 }

@@ -1,17 +1,21 @@
 //! Catching up: which blocks to ask which peer for, from the peers' statuses and ours.
 //!
 //! * **Range sync:** while a peer reports a head above ours, ask one peer at a time (rotating
-//!   among those ahead) for the next [`MAX_BLOCKS_PER_REQUEST`] canonical blocks after our
-//!   head; wait until consensus has imported them (our head reaches the batch's end) or
-//!   [`IMPORT_WAIT`] passes, then ask for the next batch. Two batches in a row that do not move
-//!   our head mean we are on a branch the peers do not share: the next batch starts right
-//!   after our finalized block instead, which fork choice then resolves.
+//!   among those ahead) for the next [`MAX_BLOCKS_PER_REQUEST`] canonical blocks. Fetching is
+//!   pipelined with import: once a batch is handed to consensus, the next one (after the
+//!   batch's end) is asked for while consensus imports, as long as at most
+//!   [`MAX_QUEUED_BLOCKS`] handed-over blocks are not yet imported. If our head does not reach
+//!   the handed-over end within [`IMPORT_WAIT`], the queue is forgotten and the next batch
+//!   starts after our head again. Two batches in a row that start there without moving our
+//!   head mean we are on a branch the peers do not share: the next batch starts right after
+//!   our finalized block instead, which fork choice then resolves.
 //! * **Parent fetch:** a gossiped block or proposal whose parent we lack asks its relaying peer
 //!   for the parent by root, and so on up to [`MAX_PARENT_DEPTH`] ancestors; consensus keeps
 //!   the children as orphans until their parents arrive.
 //!
-//! Everything here is bounded: one range request in flight, at most [`MAX_PARENT_REQUESTS`]
-//! parent roots being fetched.
+//! Everything here is bounded: one range request in flight, at most [`MAX_QUEUED_BLOCKS`]
+//! fetched blocks waiting for import, at most [`MAX_PARENT_REQUESTS`] parent roots being
+//! fetched.
 
 use crate::reqresp::{Status, MAX_BLOCKS_PER_REQUEST};
 use alloy_primitives::B256;
@@ -23,6 +27,8 @@ use std::time::{Duration, Instant};
 pub const RANGE_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long to wait for consensus to import a delivered batch.
 pub const IMPORT_WAIT: Duration = Duration::from_secs(10);
+/// Most blocks handed to consensus and not yet imported before the next range request waits.
+pub const MAX_QUEUED_BLOCKS: u64 = 2 * MAX_BLOCKS_PER_REQUEST;
 /// Ancestors fetched by root, one after the other, for one missing parent.
 pub const MAX_PARENT_DEPTH: u32 = 64;
 /// Parent roots being fetched at once.
@@ -41,23 +47,21 @@ pub struct RangeAsk {
     pub count: u64,
 }
 
+/// Blocks handed to consensus and not yet seen imported.
 #[derive(Clone, Copy, Debug)]
-enum Phase {
-    Idle,
-    Requested {
-        ask: RangeAsk,
-        at: Instant,
-    },
-    Importing {
-        until_height: u64,
-        deadline: Instant,
-    },
+struct Queued {
+    /// Up to this height.
+    until_height: u64,
+    /// When to stop waiting for them.
+    deadline: Instant,
 }
 
 /// The sync state.
 #[derive(Debug)]
 pub struct SyncState {
-    phase: Phase,
+    /// The range request in flight and when it was sent.
+    in_flight: Option<(RangeAsk, Instant)>,
+    queued: Option<Queued>,
     /// The start of the previous batch and how many batches in a row started there.
     last_start: Option<(u64, u32)>,
     rotation: usize,
@@ -86,7 +90,8 @@ impl SyncState {
     /// Idle.
     pub fn new() -> Self {
         Self {
-            phase: Phase::Idle,
+            in_flight: None,
+            queued: None,
             last_start: None,
             rotation: 0,
             parents: HashMap::new(),
@@ -101,7 +106,7 @@ impl SyncState {
 
     /// Whether a range request is outstanding.
     pub fn requesting(&self) -> bool {
-        matches!(self.phase, Phase::Requested { .. })
+        self.in_flight.is_some()
     }
 
     /// The next range request, if one is due.
@@ -111,31 +116,41 @@ impl SyncState {
         peers: &HashMap<PeerId, Status>,
         now: Instant,
     ) -> Option<RangeAsk> {
-        match self.phase {
-            Phase::Requested { at, .. } if now.saturating_duration_since(at) < RANGE_TIMEOUT => {
-                return None
+        if let Some((_, at)) = self.in_flight {
+            if now.saturating_duration_since(at) < RANGE_TIMEOUT {
+                return None;
             }
-            Phase::Importing {
-                until_height,
-                deadline,
-            } if ours.head_height < until_height && now < deadline => return None,
-            _ => self.phase = Phase::Idle,
+            self.in_flight = None;
         }
         let target = Self::target(peers)?;
         if target <= ours.head_height {
             self.progress = None;
             self.last_start = None;
+            self.queued = None;
             return None;
         }
         let mut start = ours.head_height + 1;
-        let repeats = match self.last_start {
-            Some((s, n)) if s == start => n + 1,
-            _ => 1,
-        };
-        if repeats > 2 {
-            start = ours.finalized_height + 1;
+        match self.queued {
+            Some(q) if ours.head_height < q.until_height && now < q.deadline => {
+                if q.until_height - ours.head_height >= MAX_QUEUED_BLOCKS
+                    || q.until_height >= target
+                {
+                    return None;
+                }
+                start = q.until_height + 1;
+            }
+            _ => {
+                self.queued = None;
+                let repeats = match self.last_start {
+                    Some((s, n)) if s == start => n + 1,
+                    _ => 1,
+                };
+                if repeats > 2 {
+                    start = ours.finalized_height + 1;
+                }
+                self.last_start = Some((ours.head_height + 1, repeats));
+            }
         }
-        self.last_start = Some((ours.head_height + 1, repeats));
         let mut ahead: Vec<PeerId> = peers
             .iter()
             .filter(|(_, s)| s.head_height >= start)
@@ -159,35 +174,35 @@ impl SyncState {
             start_height: ours.head_height,
             logged: now,
         });
-        self.phase = Phase::Requested { ask, at: now };
+        self.in_flight = Some((ask, now));
         Some(ask)
     }
 
     /// The outstanding range request, if any.
     pub fn outstanding(&self) -> Option<RangeAsk> {
-        match self.phase {
-            Phase::Requested { ask, .. } => Some(ask),
-            _ => None,
-        }
+        self.in_flight.map(|(ask, _)| ask)
     }
 
     /// The range request failed or returned nothing usable: ask again (another peer) next time.
     pub fn failed(&mut self) {
-        self.phase = Phase::Idle;
+        self.in_flight = None;
     }
 
-    /// `n` blocks of the outstanding request were handed to consensus.
+    /// `n` blocks of the outstanding request were handed to consensus (not yet imported).
     pub fn delivered(&mut self, n: u64, now: Instant) {
-        if let Phase::Requested { ask, .. } = self.phase {
-            self.phase = if n == 0 {
-                Phase::Idle
-            } else {
-                Phase::Importing {
-                    until_height: ask.start_height + n - 1,
-                    deadline: now + IMPORT_WAIT,
-                }
-            };
+        let Some((ask, _)) = self.in_flight.take() else {
+            return;
+        };
+        if n == 0 {
+            return;
         }
+        let until_height = ask.start_height + n - 1;
+        self.queued = Some(Queued {
+            until_height: self
+                .queued
+                .map_or(until_height, |q| q.until_height.max(until_height)),
+            deadline: now + IMPORT_WAIT,
+        });
     }
 
     /// Whether `root` should be fetched now (not already being fetched) at `depth`; records it.
@@ -257,10 +272,10 @@ mod tests {
     }
 
     #[test]
-    fn asks_in_batches_waits_for_import_and_stops_at_the_target() {
+    fn asks_in_batches_pipelined_with_import_and_stops_at_the_target() {
         let mut s = SyncState::new();
         let peer = PeerId::random();
-        let peers = HashMap::from([(peer, status(100, 90))]);
+        let peers = HashMap::from([(peer, status(200, 90))]);
         let now = Instant::now();
         let ask = s.next(&status(10, 5), &peers, now).unwrap();
         assert_eq!((ask.start_height, ask.count), (11, MAX_BLOCKS_PER_REQUEST));
@@ -269,14 +284,34 @@ mod tests {
             "one in flight"
         );
         s.delivered(32, now);
-        assert!(s.next(&status(20, 5), &peers, now).is_none(), "importing");
-        let ask = s.next(&status(42, 5), &peers, now).unwrap();
+        // While consensus imports 11..=42, the next batch is fetched.
+        let ask = s.next(&status(20, 5), &peers, now).unwrap();
         assert_eq!(ask.start_height, 43);
         s.delivered(32, now);
-        let ask = s.next(&status(98, 5), &peers, now).unwrap();
-        assert_eq!((ask.start_height, ask.count), (99, 2));
+        // 64 blocks handed over and not imported: wait.
+        assert!(s.next(&status(10, 5), &peers, now).is_none(), "queue full");
+        let ask = s.next(&status(42, 5), &peers, now).unwrap();
+        assert_eq!(ask.start_height, 75, "after the queued end");
+        s.delivered(32, now);
+        let ask = s.next(&status(198, 5), &peers, now).unwrap();
+        assert_eq!((ask.start_height, ask.count), (199, 2));
         s.delivered(2, now);
-        assert!(s.next(&status(100, 5), &peers, now).is_none(), "synced");
+        assert!(
+            s.next(&status(199, 5), &peers, now).is_none(),
+            "all asked for"
+        );
+        assert!(s.next(&status(200, 5), &peers, now).is_none(), "synced");
+    }
+
+    #[test]
+    fn a_queue_that_is_not_imported_in_time_is_asked_again_from_the_head() {
+        let mut s = SyncState::new();
+        let peers = HashMap::from([(PeerId::random(), status(200, 0))]);
+        let now = Instant::now();
+        s.next(&status(10, 0), &peers, now).unwrap();
+        s.delivered(32, now);
+        let ask = s.next(&status(10, 0), &peers, now + IMPORT_WAIT).unwrap();
+        assert_eq!(ask.start_height, 11, "the handed-over blocks were lost");
     }
 
     #[test]

@@ -6,9 +6,14 @@
 //! subgroup; public keys at infinity are rejected ([`BlsError::PublicKeyInfinity`]). Nothing in
 //! here panics on malformed input.
 //!
+//! Proof of possession ([`SecretKey::proof_of_possession`]): the key's signature of its own
+//! compressed public key under [`POP_DST`] (IETF BLS `PopProve`, as Ethereum's deposit data).
+//! The chain spec carries one for every authority, so a rogue key (one chosen as a function of
+//! the others' to forge an aggregate) cannot be listed: its owner could not sign for it.
+//!
 //! Key files: JSON `{"secretKey": "0x…", "publicKey": "0x…"}` (the public key is informative
 //! and checked against the secret on load), or a bare hex secret key. Files are written with
-//! mode 0600 and refused on load when readable by group or others (unix).
+//! mode 0600 and refused on load when group or others can access them (`alys_secrets`).
 
 use blst::{min_pk, BLST_ERROR};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -16,6 +21,8 @@ use std::path::{Path, PathBuf};
 
 /// Domain separation tag of the Ethereum POP ciphersuite.
 pub const DST: &[u8] = b"BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_";
+/// Domain separation tag of proofs of possession (IETF BLS POP ciphersuite, as Ethereum).
+pub const POP_DST: &[u8] = b"BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_";
 /// Length of a compressed public key.
 pub const PUBLIC_KEY_LEN: usize = 48;
 /// Length of a compressed signature.
@@ -136,6 +143,12 @@ impl SecretKey {
     pub fn sign(&self, msg: &[u8]) -> Signature {
         Signature(self.0.sign(msg, DST, &[]))
     }
+
+    /// The proof of possession of this key: its signature of its own compressed public key
+    /// under [`POP_DST`].
+    pub fn proof_of_possession(&self) -> Signature {
+        Signature(self.0.sign(&self.public_key().to_bytes(), POP_DST, &[]))
+    }
 }
 
 impl std::fmt::Debug for SecretKey {
@@ -243,6 +256,19 @@ impl Signature {
         self.0.verify(true, msg, DST, &[], &pk.0, false) == BLST_ERROR::BLST_SUCCESS
     }
 
+    /// Whether this is a valid proof of possession of `pk` (see
+    /// [`SecretKey::proof_of_possession`]).
+    pub fn verify_proof_of_possession(&self, pk: &PublicKey) -> bool {
+        self.0
+            .verify(true, &pk.to_bytes(), POP_DST, &[], &pk.0, true)
+            == BLST_ERROR::BLST_SUCCESS
+    }
+
+    /// `0x`-prefixed hex of the compressed encoding.
+    pub fn to_hex(&self) -> String {
+        format!("0x{}", hex::encode(self.to_bytes()))
+    }
+
     /// Verify an aggregate signature of the same `msg` by all of `pks`. False for an empty set.
     pub fn fast_aggregate_verify(&self, pks: &[PublicKey], msg: &[u8]) -> bool {
         if pks.is_empty() {
@@ -256,6 +282,19 @@ impl Signature {
 impl std::fmt::Debug for Signature {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Signature(0x{})", hex::encode(self.to_bytes()))
+    }
+}
+
+impl Serialize for Signature {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Signature {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Signature::from_hex(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -304,22 +343,9 @@ pub fn fast_aggregate_verify(pks: &[PublicKey], msg: &[u8], sig: &Signature) -> 
 /// Why a key file could not be loaded or saved.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
-    /// I/O failure.
-    #[error("key file {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The file is readable by group or others.
-    #[error("key file {path} has insecure permissions {mode:o} (expected 600)")]
-    InsecurePermissions {
-        /// The file.
-        path: PathBuf,
-        /// Its permission bits.
-        mode: u32,
-    },
+    /// The file could not be read or written, or others can access it.
+    #[error("key file {0}")]
+    File(#[from] alys_secrets::SecretFileError),
     /// Not JSON of the expected shape nor bare hex.
     #[error("key file {path}: malformed: {reason}")]
     Malformed {
@@ -352,24 +378,14 @@ struct KeyFileJson {
     public_key: Option<String>,
 }
 
-/// Load a secret key from `path` (JSON or bare hex, see the module docs).
+/// Load a secret key from `path` (JSON or bare hex, see the module docs); refused when group
+/// or others can access the file.
 pub fn load_secret_key(path: &Path) -> Result<SecretKey, KeyFileError> {
-    let io = |source| KeyFileError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).map_err(io)?.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(KeyFileError::InsecurePermissions {
-                path: path.to_path_buf(),
-                mode,
-            });
-        }
-    }
-    let text = std::fs::read_to_string(path).map_err(io)?;
+    parse_secret_key(path, &alys_secrets::read_secret_file(path)?)
+}
+
+/// Parse the text of a key file read from `path` (named in errors).
+pub fn parse_secret_key(path: &Path, text: &str) -> Result<SecretKey, KeyFileError> {
     let text = text.trim();
     let invalid = |source| KeyFileError::InvalidKey {
         path: path.to_path_buf(),
@@ -399,11 +415,6 @@ pub fn load_secret_key(path: &Path) -> Result<SecretKey, KeyFileError> {
 /// Save `sk` (with its public key) as JSON to `path`, created with mode 0600. Fails if the
 /// file already exists, so a key is never overwritten by accident.
 pub fn save_secret_key(path: &Path, sk: &SecretKey) -> Result<(), KeyFileError> {
-    use std::io::Write;
-    let io = |source| KeyFileError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     let body = KeyFileJson {
         secret_key: format!("0x{}", hex::encode(sk.to_bytes())),
         public_key: Some(sk.public_key().to_hex()),
@@ -412,17 +423,8 @@ pub fn save_secret_key(path: &Path, sk: &SecretKey) -> Result<(), KeyFileError> 
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut file = opts.open(path).map_err(io)?;
-    file.write_all(text.as_bytes()).map_err(io)?;
-    file.write_all(b"\n").map_err(io)?;
-    file.sync_all().map_err(io)
+    alys_secrets::create_secret_file(path, format!("{text}\n").as_bytes())?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -460,6 +462,20 @@ mod tests {
     }
 
     #[test]
+    fn proof_of_possession_binds_the_key() {
+        let sk = SecretKey::key_gen(&[5u8; 32]).unwrap();
+        let other = SecretKey::key_gen(&[6u8; 32]).unwrap();
+        let pop = sk.proof_of_possession();
+        assert!(pop.verify_proof_of_possession(&sk.public_key()));
+        assert!(!pop.verify_proof_of_possession(&other.public_key()));
+        // A plain signature of the public key (block-signing DST) is not a proof.
+        let plain = sk.sign(&sk.public_key().to_bytes());
+        assert!(!plain.verify_proof_of_possession(&sk.public_key()));
+        let json = serde_json::to_string(&pop).unwrap();
+        assert_eq!(serde_json::from_str::<Signature>(&json).unwrap(), pop);
+    }
+
+    #[test]
     fn key_file_roundtrip_and_permissions() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key.json");
@@ -477,7 +493,9 @@ mod tests {
             std::fs::set_permissions(&hex_path, std::fs::Permissions::from_mode(0o644)).unwrap();
             assert!(matches!(
                 load_secret_key(&hex_path),
-                Err(KeyFileError::InsecurePermissions { .. })
+                Err(KeyFileError::File(
+                    alys_secrets::SecretFileError::InsecurePermissions { .. }
+                ))
             ));
             std::fs::set_permissions(&hex_path, std::fs::Permissions::from_mode(0o600)).unwrap();
         }

@@ -6,15 +6,16 @@
 //! * The ten accounts of the mnemonic `test test … junk` (Foundry/anvil/Hardhat) hold
 //!   10,000 BTC each. Their keys are hardcoded ([`DEV_ACCOUNTS`]; no BIP-39 crate in the
 //!   workspace), and a test derives each address from its key.
-//! * The `Bridge` predeploy account exists (no code yet) and the EIP-4788 beacon-roots contract
-//!   is predeployed as in Geth's dev genesis, so the parent consensus block root is readable
-//!   from the EVM.
+//! * The `Bridge` predeploy (peg-out requests, [`crate::bridge`]) with the default minimum
+//!   peg-out, and the EIP-4788 beacon-roots contract as in Geth's dev genesis, so the parent
+//!   consensus block root is readable from the EVM.
 //! * Merged mining: regtest-like `powLimit` = initial `bits` = `0x207fffff`, target spacing one
 //!   slot (2 s), half-life 1 h ([`DEV_POW_LIMIT`]).
 //! * Federation fee address: the address whose bytes are
 //!   `keccak256("alys-dev-federation-fee")[12..]`.
 
 use crate::bls::SecretKey;
+use crate::bridge::{bridge_genesis_account, DEFAULT_MIN_PEG_OUT_SATS};
 use crate::genesis::cancun_chain_config;
 use crate::spec::{default_threshold, ChainSpec, SpecError};
 use crate::BRIDGE_ADDRESS;
@@ -96,6 +97,21 @@ pub fn dev_secret_key(index: usize) -> SecretKey {
     SecretKey::key_gen(&ikm).unwrap_or_else(|_| unreachable!("32-byte IKM"))
 }
 
+/// Indices of the authorities of `spec` whose BLS key is a public dev key
+/// ([`dev_secret_key`] of any index a spec can hold): anyone can sign for them, so a node
+/// running such a spec outside development must say so loudly.
+pub fn dev_key_authorities(spec: &ChainSpec) -> Vec<usize> {
+    let dev: Vec<_> = (0..crate::spec::MAX_AUTHORITIES)
+        .map(|i| dev_secret_key(i).public_key())
+        .collect();
+    spec.authorities
+        .iter()
+        .enumerate()
+        .filter(|(_, pk)| dev.contains(pk))
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// Secret key of dev federation member `index` on Bitcoin: `sha256("alys-dev-federation-bitcoin-{index}")`
 /// (a valid secp256k1 scalar for every index used here; dev only, never for real funds).
 pub fn dev_bitcoin_secret_key(index: usize) -> [u8; 32] {
@@ -139,7 +155,10 @@ pub fn dev_genesis() -> Genesis {
             },
         );
     }
-    alloc.insert(BRIDGE_ADDRESS, GenesisAccount::default());
+    alloc.insert(
+        BRIDGE_ADDRESS,
+        bridge_genesis_account(DEFAULT_MIN_PEG_OUT_SATS),
+    );
     let code: Bytes = BEACON_ROOTS_CODE.parse().unwrap_or_default();
     alloc.insert(
         BEACON_ROOTS_ADDRESS,
@@ -161,15 +180,18 @@ pub fn dev_genesis() -> Genesis {
 impl ChainSpec {
     /// The dev chain spec with `n_authorities` deterministic authorities (1..=256).
     pub fn dev(n_authorities: usize) -> Result<ChainSpec, SpecError> {
-        let authorities = (0..n_authorities)
-            .map(|i| dev_secret_key(i).public_key())
-            .collect();
+        let keys: Vec<SecretKey> = (0..n_authorities).map(dev_secret_key).collect();
         let spec = ChainSpec {
             chain_id: DEV_CHAIN_ID,
             auxpow_chain_id: crate::spec::DEFAULT_AUXPOW_CHAIN_ID,
             slot_duration_ms: crate::spec::DEFAULT_SLOT_DURATION_MS,
-            authorities,
+            authorities: keys.iter().map(SecretKey::public_key).collect(),
+            authority_proofs_of_possession: keys
+                .iter()
+                .map(SecretKey::proof_of_possession)
+                .collect(),
             approval_threshold: default_threshold(n_authorities),
+            allow_minority_threshold: false,
             max_blocks_without_pow: crate::spec::DEFAULT_MAX_BLOCKS_WITHOUT_POW,
             federation_fee_addresses: vec![dev_fee_address()],
             miner_fee_share: crate::spec::DEFAULT_MINER_FEE_SHARE,
@@ -224,6 +246,19 @@ mod tests {
             let signer = PrivateKeySigner::from_bytes(&key).unwrap();
             assert_eq!(signer.address(), addr);
         }
+    }
+
+    #[test]
+    fn dev_key_authorities_are_recognised() {
+        let mut spec = ChainSpec::dev(3).unwrap();
+        assert_eq!(dev_key_authorities(&spec), vec![0, 1, 2]);
+        let fresh = SecretKey::key_gen(&[77u8; 32]).unwrap();
+        spec.authorities[1] = fresh.public_key();
+        spec.authority_proofs_of_possession[1] = fresh.proof_of_possession();
+        spec.validate().unwrap();
+        assert_eq!(dev_key_authorities(&spec), vec![0, 2]);
+        spec.authorities[0] = dev_secret_key(200).public_key();
+        assert_eq!(dev_key_authorities(&spec), vec![0, 2]);
     }
 
     #[test]

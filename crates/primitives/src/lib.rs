@@ -3,12 +3,14 @@
 //! This crate owns the wire formats and the protocol constants: the chain spec ([`spec`]), the
 //! EL genesis header ([`genesis`]), BLS keys and signatures ([`bls`]), the SSZ execution payload
 //! ([`payload`]), the consensus block and its approvals ([`block`]), signing domains
-//! ([`signing`]), units ([`units`]) and the expected withdrawals (mints) of a block
-//! ([`withdrawals`]). It holds no logic that needs I/O beyond loading spec and key files.
+//! ([`signing`]), the Bridge predeploy ([`bridge`]), units ([`units`]) and the expected
+//! withdrawals (mints) of a block ([`withdrawals`]). It holds no logic that needs I/O beyond
+//! loading spec and key files.
 
 pub mod auxpow_header;
 pub mod block;
 pub mod bls;
+pub mod bridge;
 pub mod dev;
 pub mod genesis;
 pub mod payload;
@@ -26,6 +28,9 @@ pub use block::{
     PegIn, SignedConsensusBlock,
 };
 pub use bls::{AggregateSignature, BlsError, PublicKey, SecretKey, Signature};
+pub use bridge::{
+    bridge_genesis_account, bridge_runtime_code, RequestPegOut, DEFAULT_MIN_PEG_OUT_SATS,
+};
 pub use payload::ExecutionPayload;
 pub use signing::{
     approval_signing_root, compute_domain, sign_approval, signing_root, ApprovalData, Domain,

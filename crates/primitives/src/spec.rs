@@ -8,17 +8,33 @@
 //! | `auxpowChainId` | 16-bit AuxPoW chain id, not 0, 1 (Namecoin) or 98 (Dogecoin) [0x414C] |
 //! | `slotDurationMs` | slot length, a positive multiple of 1000 [2000] |
 //! | `authorities` | BLS G1 compressed public keys (hex), ordered, distinct, 1..=256 |
-//! | `approvalThreshold` | approvals needed, 1..=n [ceil(2n/3)] |
+//! | `authorityProofsOfPossession` | one BLS proof of possession per authority, same order (required) |
+//! | `approvalThreshold` | approvals needed, 1..=n, more than n/2 [ceil(2n/3)] |
+//! | `allowMinorityThreshold` | accept an `approvalThreshold` of at most n/2 [false] |
 //! | `maxBlocksWithoutPow` | blocks allowed past the finalized one without AuxPoW, ≥ 1 [3600] |
-//! | `federationFeeAddresses` | EVM addresses receiving the federation fee share [] (required if `minerFeeShare` < 100) |
+//! | `federationFeeAddresses` | EVM addresses receiving the federation fee share, at most 7 [] (required if `minerFeeShare` < 100) |
 //! | `minerFeeShare` | percent of re-minted fees to the miner, ≤ 100 [80] |
 //! | `federationBitcoinPubkeys`, `pegThreshold`, `bitcoinNetwork`, `bitcoinStartHeight`, `requiredBtcConfirmations`, `pow`, `minPegInSats`, `minPegOutSats`, `maxPegOutFeeRate`, `emergency` | peg and merged-mining parameters, optional until their features land |
-//! | `genesis` | Geth genesis JSON; London..Cancun active at genesis, merged at genesis |
+//! | `genesis` | Geth genesis JSON; London..Cancun active at genesis, merged at genesis; the `Bridge` predeploy in `alloc` with slot 0 = `minPegOutSats` ([`crate::bridge`]) |
 //!
 //! Unknown fields are rejected (a misspelt field must not silently fall back to a default).
 //! Numbers may be JSON numbers, decimal strings or `0x` hex strings. The file is read with
 //! serde (the `file` submodule owns its shape and the defaults) and every parse error names the
 //! field's path; [`ChainSpec::validate`] then checks the rules between fields.
+//!
+//! **Authority keys.** `authorityProofsOfPossession[i]` is the signature by `authorities[i]` of
+//! its own compressed public key under the proof-of-possession tag (`bls::POP_DST`; `alys keys
+//! inspect` prints it). Block approvals are verified as an aggregate over the approving keys;
+//! without these proofs one member could list a rogue key derived from the others' and forge an
+//! aggregate approval alone.
+//!
+//! **Threshold.** An `approvalThreshold` of at most half the authorities lets two disjoint
+//! halves approve conflicting blocks; it is refused unless `allowMinorityThreshold` is `true`
+//! (a test network, or a two-member federation where one member may sign alone).
+//!
+//! **Fee addresses.** At most [`MAX_FEDERATION_FEE_ADDRESSES`] (7): a PoW-carrying block holds
+//! up to 8 peg-in mints, the miner's share and one withdrawal per fee address within a
+//! payload's 16 withdrawals (`withdrawals::MAX_FEDERATION_FEE_ADDRESSES`).
 //!
 //! The default `maxBlocksWithoutPow` of 3600 blocks is two hours at 2 s slots: long enough to
 //! ride out a Bitcoin block drought or a pool outage, short enough that the federation alone
@@ -32,7 +48,8 @@
 
 mod file;
 
-use crate::bls::PublicKey;
+use crate::bls::{PublicKey, Signature};
+pub use crate::withdrawals::MAX_FEDERATION_FEE_ADDRESSES;
 use alloy::serde::quantity;
 use alloy_genesis::Genesis;
 use alloy_primitives::{keccak256, Address, B256};
@@ -131,8 +148,12 @@ pub struct ChainSpec {
     pub slot_duration_ms: u64,
     /// Authorities' BLS public keys, in schedule order.
     pub authorities: Vec<PublicKey>,
+    /// Proof of possession of each authority key, in the same order.
+    pub authority_proofs_of_possession: Vec<Signature>,
     /// Approvals required to accept a block.
     pub approval_threshold: usize,
+    /// Whether an approval threshold of at most half the authorities is accepted.
+    pub allow_minority_threshold: bool,
     /// Blocks allowed past the finalized one without an AuxPoW.
     pub max_blocks_without_pow: u64,
     /// Federation fee recipients.
@@ -247,11 +268,23 @@ impl ChainSpec {
                 ));
             }
         }
+        self.validate_proofs_of_possession()?;
         if self.approval_threshold == 0 || self.approval_threshold > n {
             return Err(SpecError::new(
                 "approvalThreshold",
                 self.approval_threshold.to_string(),
                 format!("must be in 1..={n}"),
+            ));
+        }
+        if 2 * self.approval_threshold <= n && !self.allow_minority_threshold {
+            return Err(SpecError::new(
+                "approvalThreshold",
+                self.approval_threshold.to_string(),
+                format!(
+                    "at most half of the {n} authorities: two disjoint groups could approve \
+                     conflicting blocks; use more than {} or set allowMinorityThreshold: true",
+                    n / 2
+                ),
             ));
         }
         if self.max_blocks_without_pow == 0 {
@@ -268,6 +301,17 @@ impl ChainSpec {
                 "a percentage, at most 100",
             ));
         }
+        if self.federation_fee_addresses.len() > MAX_FEDERATION_FEE_ADDRESSES {
+            return Err(SpecError::new(
+                "federationFeeAddresses",
+                self.federation_fee_addresses.len().to_string(),
+                format!(
+                    "at most {MAX_FEDERATION_FEE_ADDRESSES} addresses: a block carrying an \
+                     AuxPoW must fit the peg-in mints, the miner's share and one withdrawal per \
+                     address in a payload's 16 withdrawals"
+                ),
+            ));
+        }
         if self.miner_fee_share < 100 && self.federation_fee_addresses.is_empty() {
             return Err(SpecError::new(
                 "federationFeeAddresses",
@@ -277,6 +321,42 @@ impl ChainSpec {
         }
         self.validate_peg()?;
         self.validate_genesis()
+    }
+
+    /// One valid proof of possession per authority (see the module docs).
+    fn validate_proofs_of_possession(&self) -> Result<(), SpecError> {
+        let pops = &self.authority_proofs_of_possession;
+        for (i, pk) in self.authorities.iter().enumerate() {
+            let field = format!("authorityProofsOfPossession[{i}]");
+            let Some(pop) = pops.get(i) else {
+                return Err(SpecError::new(
+                    field,
+                    "missing",
+                    format!(
+                        "authorities[{i}] ({pk}) has no proof of possession; `alys keys inspect \
+                         <key file>` prints it"
+                    ),
+                ));
+            };
+            if !pop.verify_proof_of_possession(pk) {
+                return Err(SpecError::new(
+                    field,
+                    pop.to_hex(),
+                    format!("not a valid proof of possession of authorities[{i}] ({pk})"),
+                ));
+            }
+        }
+        if pops.len() > self.authorities.len() {
+            return Err(SpecError::new(
+                "authorityProofsOfPossession",
+                pops.len().to_string(),
+                format!(
+                    "more proofs than the {} authorities",
+                    self.authorities.len()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn validate_peg(&self) -> Result<(), SpecError> {
@@ -415,6 +495,7 @@ impl ChainSpec {
         if g.gas_limit == 0 {
             return Err(SpecError::new("genesis.gasLimit", "0", "must be positive"));
         }
+        crate::bridge::check_bridge_predeploy(self)?;
         crate::genesis::genesis_execution_payload(g).map(|_| ())
     }
 
@@ -472,6 +553,7 @@ fn canonicalize(v: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bls::SecretKey;
 
     fn dev_json() -> Value {
         serde_json::from_str(&ChainSpec::dev(3).unwrap().to_json_pretty()).unwrap()
@@ -594,6 +676,116 @@ mod tests {
             ChainSpec::from_json_str("{").unwrap_err().field,
             "<document>"
         );
+    }
+
+    #[test]
+    fn proofs_of_possession_are_required_and_checked() {
+        let mut v = dev_json();
+        v["authorityProofsOfPossession"]
+            .as_array_mut()
+            .unwrap()
+            .truncate(2);
+        let e = load(&v).unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.value.as_str()),
+            ("authorityProofsOfPossession[2]", "missing")
+        );
+        assert!(e.reason.contains("alys keys inspect"), "{e}");
+
+        let mut v = dev_json();
+        v.as_object_mut()
+            .unwrap()
+            .remove("authorityProofsOfPossession");
+        assert_eq!(err_field(&v), "authorityProofsOfPossession[0]");
+
+        // Another authority's proof, and a plain signature of the key, are not proofs.
+        let mut v = dev_json();
+        v["authorityProofsOfPossession"][1] = v["authorityProofsOfPossession"][0].clone();
+        let e = load(&v).unwrap_err();
+        assert_eq!(e.field, "authorityProofsOfPossession[1]");
+        assert!(e.reason.contains("not a valid proof of possession"), "{e}");
+        let sk = crate::dev::dev_secret_key(2);
+        let mut v = dev_json();
+        v["authorityProofsOfPossession"][2] = sk.sign(&sk.public_key().to_bytes()).to_hex().into();
+        assert_eq!(err_field(&v), "authorityProofsOfPossession[2]");
+
+        // A rogue key: listed without its owner being able to sign for it.
+        let mut spec = ChainSpec::dev(3).unwrap();
+        let rogue = SecretKey::key_gen(&[42u8; 32]).unwrap();
+        spec.authorities[1] = rogue.public_key();
+        assert_eq!(
+            spec.validate().unwrap_err().field,
+            "authorityProofsOfPossession[1]"
+        );
+        spec.authority_proofs_of_possession[1] = rogue.proof_of_possession();
+        spec.validate().unwrap();
+
+        let mut v = dev_json();
+        let extra = v["authorityProofsOfPossession"][0].clone();
+        v["authorityProofsOfPossession"]
+            .as_array_mut()
+            .unwrap()
+            .push(extra);
+        assert_eq!(err_field(&v), "authorityProofsOfPossession");
+
+        let mut v = dev_json();
+        v["authorityProofsOfPossession"][0] = "0x1234".into();
+        assert_eq!(err_field(&v), "authorityProofsOfPossession[0]");
+    }
+
+    #[test]
+    fn minority_threshold_needs_explicit_permission() {
+        let mut v =
+            serde_json::from_str::<Value>(&ChainSpec::dev(4).unwrap().to_json_pretty()).unwrap();
+        for t in [1, 2] {
+            v["approvalThreshold"] = t.into();
+            let e = load(&v).unwrap_err();
+            assert_eq!(e.field, "approvalThreshold", "{t}");
+            assert!(e.reason.contains("allowMinorityThreshold"), "{e}");
+        }
+        v["approvalThreshold"] = 3.into();
+        load(&v).unwrap();
+        v["approvalThreshold"] = 2.into();
+        v["allowMinorityThreshold"] = true.into();
+        let spec = load(&v).unwrap();
+        assert_eq!(spec.approval_threshold, 2);
+        assert!(spec.allow_minority_threshold);
+        // One authority with threshold 1 is a majority.
+        let mut one = ChainSpec::dev(1).unwrap();
+        one.approval_threshold = 1;
+        one.validate().unwrap();
+        // Two authorities: 1 of 2 is half.
+        let mut two = ChainSpec::dev(2).unwrap();
+        two.approval_threshold = 1;
+        assert_eq!(two.validate().unwrap_err().field, "approvalThreshold");
+        two.allow_minority_threshold = true;
+        two.validate().unwrap();
+    }
+
+    #[test]
+    fn federation_fee_addresses_are_bounded_so_a_pow_block_fits() {
+        use crate::payload::MAX_WITHDRAWALS_PER_PAYLOAD;
+        use crate::withdrawals::MAX_PEGIN_RECIPIENTS_PER_BLOCK;
+        assert_eq!(
+            MAX_PEGIN_RECIPIENTS_PER_BLOCK + 1 + MAX_FEDERATION_FEE_ADDRESSES,
+            MAX_WITHDRAWALS_PER_PAYLOAD
+        );
+        let addresses = |k: usize| -> Value {
+            (1..=k)
+                .map(|i| Value::String(Address::repeat_byte(i as u8).to_string()))
+                .collect()
+        };
+        let mut v = dev_json();
+        v["federationFeeAddresses"] = addresses(MAX_FEDERATION_FEE_ADDRESSES);
+        let spec = load(&v).unwrap();
+        assert_eq!(spec.federation_fee_addresses.len(), 7);
+        v["federationFeeAddresses"] = addresses(MAX_FEDERATION_FEE_ADDRESSES + 1);
+        let e = load(&v).unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.value.as_str()),
+            ("federationFeeAddresses", "8")
+        );
+        assert!(e.reason.contains("at most 7"), "{e}");
     }
 
     #[test]

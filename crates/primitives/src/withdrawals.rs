@@ -18,6 +18,16 @@ use crate::payload::MAX_WITHDRAWALS_PER_PAYLOAD;
 use alloy::eips::eip4895::Withdrawal;
 use alloy_primitives::Address;
 
+/// Most distinct peg-in recipients a proposer mints to in one block (one withdrawal each).
+pub const MAX_PEGIN_RECIPIENTS_PER_BLOCK: usize = 8;
+
+/// Most `federationFeeAddresses` a chain spec may list: a block carrying an AuxPoW holds the
+/// peg-in mints ([`MAX_PEGIN_RECIPIENTS_PER_BLOCK`]), the miner's fee share and one withdrawal
+/// per federation fee address, within [`MAX_WITHDRAWALS_PER_PAYLOAD`]: 16 − 8 − 1 = 7. With
+/// more, a PoW-carrying block could not be built and production would halt for want of PoW.
+pub const MAX_FEDERATION_FEE_ADDRESSES: usize =
+    MAX_WITHDRAWALS_PER_PAYLOAD - MAX_PEGIN_RECIPIENTS_PER_BLOCK - 1;
+
 /// `validator_index` of peg-in mint withdrawals.
 pub const PEGIN_VALIDATOR_INDEX: u64 = 0;
 

@@ -125,9 +125,11 @@ pub fn register_chain_methods(methods: &mut Methods, view: ChainView) {
         },
     );
     let v = view.clone();
+    // Authorities on the public dev keys: reported so a monitoring check sees an insecure spec.
+    let dev_keys = alys_primitives::dev::dev_key_authorities(&view.spec);
     methods.register(
         "getsyncstatus",
-        "getsyncstatus: head, finalized, the current slot, merged-mining status (halting) and execution-client health",
+        "getsyncstatus: head, finalized, the current slot, merged-mining status (halting), execution-client health and authorities on public dev keys",
         move |_| {
             let s = v.status.borrow().clone();
             let current = (v.current_slot)();
@@ -148,6 +150,7 @@ pub fn register_chain_methods(methods: &mut Methods, view: ChainView) {
                 "finalizedRoot": s.finalized_root,
                 "currentSlot": current,
                 "slotsBehind": current.saturating_sub(s.head_slot),
+                "devKeyAuthorities": dev_keys,
                 "mergedMining": {
                     "enabled": s.pow.enabled,
                     "finalizedHeight": s.pow.finalized_height,

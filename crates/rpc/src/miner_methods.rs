@@ -20,10 +20,11 @@ use std::sync::{Arc, Mutex};
 use alloy_primitives::Address;
 use alys_auxpow::bitcoin::CompactTarget;
 use alys_auxpow::{
-    target_from_compact, AuxPow, CreateAuxBlockResponse, JobManager, VerifyParams, WorkCommitment,
-    WorkHash,
+    target_from_compact, AuxPow, AuxPowError, CreateAuxBlockResponse, JobError, JobManager,
+    VerifyParams, WorkCommitment, WorkHash,
 };
 use alys_consensus::{ChainStatus, Input};
+use alys_metrics::{catalog as m, counter};
 use alys_primitives::withdrawals::FeeSplit;
 use alys_primitives::{AuxPowHeader, ChainSpec};
 use serde_json::Value;
@@ -124,25 +125,61 @@ impl MinerState {
             bits,
             status.head_height.saturating_add(1),
         );
-        serde_json::to_value(response).map_err(|e| RpcError::internal(e.to_string()))
+        let response =
+            serde_json::to_value(response).map_err(|e| RpcError::internal(e.to_string()))?;
+        counter!(m::AUX_WORK_SERVED).increment(1);
+        Ok(response)
     }
 
+    /// [`Self::try_submit`], counted in the aux-work metrics.
     fn submit(&self, hash: &str, auxpow_hex: &str) -> Result<Value, RpcError> {
-        let hash = WorkHash::from_rpc_hex(hash).map_err(|e| err(-8, e.to_string()))?;
+        match self.try_submit(hash, auxpow_hex) {
+            Ok(v) => {
+                counter!(m::AUX_WORK_ACCEPTED).increment(1);
+                Ok(v)
+            }
+            Err((reason, e)) => {
+                counter!(m::AUX_WORK_REJECTED, "reason" => reason).increment(1);
+                Err(e)
+            }
+        }
+    }
+
+    /// Checks and forwards a proof; on refusal, the metrics reason (one of
+    /// [`m::AUX_REJECT_REASONS`]) and the RPC error.
+    fn try_submit(&self, hash: &str, auxpow_hex: &str) -> Result<Value, (&'static str, RpcError)> {
+        let hash =
+            WorkHash::from_rpc_hex(hash).map_err(|e| ("bad_hash", err(-8, e.to_string())))?;
         let Some(verify) = &self.verify else {
-            return Err(err(-1, "merged mining is disabled on this chain"));
+            return Err((
+                "disabled",
+                err(-1, "merged mining is disabled on this chain"),
+            ));
         };
         let job = {
             let status = self.view.status.borrow();
             let mut jobs = self.jobs();
             jobs.on_head_moved(status.pow.finalized_height, status.head_height);
-            jobs.get(&hash).map_err(|e| err(-8, e.to_string()))?.clone()
+            match jobs.get(&hash) {
+                Ok(job) => job.clone(),
+                Err(e) => {
+                    let reason = match e {
+                        JobError::Stale(_) => "stale_work",
+                        JobError::Unknown(_) => "unknown_work",
+                    };
+                    return Err((reason, err(-8, e.to_string())));
+                }
+            }
         };
         let proof = AuxPow::from_hex(auxpow_hex)
-            .map_err(|e| err(-22, format!("AuxPoW decode failed: {e}")))?;
-        proof
-            .verify(&hash, job.bits, verify)
-            .map_err(|e| err(-25, format!("AuxPoW rejected: {e}")))?;
+            .map_err(|e| ("malformed", err(-22, format!("AuxPoW decode failed: {e}"))))?;
+        proof.verify(&hash, job.bits, verify).map_err(|e| {
+            let reason = match e {
+                AuxPowError::InsufficientWork => "insufficient_work",
+                _ => "invalid_proof",
+            };
+            (reason, err(-25, format!("AuxPoW rejected: {e}")))
+        })?;
         let header = AuxPowHeader::new(
             job.commitment.range_start,
             job.commitment.head_root,
@@ -150,11 +187,11 @@ impl MinerState {
             job.bits.to_consensus(),
             proof.to_bytes(),
         )
-        .ok_or_else(|| err(-22, "AuxPoW too large"))?;
+        .ok_or_else(|| ("too_large", err(-22, "AuxPoW too large")))?;
         self.view
             .inputs
             .try_send(Input::AuxPow(Box::new(header)))
-            .map_err(|_| err(-1, "node busy: consensus queue full, retry"))?;
+            .map_err(|_| ("busy", err(-1, "node busy: consensus queue full, retry")))?;
         // Accepted: a second proof for the same work adds nothing.
         let _ = self.jobs().remove(&hash);
         Ok(Value::Bool(true))

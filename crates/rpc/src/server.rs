@@ -60,19 +60,30 @@ impl Methods {
 }
 
 impl Dispatch for Methods {
-    /// Named params are taken in the order they were sent.
+    /// Named params are taken in the order they were sent. Every call is counted in
+    /// `alys_node_rpc_requests_total` by method (`other` for a name not in the table) and
+    /// status.
     fn call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
-        let params = match params {
-            Value::Null => Vec::new(),
-            Value::Array(p) => p,
-            Value::Object(o) => o.into_iter().map(|(_, v)| v).collect(),
-            _ => {
-                return Err(RpcError::invalid_params(
-                    "params must be an array or an object",
-                ))
+        let result = match params {
+            Value::Null => Methods::call(self, method, Vec::new()),
+            Value::Array(p) => Methods::call(self, method, p),
+            Value::Object(o) => {
+                Methods::call(self, method, o.into_iter().map(|(_, v)| v).collect())
             }
+            _ => Err(RpcError::invalid_params(
+                "params must be an array or an object",
+            )),
         };
-        Methods::call(self, method, params)
+        let label =
+            alys_metrics::known_or_other(method, |m| m == "help" || self.handlers.contains_key(m));
+        let status = if result.is_ok() { "ok" } else { "error" };
+        alys_metrics::counter!(
+            alys_metrics::catalog::NODE_RPC_REQUESTS,
+            "method" => label.to_string(),
+            "status" => status
+        )
+        .increment(1);
+        result
     }
 }
 

@@ -180,6 +180,8 @@ impl NodeProcess {
             NODE_RPC_AUTH.1,
             "--p2p-listen-addr",
             "127.0.0.1",
+            "--metrics-port",
+            "0",
         ] {
             args.push(a.into());
         }

@@ -52,7 +52,8 @@ impl EthereumJsProcess {
         if !jwt.exists() {
             let secret: [u8; 32] = rand::random();
             let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-            std::fs::write(jwt, hex).expect("writing the JWT secret");
+            alys_secrets::create_secret_file(jwt, hex.as_bytes())
+                .expect("writing the JWT secret (mode 0600)");
         }
         let mut el = Self {
             process: None,

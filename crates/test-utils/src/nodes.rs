@@ -69,12 +69,14 @@ pub struct DevProcess {
     pub bitcoin_rpc: Option<String>,
     /// The peg web page's URL (none with `--no-ui`).
     pub ui: Option<String>,
+    /// The Prometheus scrape URL (none with `--no-metrics`).
+    pub metrics: Option<String>,
 }
 
 impl DevProcess {
-    /// Starts `<alys> dev --datadir <datadir>` with every port 0 (the peg web page's too,
-    /// unless `extra` has `--no-ui`) plus `extra` arguments, and waits until it has printed its
-    /// endpoints.
+    /// Starts `<alys> dev --datadir <datadir>` with every port 0 (the peg web page's and the
+    /// metrics' too, unless `extra` has `--no-ui` or `--no-metrics`) plus `extra` arguments,
+    /// and waits until it has printed its endpoints.
     pub fn start(alys: &Path, datadir: &Path, extra: &[&str]) -> Self {
         std::fs::create_dir_all(datadir).expect("datadir");
         let mut args: Vec<&OsStr> = vec![OsStr::new("dev"), OsStr::new("--datadir")];
@@ -99,6 +101,11 @@ impl DevProcess {
         } else {
             &["--ui-port", "0"][..]
         })
+        .chain(if extra.contains(&"--no-metrics") {
+            &[][..]
+        } else {
+            &["--metrics-port", "0"][..]
+        })
         .chain(extra)
         {
             args.push(OsStr::new(a));
@@ -111,6 +118,7 @@ impl DevProcess {
         // Printed before both of the above.
         let bitcoin_rpc = process.printed_url("bitcoin RPC");
         let ui = process.printed_url("peg web page");
+        let metrics = process.printed_url("metrics");
         Self {
             process,
             eth_rpc,
@@ -118,6 +126,7 @@ impl DevProcess {
             node_rpc_port,
             bitcoin_rpc,
             ui,
+            metrics,
         }
     }
 

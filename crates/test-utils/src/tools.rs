@@ -6,7 +6,8 @@
 //! viem, solc, playwright-core and the EthereumJS execution client are the npm packages under
 //! `tests/e2e/node_modules` (`$ALYS_E2E_DIR` points elsewhere); esbuild and TypeScript, which
 //! build the peg web page, are under `ui/node_modules`; Chromium is Debian's `/usr/bin/chromium`
-//! (`$ALYS_CHROMIUM` points elsewhere). A test that needs a missing tool fails with a message naming it and how to
+//! (`$ALYS_CHROMIUM` points elsewhere); promtool is Debian's `prometheus` package's, on the
+//! `PATH`. A test that needs a missing tool fails with a message naming it and how to
 //! install it, unless `ALYS_ALLOW_MISSING_TOOLS=1` is set: then it prints `SKIPPED: …` and
 //! returns early.
 
@@ -49,6 +50,8 @@ pub enum Tool {
     Chromium,
     /// esbuild and TypeScript under `ui/node_modules`, which build and check the peg web page.
     UiBuild,
+    /// Prometheus's `promtool` (Debian's `prometheus` package), which checks the alert rules.
+    Promtool,
 }
 
 impl Tool {
@@ -67,6 +70,7 @@ impl Tool {
             Tool::PlaywrightCore => "playwright-core",
             Tool::Chromium => "Chromium",
             Tool::UiBuild => "esbuild and TypeScript (ui/node_modules)",
+            Tool::Promtool => "Prometheus's promtool",
         }
     }
 
@@ -74,6 +78,7 @@ impl Tool {
         match self {
             Tool::NodeJs => "install Node.js (with npm), then run scripts/setup.sh",
             Tool::Chromium => "run scripts/setup.sh (installs Debian's chromium package)",
+            Tool::Promtool => "run scripts/setup.sh (installs Debian's prometheus package)",
             _ => "run scripts/setup.sh",
         }
     }
@@ -94,6 +99,9 @@ impl Tool {
             Tool::Chromium => {
                 let path = chromium();
                 runs(&path, &["--version"]).map(|()| path)
+            }
+            Tool::Promtool => {
+                runs(Path::new("promtool"), &["--version"]).map(|()| PathBuf::from("promtool"))
             }
             Tool::UiBuild => {
                 let modules = crate::repo_root().join("ui/node_modules");

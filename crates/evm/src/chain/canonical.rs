@@ -127,7 +127,12 @@ impl Chain {
         Ok(())
     }
 
-    /// Whether `hash` is zero (unset), the head, or a canonical ancestor of `head`.
+    /// Whether `hash` is zero (unset), the head, or an ancestor of `head`.
+    ///
+    /// Walks back from `head` only until a block of the current canonical chain (at once when
+    /// `head` extends it, as it does outside reorgs), then answers from the canonical index: the
+    /// cost does not grow with the distance to `hash` (the finalized block can be thousands of
+    /// blocks back while no proof of work arrives).
     pub(super) fn is_canonical_ancestor(
         &self,
         hash: B256,
@@ -146,6 +151,9 @@ impl Chain {
         let mut cursor = head_hash;
         let mut number = head.number;
         while number > h.number {
+            if number <= self.head.number && self.db.canonical_hash(number)? == Some(cursor) {
+                return Ok(self.db.canonical_hash(h.number)? == Some(hash));
+            }
             cursor = self
                 .db
                 .header(&cursor)?

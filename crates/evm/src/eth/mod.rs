@@ -30,6 +30,7 @@ pub(crate) mod logs;
 pub(crate) mod pool;
 pub(crate) mod proof;
 pub(crate) mod receipts;
+mod rpc_metrics;
 pub mod server;
 
 pub use receipts::rpc_receipt;

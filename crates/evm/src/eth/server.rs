@@ -1,17 +1,23 @@
 //! The public JSON-RPC server: HTTP and WebSocket on one port, CORS, request/response size and
 //! batch limits, connection caps and read timeouts, Geth-style (`0x…`) subscription ids.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 use alys_http_guard::ConnectionLimits;
 use http::{HeaderValue, Method};
+use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::{
     server::{BatchRequestConfig, Server, ServerConfig, ServerHandle},
     Methods,
 };
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
-use super::{ids::HexIdProvider, module, EthConfig};
+use super::{
+    ids::HexIdProvider,
+    module,
+    rpc_metrics::{RpcCounters, RpcMetrics},
+    EthConfig,
+};
 use crate::{chain::SharedChain, serve::serve_module};
 
 /// Which browser origins may call the RPC.
@@ -94,11 +100,16 @@ pub async fn start(
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
         .set_id_provider(HexIdProvider)
         .build();
+    let module = module(chain, config.eth);
+    let counters = Arc::new(RpcCounters::new(module.method_names()));
     let builder = Server::builder()
         .set_config(server_config)
         .set_http_middleware(tower::ServiceBuilder::new().layer(cors_layer(&config.cors)))
+        .set_rpc_middleware(
+            RpcServiceBuilder::new().layer_fn(move |s| RpcMetrics::new(s, counters.clone())),
+        )
         .to_service_builder();
-    let methods: Methods = module(chain, config.eth).into();
+    let methods: Methods = module.into();
     let (local, handle) = serve_module(config.addr, config.limits, move |stop| {
         builder.clone().build(methods.clone(), stop)
     })

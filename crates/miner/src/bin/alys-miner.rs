@@ -4,38 +4,9 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use alloy_primitives::Address;
 use alys_auxpow::CommitmentPlacement;
-use alys_miner::{spawn, MinerConfig};
+use alys_miner::{cli::MinerArgs, spawn, MinerConfig};
 use clap::Parser;
-
-/// CPU merged miner for Alys.
-#[derive(Debug, Parser)]
-#[command(name = "alys-miner", version)]
-struct Args {
-    /// Node JSON-RPC URL.
-    #[arg(long, default_value = "http://127.0.0.1:3000")]
-    url: String,
-    /// Node RPC user.
-    #[arg(long, default_value = "alys")]
-    user: String,
-    /// Node RPC password.
-    #[arg(long, env = "ALYS_RPC_PASSWORD", default_value = "alys")]
-    password: String,
-    /// EVM address receiving the miner's fee share.
-    #[arg(long)]
-    address: Address,
-    /// Grinding threads.
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
-    /// Put the merged-mining commitment in a coinbase output (MARA style) instead of the
-    /// coinbase scriptSig.
-    #[arg(long)]
-    commitment_in_output: bool,
-    /// Milliseconds between polls for new work.
-    #[arg(long, default_value_t = 250)]
-    poll_ms: u64,
-}
 
 #[tokio::main]
 async fn main() {
@@ -45,7 +16,7 @@ async fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let args = Args::parse();
+    let args = MinerArgs::parse();
     let placement = if args.commitment_in_output {
         CommitmentPlacement::Output
     } else {

@@ -7,7 +7,7 @@ use super::{
     default_threshold, ChainSpec, EmergencySpec, PowSpec, SpecError, DEFAULT_AUXPOW_CHAIN_ID,
     DEFAULT_MAX_BLOCKS_WITHOUT_POW, DEFAULT_MINER_FEE_SHARE, DEFAULT_SLOT_DURATION_MS,
 };
-use crate::bls::PublicKey;
+use crate::bls::{PublicKey, Signature};
 use alloy::serde::quantity;
 use alloy_genesis::Genesis;
 use alloy_primitives::Address;
@@ -26,8 +26,12 @@ pub(super) struct SpecFile {
     slot_duration_ms: Option<u64>,
     #[serde(default)]
     authorities: Vec<PublicKey>,
+    #[serde(default)]
+    authority_proofs_of_possession: Vec<Signature>,
     #[serde(default, deserialize_with = "opt_usize")]
     approval_threshold: Option<usize>,
+    #[serde(default)]
+    allow_minority_threshold: bool,
     #[serde(default, with = "quantity::opt")]
     max_blocks_without_pow: Option<u64>,
     #[serde(default)]
@@ -73,9 +77,11 @@ impl SpecFile {
             auxpow_chain_id: self.auxpow_chain_id.unwrap_or(DEFAULT_AUXPOW_CHAIN_ID),
             slot_duration_ms: self.slot_duration_ms.unwrap_or(DEFAULT_SLOT_DURATION_MS),
             authorities: self.authorities,
+            authority_proofs_of_possession: self.authority_proofs_of_possession,
             approval_threshold: self
                 .approval_threshold
                 .unwrap_or_else(|| default_threshold(n)),
+            allow_minority_threshold: self.allow_minority_threshold,
             max_blocks_without_pow: self
                 .max_blocks_without_pow
                 .unwrap_or(DEFAULT_MAX_BLOCKS_WITHOUT_POW),
