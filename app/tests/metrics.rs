@@ -420,7 +420,16 @@ fn promtool_refuses_a_broken_rule() {
 #[test]
 fn prometheus_config_scrapes_the_authorities_and_loads_the_alerts() {
     let text = std::fs::read_to_string(repo_file("etc/prometheus.yml")).unwrap();
-    for target in ["authority-1:9001", "authority-2:9001", "authority-3:9001"] {
+    // Every authority service of the compose file is scraped on its metrics port.
+    let compose = std::fs::read_to_string(repo_file("docker-compose.yml")).unwrap();
+    let authorities: Vec<&str> = compose
+        .lines()
+        .filter_map(|l| l.strip_prefix("  ")?.strip_suffix(':'))
+        .filter(|name| name.starts_with("authority-") && !name.contains(' '))
+        .collect();
+    assert_eq!(authorities.len(), 3, "{authorities:?}");
+    for name in authorities {
+        let target = format!("{name}:9001");
         assert!(text.contains(&format!("- {target}")), "no {target}");
     }
     assert!(text.contains("#     - localhost:9001"));
