@@ -264,6 +264,7 @@ fn the_binary_refuses_a_bad_file_with_a_message_not_a_panic() {
 /// Candidate values for a flag without a default, tried in order with the flag's own parser.
 const CANDIDATES: &[&str] = &[
     "1",
+    "127.0.0.1",
     "/ip4/127.0.0.1/tcp/1",
     "0x00000000000000000000000000000000000a1b5e",
     "http://127.0.0.1:1",

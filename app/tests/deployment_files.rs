@@ -459,6 +459,8 @@ fn the_binary_runs_a_full_node_from_the_example_config() {
             "0".as_ref(),
             "--p2p-port".as_ref(),
             "0".as_ref(),
+            "--metrics-port".as_ref(),
+            "0".as_ref(),
         ],
         &dir.path().join("node.log"),
     );

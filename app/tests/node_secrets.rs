@@ -37,6 +37,8 @@ fn node(dir: &Path, chain: &Path, extra: &[&str]) -> LoggedProcess {
         "0",
         "--authrpc-port",
         "0",
+        "--metrics-port",
+        "0",
     ]
     .iter()
     .map(|s| s.to_string())
