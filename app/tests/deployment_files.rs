@@ -473,5 +473,20 @@ fn the_binary_runs_a_full_node_from_the_example_config() {
         log.contains("peg-ins trusted on threshold approvals"),
         "{log}"
     );
+    // What the dashboard shows is there for `curl <metrics URL>`.
+    let metrics = node
+        .printed_url("metrics")
+        .unwrap_or_else(|| node.wait_for_url("metrics", std::time::Duration::from_secs(30)));
+    let text = reqwest::blocking::get(&metrics).unwrap().text().unwrap();
+    for name in [
+        "alys_head_height",
+        "alys_finalized_height",
+        "alys_build_info",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {name} ")),
+            "{name} missing:\n{text}"
+        );
+    }
     node.kill();
 }
