@@ -24,12 +24,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, U256};
 use alys_primitives::bls::save_secret_key;
 use alys_primitives::dev::{dev_secret_key, DEV_ACCOUNTS};
 use alys_primitives::ChainSpec;
+use alys_test_utils::bench_env::{env_u64, now_ms};
 use alys_test_utils::cluster::{Cluster, NodeProcess};
 use alys_test_utils::tx::signed_transfer;
 use serde_json::json;
@@ -39,20 +40,6 @@ const SLOT_MS: u64 = 1000;
 const RSS_EVERY: Duration = Duration::from_secs(10);
 /// The target of the issue: slot start → imported on all 3, p99.
 const TARGET_P99_MS: f64 = 200.0;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 /// Unix time in µs of a log line's leading RFC 3339 UTC timestamp
 /// (`2026-12-07T11:52:21.927639Z`).

@@ -30,6 +30,7 @@ use alys_engine::EngineClientConfig;
 use alys_evm::eth::server::RpcServerConfig;
 use alys_primitives::dev::DEV_ACCOUNTS;
 use alys_primitives::{ChainSpec, SignedConsensusBlock};
+use alys_test_utils::bench_env::{env_u64, now_ms};
 use alys_test_utils::cluster::Cluster;
 use alys_test_utils::el::{el_config, TestEl};
 use alys_test_utils::federation::{manual_clock, open_chain, run_federation, start_node, TestNode};
@@ -43,20 +44,6 @@ const TRANSFER_GAS: u64 = 21_000;
 const TARGET_RATIO: f64 = 0.80;
 /// Senders of the transfers (dev accounts 1..=SENDERS).
 const SENDERS: usize = 5;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 /// One authority of the build: a node whose EL also serves eth JSON-RPC (to receive the
 /// transactions of the slots it proposes).

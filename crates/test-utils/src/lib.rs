@@ -6,6 +6,7 @@
 //!   does when one is missing (fail, or skip under `ALYS_ALLOW_MISSING_TOOLS=1`);
 //! - [`seed`]: a random generator seeded from `ALYS_TEST_SEED` or at random, its seed printed;
 //! - [`wait`]: waiting, with a deadline, for a condition polled from outside the process;
+//! - [`bench_env`]: the bench binaries' size knobs from the environment, and the wall clock;
 //! - [`slowloris`]: slow HTTP clients that never finish their headers or body;
 //! - `el` (`el`): an embedded execution client with its Engine API client;
 //! - `federation` (`federation`): authorities (EL + consensus chain) and a federation of them
@@ -23,6 +24,7 @@
 
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
+pub mod bench_env;
 pub mod seed;
 pub mod slowloris;
 pub mod tools;
