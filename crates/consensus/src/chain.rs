@@ -8,6 +8,7 @@
 use crate::chain_store::{CanonicalUpdate, ChainStore, ChainStoreError};
 use crate::clock::SlotClock;
 use crate::forkchoice::{BlockInfo, ForkChoice, PowIndex};
+use crate::pegout::PegOutLedger;
 use crate::pow::{ChainLookup, PowParams};
 use crate::validate::{BlockError, PegInVerifier, ValidationContext};
 use alloy_primitives::{B256, U256};
@@ -148,6 +149,7 @@ pub struct Chain<E> {
     pub(crate) store: ChainStore,
     pub(crate) forkchoice: ForkChoice,
     pub(crate) pegins: Arc<dyn PegInVerifier>,
+    pub(crate) pegouts: Arc<dyn PegOutLedger>,
     pub(crate) pow: Option<PowParams>,
     /// Submitted AuxPoW headers waiting for a proposer (see [`Chain::add_pending_auxpow`]).
     pub(crate) pending_auxpow: Vec<AuxPowHeader>,
@@ -269,6 +271,7 @@ impl<E: ExecutionEngine> Chain<E> {
             store,
             forkchoice,
             pegins,
+            pegouts: Arc::new(crate::pegout::NoPegOuts),
             pow,
             pending_auxpow: Vec::new(),
             fee_cache: Default::default(),
@@ -286,6 +289,12 @@ impl<E: ExecutionEngine> Chain<E> {
         }
         chain.redrive_el().await?;
         Ok(chain)
+    }
+
+    /// Keep the peg-out state in `ledger` (default: [`crate::pegout::NoPegOuts`]). Set before
+    /// the first block is produced or imported.
+    pub fn set_pegout_ledger(&mut self, ledger: Arc<dyn PegOutLedger>) {
+        self.pegouts = ledger;
     }
 
     /// The chain spec.
@@ -389,6 +398,7 @@ impl<E: ExecutionEngine> Chain<E> {
             approval_domain: self.approval_domain,
             current_slot: self.clock.current_slot(),
             pegins: self.pegins.as_ref(),
+            pegouts: self.pegouts.as_ref(),
             slot_duration_ms: self.spec.slot_duration_ms,
             pow: self.pow.as_ref(),
             lookup: self,

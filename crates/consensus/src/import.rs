@@ -1,5 +1,5 @@
 //! Block import: validate → EL `newPayload` must be VALID → priority fees from the EL's
-//! receipts → fork choice (and, for a block carrying an AuxPoW, finalization of its range) →
+//! receipts → the peg-out ledger records the block (burns from the receipts) → fork choice (and, for a block carrying an AuxPoW, finalization of its range) →
 //! persist (one atomic batch: block, indexes, head, finalized) → `forkchoiceUpdated(head, safe,
 //! finalized)`.
 //!
@@ -11,6 +11,7 @@ use crate::chain_store::ChainStoreError;
 use crate::fees::priority_fees;
 use crate::forkchoice::{BlockInfo, ForkChoiceError, PowIndex};
 use crate::validate::{check_block_auxpow, validate_proposal, validate_signed_block, BlockError};
+use alloy::rpc::types::TransactionReceipt;
 use alloy_primitives::{keccak256, B256, U256};
 use alys_engine::{methods, EngineError, ExecutionEngine, PayloadStatusEnum};
 use alys_primitives::{Approval, ConsensusBlock, SignedConsensusBlock};
@@ -112,15 +113,15 @@ impl<E: ExecutionEngine> Chain<E> {
         el_verdict(self.new_payload_checked(&block.message).await?)?;
         let executed = started.elapsed();
         let height = parent.height.saturating_add(1);
-        let fees = match self.block_fees(&block.message).await? {
-            Some(fees) => fees,
+        let receipts = match self.import_receipts(&block.message).await? {
+            Some(receipts) => receipts,
             // Some clients (EthereumJS) serve receipts only for canonical blocks: a block that
             // becomes our head is made the EL's head first, and the EL is set back if the
             // receipts still fail.
             None if height > self.head().height => {
                 self.set_el_head(&block.message).await?;
-                match self.block_fees(&block.message).await {
-                    Ok(Some(fees)) => fees,
+                match self.import_receipts(&block.message).await {
+                    Ok(Some(receipts)) => receipts,
                     failed => {
                         self.notify_el().await;
                         return Err(failed.err().unwrap_or_else(|| {
@@ -131,6 +132,17 @@ impl<E: ExecutionEngine> Chain<E> {
             }
             None => return Err(receipts_unknown(block.message.execution_payload.block_hash)),
         };
+        let fees = self.fees_from_receipts(&block.message, &receipts)?;
+        let refunds = block
+            .message
+            .execution_payload
+            .engine_withdrawals()
+            .iter()
+            .filter(|w| w.validator_index == crate::pegout::REFUND_VALIDATOR_INDEX)
+            .count();
+        self.pegouts
+            .imported(&parent, root, &block.message, refunds, &receipts)
+            .map_err(BlockError::PegOut)?;
         let timestamp = block.message.execution_payload.timestamp;
         let index = match &pow {
             Some(v) => v.child_index(&parent.pow, timestamp, fees),
@@ -242,6 +254,48 @@ impl<E: ExecutionEngine> Chain<E> {
         let fees = priority_fees(p, &receipts).map_err(|e| err(e.to_string()))?;
         self.fee_cache.put(p.block_hash, fees);
         Ok(Some(fees))
+    }
+
+    /// The receipts import needs: those of a block with transactions when merged mining (the
+    /// fee re-mint) or the peg-out ledger (burns) reads them, otherwise none. `None` when the
+    /// EL does not give them (yet).
+    async fn import_receipts(
+        &self,
+        block: &ConsensusBlock,
+    ) -> Result<Option<Vec<TransactionReceipt>>, ImportError> {
+        let p = &block.execution_payload;
+        if p.transactions.is_empty() || (self.pow.is_none() && !self.pegouts.needs_receipts()) {
+            return Ok(Some(Vec::new()));
+        }
+        let tx_hashes: Vec<B256> = p.transactions.iter().map(|tx| keccak256(&tx[..])).collect();
+        self.engine
+            .block_receipts(p.block_hash, p.block_number, &tx_hashes)
+            .await
+            .map_err(|source| ImportError::Engine {
+                method: methods::GET_BLOCK_RECEIPTS,
+                source,
+            })
+    }
+
+    /// Priority fees (wei) of `block` from its `receipts` (zero without merged mining).
+    fn fees_from_receipts(
+        &self,
+        block: &ConsensusBlock,
+        receipts: &[TransactionReceipt],
+    ) -> Result<U256, ImportError> {
+        let p = &block.execution_payload;
+        if p.transactions.is_empty() || self.pow.is_none() {
+            return Ok(U256::ZERO);
+        }
+        if let Some(fees) = self.fee_cache.get(&p.block_hash) {
+            return Ok(fees);
+        }
+        let fees = priority_fees(p, receipts).map_err(|e| ImportError::Receipts {
+            hash: p.block_hash,
+            reason: e.to_string(),
+        })?;
+        self.fee_cache.put(p.block_hash, fees);
+        Ok(fees)
     }
 
     /// Check a proposal (block + proposer approval) and have the EL execute its payload:

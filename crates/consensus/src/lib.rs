@@ -31,6 +31,7 @@ pub mod forkchoice;
 pub mod import;
 pub mod local;
 mod metrics;
+pub mod pegout;
 mod pending_pow;
 pub mod pow;
 pub mod producer;
@@ -44,6 +45,7 @@ pub use el_health::ElProblem;
 pub use forkchoice::{BlockInfo, ForkChoice, PowIndex};
 pub use import::{ImportError, ImportOutcome};
 pub use local::LocalNetwork;
+pub use pegout::{NoPegOuts, PegOutLedger, PegOutRejection, PegOutWork, Refund};
 pub use pow::{PowError, PowParams};
 pub use producer::ProduceError;
 pub use service::{

@@ -8,13 +8,14 @@
 //!    `suggestedFeeRecipient` = [`BURN_ADDRESS`], `withdrawals` = the expected mints of the
 //!    peg-ins to include, then the fee re-mint of the pending AuxPoW it includes (the valid one
 //!    covering the most blocks), `parentBeaconBlockRoot` = the parent consensus block root;
+//!    then the refunds due that fit ([`crate::pegout`]);
 //!    when the halting rule requires an AuxPoW and none is pending, nothing is produced
 //!    ([`ProduceError::PowRequired`]);
 //! 2. `getPayload(id)`;
 //! 3. check that the block can be imported: `newPayload` must answer VALID and, when the fee
 //!    re-mint needs them, the EL's receipts must be readable and match the payload
 //!    ([`Chain::check_importable`]); a proposer never proposes a block it cannot import itself;
-//! 4. build the [`ConsensusBlock`] and sign it: the result is a [`BlockProposal`] carrying the
+//! 4. build the [`ConsensusBlock`] (with the peg-out ledger's unsigned payout, if any) and sign it: the result is a [`BlockProposal`] carrying the
 //!    proposer's own [`Approval`].
 
 use crate::chain::{Chain, Signer};
@@ -141,6 +142,14 @@ impl<E: ExecutionEngine> Chain<E> {
             }
             _ => {}
         }
+        let work = self.pegouts.work(&parent);
+        let mints = withdrawals.len() - auxpow.as_ref().map_or(0, |(_, v)| v.withdrawals.len());
+        let fees = withdrawals.len() - mints;
+        let refunds = crate::validate::refunds_in_block(work.refunds.len(), mints, fees);
+        withdrawals.extend(crate::validate::refund_withdrawals(
+            &work.refunds[..refunds],
+            base.saturating_add(withdrawals.len() as u64),
+        ));
         if withdrawals.len() > alys_primitives::payload::MAX_WITHDRAWALS_PER_PAYLOAD {
             return Err(WithdrawalError::TooManyRecipients(withdrawals.len()).into());
         }
@@ -184,6 +193,10 @@ impl<E: ExecutionEngine> Chain<E> {
         if let Some((bytes, _)) = auxpow {
             // The header encoding is at most 512 KiB + 68 bytes, under the 1 MiB list bound.
             block.auxpow = ListEncodedOption(VariableList::new(bytes).ok());
+        }
+        if let Some(tx) = work.proposal {
+            // A payout larger than the list bound is not proposed (the ledger caps its size).
+            block.pegout_proposal = ListEncodedOption(VariableList::new(tx).ok());
         }
         self.check_importable(&block)
             .await

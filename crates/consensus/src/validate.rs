@@ -15,15 +15,20 @@
 //! 5. AuxPoW ([`crate::pow`]): a valid proof for the right range and bits, or none while
 //!    the halting rule allows it;
 //! 6. withdrawals exactly equal the expected mints: the block's peg-ins, then the fee re-mint of
-//!    its AuxPoW (no extra, missing, duplicate or reordered withdrawal);
+//!    its AuxPoW, then the refunds due ([`crate::pegout`]; as many as the payload has room for)
+//!    (no extra, missing, duplicate or reordered withdrawal);
 //! 7. peg-ins: no outpoint twice, each accepted by the [`PegInVerifier`] (confirmed, unspent,
 //!    not yet minted: the Bitcoin side is a seam; the default verifier rejects every peg-in);
-//! 8. peg-outs: not supported yet, so any is rejected.
+//! 8. peg-outs: the payout proposal, if any, is the one every node builds from the parent's
+//!    peg-out state ([`crate::pegout::PegOutLedger`]); blocks carry no finalized payouts.
 //!
 //! The EL verdict (`newPayload` VALID) is checked by [`crate::import`], which maps it onto
 //! [`BlockError::ElInvalid`] / [`BlockError::ElNotValid`].
 
 use crate::forkchoice::{prev_randao, BlockInfo};
+use crate::pegout::{
+    PegOutLedger, PegOutRejection, Refund, MAX_REFUNDS_PER_BLOCK, REFUND_VALIDATOR_INDEX,
+};
 use crate::pow::{check_auxpow, ChainLookup, PowError, PowParams, VerifiedPow};
 use crate::schedule::proposer_index;
 use alloy::eips::eip4895::Withdrawal;
@@ -200,9 +205,9 @@ pub enum BlockError {
     /// The AuxPoW rules (or the halting rule) are broken.
     #[error("{0}")]
     AuxPow(PowError),
-    /// Peg-outs are not supported yet (the node would build no proposal).
-    #[error("blocks with peg-out data are not supported yet")]
-    PegOutNotSupported,
+    /// The peg-out part of the block (payout proposal) is invalid.
+    #[error("peg-out: {0}")]
+    PegOut(PegOutRejection),
     /// The EL answered INVALID.
     #[error("execution payload invalid: {reason}")]
     ElInvalid {
@@ -262,6 +267,8 @@ pub struct ValidationContext<'a> {
     pub current_slot: u64,
     /// The peg-in seam.
     pub pegins: &'a dyn PegInVerifier,
+    /// The peg-out seam.
+    pub pegouts: &'a dyn PegOutLedger,
     /// Slot duration in ms (for the slot start).
     pub slot_duration_ms: u64,
     /// Merged-mining parameters (`None`: disabled by the spec).
@@ -440,7 +447,11 @@ pub fn check_body(
         .as_ref()
         .map(|p| p.withdrawals.as_slice())
         .unwrap_or(&[]);
-    check_withdrawals(block, fees)?;
+    let refunds = ctx
+        .pegouts
+        .expected_refunds(parent)
+        .map_err(BlockError::PegOut)?;
+    check_withdrawals(block, fees, &refunds)?;
     for (index, pegin) in block.pegins.iter().enumerate() {
         if block.pegins[..index]
             .iter()
@@ -454,10 +465,12 @@ pub fn check_body(
             .verify(parent, pegin)
             .map_err(|reason| BlockError::PegInRejected { index, reason })?;
     }
-    if block.pegout_proposal.is_some() || !block.finalized_pegouts.is_empty() {
-        return Err(BlockError::PegOutNotSupported);
+    if !block.finalized_pegouts.is_empty() {
+        return Err(BlockError::PegOut(PegOutRejection::FinalizedPayouts));
     }
-    Ok(())
+    ctx.pegouts
+        .check_proposal(parent, block.pegout_proposal.as_ref().map(|b| &b[..]))
+        .map_err(BlockError::PegOut)
 }
 
 /// Rule 5: the block's AuxPoW against its parent (fee withdrawals indexed after the peg-in
@@ -490,17 +503,58 @@ fn distinct_recipients(pegins: &[PegIn]) -> usize {
     seen.len()
 }
 
-/// Rule 6: withdrawals = peg-in mints followed by `fees` (the AuxPoW's fee re-mint), exactly.
-pub fn check_withdrawals(block: &ConsensusBlock, fees: &[Withdrawal]) -> Result<(), BlockError> {
-    let p = &block.execution_payload;
-    let mut expected = expected_withdrawals(&block.pegins, withdrawal_index_base(p.block_number))
-        .map_err(BlockError::PegInsUnmintable)?;
+/// How many of `due` refunds a block minting `mints` peg-in withdrawals and `fees` fee shares
+/// carries: as many as the payload has room for, at most [`MAX_REFUNDS_PER_BLOCK`].
+pub fn refunds_in_block(due: usize, mints: usize, fees: usize) -> usize {
+    let room = alys_primitives::payload::MAX_WITHDRAWALS_PER_PAYLOAD.saturating_sub(mints + fees);
+    due.min(MAX_REFUNDS_PER_BLOCK).min(room)
+}
+
+/// The refund withdrawals, indices from `first_index`.
+pub fn refund_withdrawals(refunds: &[Refund], first_index: u64) -> Vec<Withdrawal> {
+    refunds
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Withdrawal {
+            index: first_index.saturating_add(i as u64),
+            validator_index: REFUND_VALIDATOR_INDEX,
+            address: r.recipient,
+            amount: r.amount.to_gwei().unwrap_or(u64::MAX),
+        })
+        .collect()
+}
+
+/// The withdrawals a block must carry: peg-in mints, then `fees` (the AuxPoW's fee re-mint),
+/// then the first refunds of `due` that fit ([`refunds_in_block`]).
+pub fn block_withdrawals(
+    pegins: &[PegIn],
+    block_number: u64,
+    fees: &[Withdrawal],
+    due: &[Refund],
+) -> Result<Vec<Withdrawal>, WithdrawalError> {
+    let base = withdrawal_index_base(block_number);
+    let mut expected = expected_withdrawals(pegins, base)?;
+    let mints = expected.len();
     expected.extend_from_slice(fees);
+    let n = refunds_in_block(due.len(), mints, fees.len());
+    let first = base.saturating_add(expected.len() as u64);
+    expected.extend(refund_withdrawals(&due[..n], first));
     if expected.len() > alys_primitives::payload::MAX_WITHDRAWALS_PER_PAYLOAD {
-        return Err(BlockError::PegInsUnmintable(
-            WithdrawalError::TooManyRecipients(expected.len()),
-        ));
+        return Err(WithdrawalError::TooManyRecipients(expected.len()));
     }
+    Ok(expected)
+}
+
+/// Rule 6: withdrawals = peg-in mints, then `fees` (the AuxPoW's fee re-mint), then the refunds
+/// that fit, exactly.
+pub fn check_withdrawals(
+    block: &ConsensusBlock,
+    fees: &[Withdrawal],
+    due: &[Refund],
+) -> Result<(), BlockError> {
+    let p = &block.execution_payload;
+    let expected = block_withdrawals(&block.pegins, p.block_number, fees, due)
+        .map_err(BlockError::PegInsUnmintable)?;
     let actual = p.engine_withdrawals();
     if actual == expected {
         return Ok(());

@@ -1,0 +1,202 @@
+//! The seam to the peg-out (DESIGN §8): what a block must carry for the burns recorded by the
+//! Bridge, and how consensus tells the peg about the blocks it imports.
+//!
+//! A [`PegOutLedger`] keeps the peg-out state of every block (pending requests, pending refunds,
+//! federation UTXOs, proposed payouts) as a function of the chain: a block's state is its
+//! parent's, updated by the block's refunds, its payout proposal and the burns in its receipts.
+//! Consensus asks it
+//!
+//! - as a proposer: which refunds and which unsigned payout a block on top of `parent` carries
+//!   ([`PegOutLedger::work`]);
+//! - as a validator: whether a block's refunds are exactly the expected ones
+//!   ([`PegOutLedger::expected_refunds`]) and its payout is the one every node rebuilds
+//!   ([`PegOutLedger::check_proposal`]);
+//! - on import, after the EL executed the block: to record it with its receipts
+//!   ([`PegOutLedger::imported`]), before the block is persisted.
+//!
+//! Refunds are minted as withdrawals after the peg-in mints and the AuxPoW fee re-mint,
+//! `validator_index` = [`REFUND_VALIDATOR_INDEX`], one per refunded burn, as many as the
+//! payload has room for (at most [`MAX_REFUNDS_PER_BLOCK`]), oldest first.
+
+use alloy::rpc::types::TransactionReceipt;
+use alloy_primitives::{Address, B256};
+use alys_primitives::{ConsensusBlock, Sats};
+
+use crate::forkchoice::BlockInfo;
+
+/// `validator_index` of refund withdrawals (tells them apart from peg-in mints and fee shares).
+pub const REFUND_VALIDATOR_INDEX: u64 = 2;
+/// Most refunds minted by one block.
+pub const MAX_REFUNDS_PER_BLOCK: usize = 4;
+
+/// A burn minted back to its sender.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refund {
+    /// Who burned.
+    pub recipient: Address,
+    /// The amount burned.
+    pub amount: Sats,
+}
+
+/// What a proposer puts in a block for the peg-out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PegOutWork {
+    /// Refunds due, oldest first (the proposer mints as many as the payload has room for).
+    pub refunds: Vec<Refund>,
+    /// The unsigned payout transaction (consensus encoding), if any request is pending.
+    pub proposal: Option<Vec<u8>>,
+}
+
+/// Why a block's peg-out part is invalid.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PegOutRejection {
+    /// The block carries peg-out data but this node keeps no peg-out state.
+    #[error("peg-outs are not enabled on this node")]
+    NotEnabled,
+    /// The peg-out state of the parent is not known.
+    #[error("peg-out state of block {0} unknown")]
+    UnknownState(B256),
+    /// The payout does not decode as a Bitcoin transaction.
+    #[error("payout proposal does not decode: {0}")]
+    Undecodable(String),
+    /// A payout while no request is pending.
+    #[error("payout proposal while no peg-out request is pending")]
+    NothingToPay,
+    /// An input that is not a federation UTXO (or is spent).
+    #[error("payout input {0} is not an unspent federation output")]
+    UnknownInput(String),
+    /// The same input twice.
+    #[error("payout spends input {0} twice")]
+    DuplicateInput(String),
+    /// An output that pays no pending request.
+    #[error("payout output {index} pays no pending request")]
+    UnrequestedOutput {
+        /// Output index.
+        index: usize,
+    },
+    /// An output pays its request a wrong amount.
+    #[error("payout output {index} pays {got}, expected {expected}")]
+    AmountMismatch {
+        /// Output index.
+        index: usize,
+        /// Expected amount.
+        expected: Sats,
+        /// Amount paid.
+        got: Sats,
+    },
+    /// Change not sent back to the federation.
+    #[error("payout output {index} is change to another address than the federation")]
+    ChangeElsewhere {
+        /// Output index.
+        index: usize,
+    },
+    /// Outputs worth more than inputs.
+    #[error("payout outputs exceed its inputs")]
+    OutputsExceedInputs,
+    /// Fee rate above the chain's cap.
+    #[error("payout fee rate {rate} sat/vB above the cap of {cap}")]
+    FeeAboveCap {
+        /// Rate of the proposal.
+        rate: u64,
+        /// `maxPegOutFeeRate`.
+        cap: u64,
+    },
+    /// Fee rate below the floor.
+    #[error("payout fee rate {rate} sat/vB below the floor of {floor}")]
+    FeeBelowFloor {
+        /// Rate of the proposal.
+        rate: u64,
+        /// The floor.
+        floor: u64,
+    },
+    /// Not the payout every node builds from the parent's state at that fee rate.
+    #[error("payout {got} differs from the deterministic payout {expected}")]
+    Differs {
+        /// Txid every node builds.
+        expected: String,
+        /// Txid of the proposal.
+        got: String,
+    },
+    /// Finalized payouts are not part of blocks.
+    #[error("blocks carry no finalized payouts")]
+    FinalizedPayouts,
+    /// The Bridge's logs in the receipts are malformed.
+    #[error("Bridge logs: {0}")]
+    BurnLog(String),
+}
+
+/// The peg-out state kept along the chain (see the module docs).
+pub trait PegOutLedger: Send + Sync + 'static {
+    /// Refunds and payout a proposer puts in a block on top of `parent`.
+    fn work(&self, parent: &BlockInfo) -> PegOutWork;
+
+    /// The refunds a block on top of `parent` must mint first, oldest first (the block mints a
+    /// prefix of them: as many as the payload has room for, up to [`MAX_REFUNDS_PER_BLOCK`]).
+    fn expected_refunds(&self, parent: &BlockInfo) -> Result<Vec<Refund>, PegOutRejection>;
+
+    /// Whether `proposal` (the block's unsigned payout, if any) is the payout every node builds
+    /// on top of `parent`.
+    fn check_proposal(
+        &self,
+        parent: &BlockInfo,
+        proposal: Option<&[u8]>,
+    ) -> Result<(), PegOutRejection>;
+
+    /// Record the state of `block` (root `root`, child of `parent`), executed by the EL with
+    /// `receipts`, minting `refunds` of the expected ones. Called before the block is
+    /// persisted.
+    fn imported(
+        &self,
+        parent: &BlockInfo,
+        root: B256,
+        block: &ConsensusBlock,
+        refunds: usize,
+        receipts: &[TransactionReceipt],
+    ) -> Result<(), PegOutRejection>;
+
+    /// Whether this ledger needs the receipts of every block with transactions.
+    fn needs_receipts(&self) -> bool {
+        true
+    }
+}
+
+/// The ledger of a chain without peg-outs (tests, chains without a federation): no refunds,
+/// no payouts, and a block carrying a payout is invalid.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoPegOuts;
+
+impl PegOutLedger for NoPegOuts {
+    fn work(&self, _parent: &BlockInfo) -> PegOutWork {
+        PegOutWork::default()
+    }
+
+    fn expected_refunds(&self, _parent: &BlockInfo) -> Result<Vec<Refund>, PegOutRejection> {
+        Ok(Vec::new())
+    }
+
+    fn check_proposal(
+        &self,
+        _parent: &BlockInfo,
+        proposal: Option<&[u8]>,
+    ) -> Result<(), PegOutRejection> {
+        match proposal {
+            None => Ok(()),
+            Some(_) => Err(PegOutRejection::NotEnabled),
+        }
+    }
+
+    fn imported(
+        &self,
+        _parent: &BlockInfo,
+        _root: B256,
+        _block: &ConsensusBlock,
+        _refunds: usize,
+        _receipts: &[TransactionReceipt],
+    ) -> Result<(), PegOutRejection> {
+        Ok(())
+    }
+
+    fn needs_receipts(&self) -> bool {
+        false
+    }
+}
