@@ -11,7 +11,11 @@
 //!   rejected ([`DepositRejection`]);
 //! - BIP-340 **Schnorr** signing and verification ([`schnorr`]) for peg-out signatures;
 //! - **burns** ([`burns_from_receipts`]): the peg-out requests the Bridge recorded in a block's
-//!   receipts, each to be paid or refunded with the reason ([`burns`]).
+//!   receipts, each to be paid or refunded with the reason ([`burns`]);
+//! - the **payout** ([`payout`]): the deterministic unsigned peg-out transaction
+//!   ([`build_payout`]), the policy a member checks before signing it ([`check_payout`]), and
+//!   its leaf-A script-path signatures and witnesses ([`sign_payout`],
+//!   [`verify_payout_signature`], [`assemble`]).
 //!
 //! Following Bitcoin (blocks, reorgs, confirmations) is `alys-bitcoin`'s job.
 
@@ -19,6 +23,7 @@ pub mod burns;
 pub mod checksum;
 pub mod deposit;
 pub mod descriptor;
+pub mod payout;
 pub mod schnorr;
 pub mod taproot;
 
@@ -31,6 +36,11 @@ pub use deposit::{parse_deposit, pays_to, Deposit, DepositRejection};
 pub use descriptor::{
     emergency_script, multi_a_script, parse_bitcoin_key, parse_network, EmergencyPath, Federation,
     DEFAULT_MIN_PEG_IN_SATS,
+};
+pub use payout::{
+    assemble, build_payout, check_payout, estimated_vsize, fee_rate_of, sign_payout,
+    verify_payout_signature, Payout, PayoutError, PayoutRequest, PolicyError, RequestId, SignError,
+    Utxo, MAX_PAYOUT_INPUTS, MAX_PAYOUT_REQUESTS,
 };
 pub use schnorr::{SchnorrError, SchnorrSigner};
 pub use taproot::{nums_point, taproot_spend_info, ScriptTree, NUMS_H};
