@@ -146,6 +146,7 @@ impl BitcoinRpcArgs {
 /// The running peg-in side of a node.
 struct Peg {
     federation: Arc<alys_federation::Federation>,
+    rpc: Arc<alys_bitcoin::CoreRpcClient>,
     index: alys_bitcoin::DepositIndex,
     verifier: Arc<alys_bitcoin::FollowerPegIns>,
 }
@@ -179,8 +180,9 @@ fn start_peg(spec: &ChainSpec, store: Arc<Store>, pegins: PegIns) -> eyre::Resul
         alys_bitcoin::ClientConfig::default(),
     )
     .wrap_err("Bitcoin RPC client")?;
+    let rpc = Arc::new(rpc);
     let follower = alys_bitcoin::Follower::open(
-        Arc::new(rpc),
+        rpc.clone(),
         federation.clone(),
         store.clone(),
         alys_bitcoin::FollowerConfig::from_spec(spec),
@@ -215,9 +217,51 @@ fn start_peg(spec: &ChainSpec, store: Arc<Store>, pegins: PegIns) -> eyre::Resul
     );
     Ok(Some(Peg {
         federation,
+        rpc,
         index,
         verifier,
     }))
+}
+
+/// The peg-out ledger of a chain with a federation (`None` without `federationBitcoinPubkeys`).
+fn open_pegout_ledger(
+    spec: &ChainSpec,
+    chain_store: &alys_consensus::chain_store::ChainStore,
+    store: Arc<Store>,
+) -> eyre::Result<Option<Arc<alys_federation::pegout::Ledger>>> {
+    if spec.federation_bitcoin_pubkeys.is_empty() {
+        return Ok(None);
+    }
+    let ledger =
+        alys_federation::pegout::Ledger::new(spec, Arc::new(chain_store.clone()), store)
+            .wrap_err("opening the peg-out ledger")?;
+    Ok(Some(Arc::new(ledger)))
+}
+
+/// Keeps the ledger's payout fee rate at the Bitcoin node's 6-block estimate (polled every
+/// minute; the spec's floor and cap apply).
+fn spawn_fee_rate_updates(
+    rpc: Arc<alys_bitcoin::CoreRpcClient>,
+    ledger: Arc<alys_federation::pegout::Ledger>,
+) {
+    use alys_bitcoin::BitcoinRpc;
+    tokio::spawn(async move {
+        loop {
+            match rpc.estimate_smart_fee(6).await {
+                Ok(estimate) => {
+                    if let Some(btc_per_kvb) = estimate.feerate {
+                        // BTC/kvB → sat/vB, rounded up.
+                        let rate = (btc_per_kvb * 100_000.0).ceil();
+                        if rate.is_finite() && rate >= 0.0 {
+                            ledger.set_fee_rate(rate as u64);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "estimatesmartfee failed: payout fee rate unchanged"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        }
+    });
 }
 
 /// Opens the consensus chain, waiting for an execution client that is not reachable yet (it
@@ -357,7 +401,14 @@ pub(super) async fn start_node(
         None if trusted => Arc::new(alys_consensus::TrustedPegIns),
         None => Arc::new(NoPegIns),
     };
-    let chain = open_chain(spec.clone(), clock.clone(), engine, store, pegins).await?;
+    let mut chain = open_chain(spec.clone(), clock.clone(), engine, store.clone(), pegins).await?;
+    let ledger = open_pegout_ledger(&spec, chain.store(), store)?;
+    if let Some(ledger) = &ledger {
+        chain.set_pegout_ledger(ledger.clone());
+        if let Some(peg) = &peg {
+            spawn_fee_rate_updates(peg.rpc.clone(), ledger.clone());
+        }
+    }
     let authority = signer.as_ref().map(|s| s.index());
     let chain_store = chain.store().clone();
     let node_store = chain_store.clone();
@@ -403,6 +454,16 @@ pub(super) async fn start_node(
                         chain: chain_store.clone(),
                         required_confirmations: alys_bitcoin::FollowerConfig::from_spec(&spec)
                             .required_confirmations,
+                    },
+                );
+            }
+            if let Some(ledger) = &ledger {
+                alys_rpc::register_pegout_methods(
+                    &mut methods,
+                    alys_rpc::PegOutView {
+                        ledger: ledger.clone(),
+                        status: service.status.clone(),
+                        progress: None,
                     },
                 );
             }

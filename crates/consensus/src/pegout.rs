@@ -68,6 +68,34 @@ pub enum PegOutRejection {
     /// The same input twice.
     #[error("payout spends input {0} twice")]
     DuplicateInput(String),
+    /// The payout spends nothing.
+    #[error("payout proposal spends nothing")]
+    NoInputs,
+    /// A request of the batch has no output.
+    #[error("payout pays only {outputs} of the {requests} requests due")]
+    MissingOutput {
+        /// Outputs of the proposal.
+        outputs: usize,
+        /// Requests it must pay.
+        requests: usize,
+    },
+    /// An output pays another address than its request's.
+    #[error("payout output {index} does not pay its request's address")]
+    AddressMismatch {
+        /// Output index.
+        index: usize,
+    },
+    /// The change is not what the inputs leave.
+    #[error("payout change {got:?} sats, expected {expected:?}")]
+    ChangeMismatch {
+        /// What the rule gives.
+        expected: Option<u64>,
+        /// What the proposal pays.
+        got: Option<u64>,
+    },
+    /// The inputs do not cover the requests.
+    #[error("payout inputs do not cover the requests")]
+    InputsBelowRequests,
     /// An output that pays no pending request.
     #[error("payout output {index} pays no pending request")]
     UnrequestedOutput {

@@ -17,6 +17,8 @@
 //!   its leaf-A script-path signatures and witnesses ([`sign_payout`],
 //!   [`verify_payout_signature`], [`assemble`]).
 //!
+//! - the **peg-out ledger** ([`pegout`]): the peg-out state of every block, served to consensus.
+//!
 //! Following Bitcoin (blocks, reorgs, confirmations) is `alys-bitcoin`'s job.
 
 pub mod burns;
@@ -24,6 +26,7 @@ pub mod checksum;
 pub mod deposit;
 pub mod descriptor;
 pub mod payout;
+pub mod pegout;
 pub mod schnorr;
 pub mod taproot;
 

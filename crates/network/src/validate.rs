@@ -127,11 +127,13 @@ impl GossipValidator {
     pub fn check(&self, msg: &GossipMessage) -> Result<(), GossipError> {
         let current = self.clock.current_slot();
         let pegins = NoPegIns;
+        let pegouts = alys_consensus::NoPegOuts;
         let ctx = ValidationContext {
             spec: &self.spec,
             approval_domain: self.domain,
             current_slot: current,
             pegins: &pegins,
+            pegouts: &pegouts,
             slot_duration_ms: self.spec.slot_duration_ms,
             pow: None,
             lookup: &NoLookup,

@@ -104,6 +104,12 @@ registry! {
         /// Outpoints minted up to the finalized block: txid ‖ vout (u32 BE) → minting root.
         MINTED = 0x32,
     }
+
+    /// Columns of the peg-out ledger (`alys-federation`, 0x40–0x4f).
+    peg {
+        /// Burns recorded by each imported block: block root → encoded burns.
+        BURNS = 0x40,
+    }
 }
 
 /// Positions in `claims` of the first two claims of the same column byte, if any.
