@@ -232,9 +232,8 @@ fn open_pegout_ledger(
     if spec.federation_bitcoin_pubkeys.is_empty() {
         return Ok(None);
     }
-    let ledger =
-        alys_federation::pegout::Ledger::new(spec, Arc::new(chain_store.clone()), store)
-            .wrap_err("opening the peg-out ledger")?;
+    let ledger = alys_federation::pegout::Ledger::new(spec, Arc::new(chain_store.clone()), store)
+        .wrap_err("opening the peg-out ledger")?;
     Ok(Some(Arc::new(ledger)))
 }
 
@@ -257,7 +256,9 @@ fn spawn_fee_rate_updates(
                         }
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "estimatesmartfee failed: payout fee rate unchanged"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "estimatesmartfee failed: payout fee rate unchanged")
+                }
             }
             tokio::time::sleep(std::time::Duration::from_secs(60)).await;
         }

@@ -16,6 +16,6 @@ mod server;
 pub use alys_json_rpc_http::{ConnectionLimits, Credentials, PublicAccess, RpcError};
 pub use chain_methods::{register_chain_methods, ChainView, NetworkSummary};
 pub use miner_methods::{register_miner_methods, MinerView, MAX_JOBS, MAX_JOB_HEAD_LAG};
-pub use pegout_methods::{register_pegout_methods, PayoutProgress, PegOutView, MAX_LISTED_PEGOUTS};
 pub use peg_methods::{peg_read_access, register_peg_methods, PegView, PEG_READ_METHODS};
+pub use pegout_methods::{register_pegout_methods, PayoutProgress, PegOutView, MAX_LISTED_PEGOUTS};
 pub use server::{Methods, RpcServer, DEFAULT_LIMITS, MAX_BODY_BYTES};

@@ -167,11 +167,7 @@ impl Ledger {
     fn remember(&self, root: B256, state: Arc<PegOutState>) {
         let mut states = self.states.lock();
         if states.len() >= MAX_CACHED_STATES && !states.contains_key(&root) {
-            if let Some(lowest) = states
-                .iter()
-                .min_by_key(|(_, s)| s.height)
-                .map(|(r, _)| *r)
-            {
+            if let Some(lowest) = states.iter().min_by_key(|(_, s)| s.height).map(|(r, _)| *r) {
                 states.remove(&lowest);
             }
         }
@@ -316,13 +312,12 @@ impl Ledger {
     }
 
     /// The payouts proposed on the chain ending at `head`, oldest first.
-    pub fn payouts(&self, head: &B256) -> Result<Vec<(Txid, super::ProposedPayoutRecord)>, PegOutRejection> {
+    pub fn payouts(
+        &self,
+        head: &B256,
+    ) -> Result<Vec<(Txid, super::ProposedPayoutRecord)>, PegOutRejection> {
         let state = self.state(head)?;
-        let mut list: Vec<_> = state
-            .payouts
-            .iter()
-            .map(|(t, p)| (*t, p.clone()))
-            .collect();
+        let mut list: Vec<_> = state.payouts.iter().map(|(t, p)| (*t, p.clone())).collect();
         list.sort_by_key(|(_, p)| p.height);
         Ok(list)
     }
@@ -519,7 +514,14 @@ impl PegOutLedger for Ledger {
         let burns = burns_from_receipts(receipts, BRIDGE_ADDRESS, &self.rules)
             .map_err(|e| PegOutRejection::BurnLog(e.to_string()))?;
         let state = self.state(&parent.root)?;
-        let next = self.apply(&state, root, parent.height.saturating_add(1), block, refunds, &burns)?;
+        let next = self.apply(
+            &state,
+            root,
+            parent.height.saturating_add(1),
+            block,
+            refunds,
+            &burns,
+        )?;
         if !burns.is_empty() {
             let mut batch = WriteBatch::default();
             batch.put(BURNS, root.as_slice(), encode_burns(&burns));

@@ -315,8 +315,7 @@ impl PegOutState {
         let held = self.totals.minted.checked_sub(out) == Some(self.utxo_total().0);
         let waiting: u64 = self.pending.values().map(|r| r.amount.0).sum::<u64>()
             + self.refunds.values().map(|r| r.amount.0).sum::<u64>();
-        let accounted =
-            waiting + self.totals.refunded + self.totals.proposed == self.totals.burned;
+        let accounted = waiting + self.totals.refunded + self.totals.proposed == self.totals.burned;
         held && accounted
     }
 }
