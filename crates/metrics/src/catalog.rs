@@ -84,6 +84,24 @@ pub const DEPOSITS_MINTED: &str = "alys_deposits_minted_total";
 /// Sats minted by imported blocks.
 pub const DEPOSITS_MINTED_SATS: &str = "alys_deposits_minted_sats_total";
 
+// Peg-out ledger (the state at the highest imported block).
+/// Sats held in federation UTXOs.
+pub const PEGOUT_UTXO_TOTAL_SATS: &str = "alys_pegout_utxo_total_sats";
+/// Federation UTXOs.
+pub const PEGOUT_UTXOS: &str = "alys_pegout_utxos";
+/// Peg-out requests waiting for a payout.
+pub const PEGOUT_PENDING_REQUESTS: &str = "alys_pegout_pending_requests";
+/// Refunds due (burns that cannot be paid, not minted back yet).
+pub const PEGOUT_REFUNDS_DUE: &str = "alys_pegout_refunds_due";
+/// 1 while the peg balance invariant holds on the ledger's state.
+pub const PEG_BALANCE_OK: &str = "alys_peg_balance_ok";
+/// Peg-out requests recorded by imported blocks, by disposition.
+pub const PEGOUT_REQUESTS: &str = "alys_pegout_requests_total";
+/// Payouts proposed by imported blocks.
+pub const PEGOUT_PAYOUTS_PROPOSED: &str = "alys_pegout_payouts_proposed_total";
+/// Refunds minted by imported blocks.
+pub const PEGOUT_REFUNDS_MINTED: &str = "alys_pegout_refunds_minted_total";
+
 // Merged mining.
 /// Work handed to miners (`createauxblock`, `getauxblock`).
 pub const AUX_WORK_SERVED: &str = "alys_aux_work_served_total";
@@ -213,6 +231,41 @@ pub const METRICS: &[Metric] = &[
     ),
     counter(DEPOSITS_MINTED, "Deposits minted by imported blocks", &[]),
     counter(DEPOSITS_MINTED_SATS, "Sats minted by imported blocks", &[]),
+    gauge(
+        PEGOUT_UTXO_TOTAL_SATS,
+        "Sats held in federation UTXOs (peg-out ledger, highest imported block)",
+    ),
+    gauge(PEGOUT_UTXOS, "Federation UTXOs (peg-out ledger)"),
+    gauge(
+        PEGOUT_PENDING_REQUESTS,
+        "Peg-out requests waiting for a payout",
+    ),
+    gauge(
+        PEGOUT_REFUNDS_DUE,
+        "Burns to refund that no block minted back yet",
+    ),
+    gauge(
+        PEG_BALANCE_OK,
+        "1 while the peg balance invariant holds (UTXO total = minted - paid - fees; every burn accounted for)",
+    ),
+    counter(
+        PEGOUT_REQUESTS,
+        "Peg-out requests recorded by imported blocks, by disposition",
+        &[Label {
+            name: "disposition",
+            initial: &["pay", "refund"],
+        }],
+    ),
+    counter(
+        PEGOUT_PAYOUTS_PROPOSED,
+        "Payouts proposed by imported blocks",
+        &[],
+    ),
+    counter(
+        PEGOUT_REFUNDS_MINTED,
+        "Refunds minted by imported blocks",
+        &[],
+    ),
     counter(AUX_WORK_SERVED, "Merged-mining work handed to miners", &[]),
     counter(AUX_WORK_ACCEPTED, "AuxPoW proofs accepted from miners", &[]),
     counter(

@@ -78,6 +78,8 @@ pub struct Ledger {
     chain: Arc<dyn LedgerChain>,
     store: Arc<Store>,
     states: Mutex<HashMap<B256, Arc<PegOutState>>>,
+    /// Height of the highest block imported (the one the metrics show).
+    highest: AtomicU64,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -107,6 +109,7 @@ impl Ledger {
             chain,
             store,
             states: Mutex::new(HashMap::new()),
+            highest: AtomicU64::new(0),
         })
     }
 
@@ -528,6 +531,11 @@ impl PegOutLedger for Ledger {
             self.store
                 .write(batch, Durability::Buffered)
                 .map_err(|e| PegOutRejection::BurnLog(e.to_string()))?;
+        }
+        super::metrics::block_imported(&burns, block.pegout_proposal.is_some(), refunds);
+        if next.height >= self.highest.load(Ordering::Relaxed) {
+            self.highest.store(next.height, Ordering::Relaxed);
+            super::metrics::head_state(&next);
         }
         self.remember(root, Arc::new(next));
         Ok(())

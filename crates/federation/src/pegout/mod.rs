@@ -3,6 +3,7 @@
 //! served to consensus through [`alys_consensus::PegOutLedger`].
 
 pub mod ledger;
+mod metrics;
 pub mod state;
 
 pub use ledger::{
