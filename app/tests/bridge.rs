@@ -17,50 +17,11 @@ use common::{cast, require, Tool};
 use serde_json::Value;
 
 const BRIDGE: &str = "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB";
-const KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const ADDR0: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 /// A regtest P2WPKH address (bech32).
 const BTC_ADDRESS: &str = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
 /// 20,000 sats in wei.
 const VALUE_WEI: u128 = 20_000 * 10_000_000_000;
-
-fn balance(rpc: &str, who: &str) -> u128 {
-    cast(&["balance", who, "-r", rpc]).unwrap().parse().unwrap()
-}
-
-/// Sends a transaction with a fixed gas limit (so cast does not refuse it at estimation) and
-/// returns its mined receipt.
-fn send(rpc: &str, args: &[&str]) -> Value {
-    let mut all = vec![
-        "send",
-        "--private-key",
-        KEY0,
-        "--gas-limit",
-        "200000",
-        "-r",
-        rpc,
-        "--async",
-    ];
-    // Last: `--create <code>` takes every argument after it.
-    all.extend_from_slice(args);
-    let hash = cast(&all).unwrap();
-    let receipt = cast(&["receipt", &hash, "--json", "-r", rpc]).unwrap();
-    serde_json::from_str(&receipt).unwrap()
-}
-
-fn hex_of(text: &str) -> String {
-    format!("0x{}", hex::encode(text))
-}
-
-/// Creation code of a contract that emits `RequestPegOut` like the Bridge (topic 0 = the event,
-/// topic 1 = the caller, data = the calldata) without any check or burn:
-/// runtime `CALLDATASIZE PUSH0 PUSH0 CALLDATACOPY CALLER PUSH32 <topic> CALLDATASIZE PUSH0 LOG2
-/// STOP`, behind an init code that returns it.
-fn impostor_creation_code(topic0: &str) -> String {
-    let runtime = format!("365f5f37337f{}365fa200", topic0.trim_start_matches("0x"));
-    let len = runtime.len() / 2;
-    format!("0x60{len:02x}600a5f3960{len:02x}5ff3{runtime}")
-}
 
 /// The receipts of the block that holds `receipt`, as the node reads them.
 fn block_receipts(rpc: &str, receipt: &Value) -> Vec<TransactionReceipt> {
@@ -96,12 +57,12 @@ fn request_pegout_on_the_genesis_bridge() {
 
     // A request: the log, from the Bridge, with the sender, the address bytes and the value.
     let value = VALUE_WEI.to_string();
-    let receipt = send(
+    let receipt = common::send_mined(
         &rpc,
         &[
             BRIDGE,
             "requestPegOut(bytes)",
-            &hex_of(BTC_ADDRESS),
+            &common::hex_of(BTC_ADDRESS),
             "--value",
             &value,
         ],
@@ -126,12 +87,16 @@ fn request_pegout_on_the_genesis_bridge() {
     ])
     .unwrap();
     let mut fields = decoded.lines();
-    assert_eq!(fields.next(), Some(hex_of(BTC_ADDRESS).as_str()));
+    assert_eq!(fields.next(), Some(common::hex_of(BTC_ADDRESS).as_str()));
     assert_eq!(
         fields.next().and_then(|v| v.split_whitespace().next()),
         Some(value.as_str())
     );
-    assert_eq!(balance(&rpc, BRIDGE), VALUE_WEI, "the burned value stays");
+    assert_eq!(
+        common::wei_balance(&rpc, BRIDGE),
+        VALUE_WEI,
+        "the burned value stays"
+    );
 
     // The node's reader on the real receipts: the request, to be paid.
     let rules = PegOutRules::from_spec(&ChainSpec::dev(1).unwrap()).unwrap();
@@ -151,17 +116,20 @@ fn request_pegout_on_the_genesis_bridge() {
     ));
 
     // The same event from another contract: on chain, and ignored.
-    let created = send(&rpc, &["--create", &impostor_creation_code(&topic0)]);
+    let created = common::send_mined(
+        &rpc,
+        &["--create", &common::impostor_creation_code(&topic0)],
+    );
     assert_eq!(created["status"], "0x1", "{created}");
     let impostor = created["contractAddress"].as_str().unwrap().to_string();
     let data = cast(&[
         "abi-encode",
         "f(bytes,uint256)",
-        &hex_of(BTC_ADDRESS),
+        &common::hex_of(BTC_ADDRESS),
         &value,
     ])
     .unwrap();
-    let fake = send(&rpc, &[&impostor, &data]);
+    let fake = common::send_mined(&rpc, &[&impostor, &data]);
     assert_eq!(fake["status"], "0x1", "{fake}");
     assert_eq!(fake["logs"][0]["topics"][0].as_str().unwrap(), topic0);
     assert_eq!(
@@ -178,7 +146,7 @@ fn request_pegout_on_the_genesis_bridge() {
         "call",
         BRIDGE,
         "requestPegOut(bytes)",
-        &hex_of(BTC_ADDRESS),
+        &common::hex_of(BTC_ADDRESS),
         "--value",
         &not_whole,
         "--from",
@@ -191,20 +159,24 @@ fn request_pegout_on_the_genesis_bridge() {
     assert!(call.contains(&selector[2..]), "{call}");
 
     // Mined and reverted: not whole sats, and a plain transfer.
-    let receipt = send(
+    let receipt = common::send_mined(
         &rpc,
         &[
             BRIDGE,
             "requestPegOut(bytes)",
-            &hex_of(BTC_ADDRESS),
+            &common::hex_of(BTC_ADDRESS),
             "--value",
             &not_whole,
         ],
     );
     assert_eq!(receipt["status"], "0x0", "{receipt}");
     assert_eq!(receipt["logs"].as_array().map(Vec::len), Some(0));
-    let receipt = send(&rpc, &[BRIDGE, "--value", "1ether"]);
+    let receipt = common::send_mined(&rpc, &[BRIDGE, "--value", "1ether"]);
     assert_eq!(receipt["status"], "0x0", "{receipt}");
-    assert_eq!(balance(&rpc, BRIDGE), VALUE_WEI, "nothing else kept");
+    assert_eq!(
+        common::wei_balance(&rpc, BRIDGE),
+        VALUE_WEI,
+        "nothing else kept"
+    );
     dev.stop();
 }

@@ -13,7 +13,6 @@ use common::{build_deposits, require_all, with_auth, DevProcess as Dev, Tool};
 use serde_json::{json, Value};
 
 const BRIDGE: &str = "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB";
-const KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const ADDR0: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 /// Regtest addresses of each kind.
 const BECH32: &str = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
@@ -23,44 +22,27 @@ const BASE58: &str = "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn";
 const MAINNET: &str = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq";
 const WEI_PER_SAT: u128 = 10_000_000_000;
 
-fn hex_of(text: &str) -> String {
-    format!("0x{}", hex::encode(text))
-}
-
-/// Burns `sats` to `address` from the first dev account; the transaction hash once mined.
+/// Burns `sats` to `address` from the first dev account; the transaction hash and receipt.
 fn burn(rpc: &str, address: &str, sats: u64) -> (String, Value) {
     let value = (u128::from(sats) * WEI_PER_SAT).to_string();
-    let hash = common::cast(&[
-        "send",
-        "--private-key",
-        KEY0,
-        "--gas-limit",
-        "200000",
-        "-r",
+    let receipt = common::send_mined(
         rpc,
-        "--async",
-        BRIDGE,
-        "requestPegOut(bytes)",
-        &hex_of(address),
-        "--value",
-        &value,
-    ])
-    .unwrap();
-    let receipt = common::cast(&["receipt", &hash, "--json", "-r", rpc]).unwrap();
-    (hash, serde_json::from_str(&receipt).unwrap())
+        &[
+            BRIDGE,
+            "requestPegOut(bytes)",
+            &common::hex_of(address),
+            "--value",
+            &value,
+        ],
+    );
+    let hash = receipt["transactionHash"].as_str().unwrap().to_string();
+    (hash, receipt)
 }
 
 fn status(dev: &Dev, hash: &str) -> Option<Value> {
     dev.node("getpegoutstatus", json!([hash]))
         .ok()
         .and_then(|s| s["requests"].get(0).cloned())
-}
-
-fn wei_balance(rpc: &str, who: &str) -> u128 {
-    common::cast(&["balance", who, "-r", rpc])
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 #[test]
@@ -127,7 +109,7 @@ fn burns_are_proposed_in_payouts_and_bad_addresses_refunded() {
     }
 
     // A burn to a mainnet address: refunded to the sender, to the wei.
-    let before = wei_balance(&rpc, ADDR0);
+    let before = common::wei_balance(&rpc, ADDR0);
     let (hash, receipt) = burn(&rpc, MAINNET, 40_000);
     assert_eq!(receipt["status"], "0x1", "{receipt}");
     let gas_used = u128::from_str_radix(
@@ -160,15 +142,38 @@ fn burns_are_proposed_in_payouts_and_bad_addresses_refunded() {
     common::wait_until(
         Duration::from_secs(30),
         "the refund to reach the sender",
-        || (wei_balance(&rpc, ADDR0) == before - gas_used * gas_price).then_some(()),
+        || (common::wei_balance(&rpc, ADDR0) == before - gas_used * gas_price).then_some(()),
         || {
             format!(
                 "balance {} expected {}",
-                wei_balance(&rpc, ADDR0),
+                common::wei_balance(&rpc, ADDR0),
                 before - gas_used * gas_price
             )
         },
     );
+
+    // The same event emitted by another contract: no request.
+    let topic0 = common::cast(&["keccak", "RequestPegOut(address,bytes,uint256)"]).unwrap();
+    let created = common::send_mined(
+        &rpc,
+        &["--create", &common::impostor_creation_code(&topic0)],
+    );
+    assert_eq!(created["status"], "0x1", "{created}");
+    let impostor = created["contractAddress"].as_str().unwrap().to_string();
+    let data = common::cast(&[
+        "abi-encode",
+        "f(bytes,uint256)",
+        &common::hex_of(BECH32),
+        &(100_000 * WEI_PER_SAT).to_string(),
+    ])
+    .unwrap();
+    let fake = common::send_mined(&rpc, &[&impostor, &data]);
+    assert_eq!(fake["status"], "0x1", "{fake}");
+    assert_eq!(fake["logs"][0]["topics"][0].as_str().unwrap(), topic0);
+    let fake_hash = fake["transactionHash"].as_str().unwrap().to_string();
+    dev.wait_block_above(dev.block_number() + 2);
+    let err = dev.node("getpegoutstatus", json!([fake_hash])).unwrap_err();
+    assert!(err.contains("no peg-out request"), "{err}");
 
     let listed = dev.node("listpegouts", json!([{"sender": ADDR0}])).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 4, "{listed}");

@@ -191,3 +191,47 @@ pub(crate) fn build_deposits(
 pub(crate) fn with_auth(url: &str, user: &str, password: &str) -> String {
     url.replacen("http://", &format!("http://{user}:{password}@"), 1)
 }
+
+/// Creation code of a contract that emits `RequestPegOut` like the Bridge (topic 0 = the event,
+/// topic 1 = the caller, data = the calldata) without any check or burn:
+/// runtime `CALLDATASIZE PUSH0 PUSH0 CALLDATACOPY CALLER PUSH32 <topic> CALLDATASIZE PUSH0 LOG2
+/// STOP`, behind an init code that returns it.
+pub(crate) fn impostor_creation_code(topic0: &str) -> String {
+    let runtime = format!("365f5f37337f{}365fa200", topic0.trim_start_matches("0x"));
+    let len = runtime.len() / 2;
+    format!("0x60{len:02x}600a5f3960{len:02x}5ff3{runtime}")
+}
+
+/// Sends a transaction from the first dev account with a fixed gas limit (so cast does not
+/// refuse it at estimation) and returns its mined receipt.
+pub(crate) fn send_mined(rpc: &str, args: &[&str]) -> Value {
+    let mut all = vec![
+        "send",
+        "--private-key",
+        DEV_KEY0,
+        "--gas-limit",
+        "200000",
+        "-r",
+        rpc,
+        "--async",
+    ];
+    // Last: `--create <code>` takes every argument after it.
+    all.extend_from_slice(args);
+    let hash = cast(&all).unwrap();
+    let receipt = cast(&["receipt", &hash, "--json", "-r", rpc]).unwrap();
+    serde_json::from_str(&receipt).unwrap()
+}
+
+/// The private key of the first prefunded dev account.
+pub(crate) const DEV_KEY0: &str =
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+/// `0x` + the hex of `text`'s bytes (a `bytes` argument for cast).
+pub(crate) fn hex_of(text: &str) -> String {
+    format!("0x{}", hex::encode(text))
+}
+
+/// The balance of `who` in wei, read with `cast balance`.
+pub(crate) fn wei_balance(rpc: &str, who: &str) -> u128 {
+    cast(&["balance", who, "-r", rpc]).unwrap().parse().unwrap()
+}
