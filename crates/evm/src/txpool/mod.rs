@@ -29,182 +29,20 @@ use alloy::consensus::{
 use alloy::eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, U256};
 use parking_lot::Mutex;
-use revm::{context_interface::cfg::gas::calculate_initial_tx_gas, primitives::hardfork::SpecId};
 use tokio::sync::broadcast;
 
 use crate::state::StateView;
 
+mod config;
+mod error;
+mod pricing;
+
+pub use config::*;
+pub use error::PoolError;
+use pricing::{intrinsic_gas, rank, tip_cap, Tail};
+
 /// The pool shared by the payload builder and the RPC, under a lock of its own.
 pub type SharedPool = Arc<Mutex<TxPool>>;
-
-/// Default maximum transactions held in total.
-pub const MAX_POOL_SIZE: usize = 20_000;
-/// Default maximum encoded bytes held in total (64 MiB).
-pub const MAX_POOL_BYTES: usize = 64 * 1024 * 1024;
-/// Default maximum transactions per sender queued behind a nonce gap (Geth's
-/// `--txpool.accountqueue`).
-pub const MAX_QUEUED_PER_SENDER: usize = 64;
-/// Default maximum transactions held whose fee cap is below the current base fee.
-pub const MAX_BELOW_BASE_FEE: usize = 1024;
-/// Default maximum transactions held per sender.
-pub const MAX_PER_SENDER: usize = 1_000;
-/// Default minimum fee bump, in percent, for a replacement.
-pub const REPLACEMENT_BUMP_PERCENT: u128 = 10;
-/// Largest accepted transaction, encoded (Geth's `txMaxSize`, 4 slots of 32 KiB).
-pub const MAX_TX_SIZE: usize = 128 * 1024;
-/// EIP-3860 limit on init code.
-pub const MAX_INITCODE_SIZE: usize = 2 * 24_576;
-/// Capacity of the new-transaction notification channel.
-const PENDING_CHANNEL_CAPACITY: usize = 4096;
-
-/// Admission limits and prices.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PoolConfig {
-    /// Maximum transactions held in total.
-    pub max_size: usize,
-    /// Maximum encoded bytes held in total.
-    pub max_bytes: usize,
-    /// Maximum transactions held per sender.
-    pub max_per_sender: usize,
-    /// Maximum transactions per sender queued behind a nonce gap.
-    pub max_queued_per_sender: usize,
-    /// Maximum transactions held whose fee cap is below the current base fee (they cannot be
-    /// mined until the base fee falls).
-    pub max_below_base_fee: usize,
-    /// Minimum fee bump, in percent, for a replacement (applies to fee cap and tip).
-    pub price_bump_percent: u128,
-    /// Minimum priority fee (tip) per gas, in wei.
-    pub min_tip: u128,
-    /// Largest accepted encoded transaction, in bytes.
-    pub max_tx_size: usize,
-    /// Accept legacy transactions without EIP-155 replay protection (Geth refuses them over
-    /// RPC unless `--rpc.allow-unprotected-txs`).
-    pub allow_unprotected: bool,
-}
-
-impl Default for PoolConfig {
-    fn default() -> Self {
-        Self {
-            max_size: MAX_POOL_SIZE,
-            max_bytes: MAX_POOL_BYTES,
-            max_per_sender: MAX_PER_SENDER,
-            max_queued_per_sender: MAX_QUEUED_PER_SENDER,
-            max_below_base_fee: MAX_BELOW_BASE_FEE,
-            price_bump_percent: REPLACEMENT_BUMP_PERCENT,
-            min_tip: 1,
-            max_tx_size: MAX_TX_SIZE,
-            allow_unprotected: false,
-        }
-    }
-}
-
-/// Why a transaction was refused (messages as Geth words them, so tools recognise them).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PoolError {
-    /// Signature does not recover.
-    #[error("invalid sender: {0}")]
-    InvalidSender(String),
-    /// Wrong chain id.
-    #[error("invalid chain id")]
-    WrongChainId,
-    /// Legacy transaction without EIP-155 chain id.
-    #[error("only replay-protected (EIP-155) transactions allowed over RPC")]
-    Unprotected,
-    /// Blob transactions are not accepted on this chain.
-    #[error("transaction type not supported: blob transactions are not accepted on this chain")]
-    BlobNotSupported,
-    /// A transaction type of a fork that is not active.
-    #[error("transaction type not supported")]
-    TypeNotSupported,
-    /// Encoded transaction too large.
-    #[error("oversized data: transaction size {size}, limit {limit}")]
-    Oversized {
-        /// Encoded size.
-        size: usize,
-        /// Limit.
-        limit: usize,
-    },
-    /// Init code above the EIP-3860 limit.
-    #[error("max initcode size exceeded: code size {size}, limit {limit}")]
-    InitCodeTooLarge {
-        /// Init code size.
-        size: usize,
-        /// Limit.
-        limit: usize,
-    },
-    /// Gas limit above the block gas limit.
-    #[error("exceeds block gas limit")]
-    GasLimit,
-    /// Gas limit below the intrinsic cost.
-    #[error("intrinsic gas too low: gas {gas}, minimum needed {needed}")]
-    IntrinsicGas {
-        /// Transaction gas limit.
-        gas: u64,
-        /// Intrinsic gas.
-        needed: u64,
-    },
-    /// Priority fee above the fee cap.
-    #[error("max priority fee per gas higher than max fee per gas")]
-    TipAboveFeeCap,
-    /// Nonce below the account's.
-    #[error("nonce too low: next nonce {expected}, tx nonce {got}")]
-    NonceTooLow {
-        /// Account nonce.
-        expected: u64,
-        /// Transaction nonce.
-        got: u64,
-    },
-    /// Replacement does not pay enough more.
-    #[error("replacement transaction underpriced")]
-    ReplacementUnderpriced,
-    /// Already known.
-    #[error("already known")]
-    AlreadyKnown,
-    /// Pool full and the transaction does not pay more than the cheapest held.
-    #[error("txpool is full")]
-    PoolFull,
-    /// The sender holds the maximum number of transactions.
-    #[error("account limit exceeded: {limit} transactions per sender")]
-    AccountLimit {
-        /// Limit.
-        limit: usize,
-    },
-    /// The sender holds the maximum number of transactions behind a nonce gap.
-    #[error("account queue limit exceeded: {limit} transactions per sender behind a nonce gap")]
-    QueuedLimit {
-        /// Limit.
-        limit: usize,
-    },
-    /// The fee cap is below the base fee and the pool holds its maximum of such transactions.
-    #[error(
-        "max fee per gas less than block base fee: maxFeePerGas: {fee_cap}, baseFee: {base_fee}"
-    )]
-    FeeCapBelowBaseFee {
-        /// The transaction's fee cap.
-        fee_cap: u128,
-        /// The current base fee.
-        base_fee: u64,
-    },
-    /// Sender balance cannot cover gas × max fee + value.
-    #[error("insufficient funds for gas * price + value: balance {balance}, tx cost {cost}")]
-    InsufficientFunds {
-        /// Balance.
-        balance: U256,
-        /// Cost.
-        cost: U256,
-    },
-    /// Tip below the pool minimum.
-    #[error("transaction underpriced: gas tip cap {tip}, minimum needed {min}")]
-    Underpriced {
-        /// Offered tip.
-        tip: u128,
-        /// Minimum tip.
-        min: u128,
-    },
-    /// State could not be read.
-    #[error("internal error: {0}")]
-    Internal(String),
-}
 
 /// Counts of pending (executable) and queued (behind a nonce gap) transactions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -227,45 +65,6 @@ pub struct TxPool {
     /// How many held transactions have each fee cap.
     fee_caps: BTreeMap<u128, usize>,
     pending_tx: broadcast::Sender<Recovered<TxEnvelope>>,
-}
-
-/// Intrinsic gas of `tx` under Cancun rules (EIP-2028 calldata, EIP-2930 access list, EIP-3860
-/// init code words), as revm charges it.
-fn intrinsic_gas(tx: &impl Transaction) -> u64 {
-    let (accounts, slots) = tx.access_list().map_or((0, 0), |list| {
-        (
-            list.len() as u64,
-            list.iter().map(|i| i.storage_keys.len() as u64).sum(),
-        )
-    });
-    let authorizations = tx.authorization_list().map_or(0, |a| a.len() as u64);
-    calculate_initial_tx_gas(
-        SpecId::CANCUN,
-        tx.input(),
-        tx.kind().is_create(),
-        accounts,
-        slots,
-        authorizations,
-        None,
-    )
-    .initial_total_gas()
-}
-
-/// Priority fee a transaction offers (the gas price for legacy and EIP-2930 transactions).
-fn tip_cap(tx: &impl Transaction) -> u128 {
-    tx.max_priority_fee_per_gas()
-        .unwrap_or_else(|| tx.max_fee_per_gas())
-}
-
-/// A sender's last transaction as an eviction candidate: its rank, sender and nonce.
-type Tail = ((u128, u128), Address, u64);
-
-/// Price used to rank transactions for eviction: effective tip at `base_fee`, then fee cap.
-fn rank(tx: &impl Transaction, base_fee: u64) -> (u128, u128) {
-    (
-        tx.effective_tip_per_gas(base_fee).unwrap_or_default(),
-        tx.max_fee_per_gas(),
-    )
 }
 
 impl TxPool {
