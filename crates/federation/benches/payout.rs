@@ -104,10 +104,10 @@ fn bench(c: &mut Criterion) {
             u
         })
         .collect();
-    let p = build_payout(&f, &small, &requests(10)[..10], FEE_RATE).unwrap_or_else(|_| {
-        let one = requests(1);
-        build_payout(&f, &small, &one, FEE_RATE).unwrap()
-    });
+    let mut whole = requests(1);
+    whole[0].amount = Sats(100 * 10_000);
+    let p = build_payout(&f, &small, &whole, FEE_RATE).unwrap();
+    assert_eq!(p.inputs.len(), 100);
     let n_in = p.inputs.len() as u64;
     let s = signer(0);
     let sigs = sign_payout(&s, &f, &p.tx, &p.inputs).unwrap();
