@@ -4,7 +4,9 @@
 //! A block carries one payout of at most `MAX_PAYOUT_REQUESTS` (100) requests, so 500 pending
 //! requests take 5 payouts (5 blocks); `build_500_requests` builds all 5 in sequence, each
 //! spending from what the previous left (its change included). `build_one_payout` is the cost
-//! per block. Sign and verify figures are per input of a 100-input payout.
+//! per block. Sign and verify figures are per input of a 100-input payout: `verify_all_inputs` calls
+//! `verify_payout_signature` once per input (each call rehashes the prevouts),
+//! `verify_all_inputs_one_cache` calls `verify_payout_signatures` once.
 //!
 //! `cargo bench -p alys-federation --bench payout`
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
@@ -15,8 +17,8 @@ use alys_federation::bitcoin::key::{CompressedPublicKey, Secp256k1};
 use alys_federation::bitcoin::secp256k1::SecretKey;
 use alys_federation::bitcoin::{Address, Network, OutPoint, Txid};
 use alys_federation::{
-    build_payout, sign_payout, verify_payout_signature, Federation, PayoutRequest, RequestId,
-    SchnorrSigner, Utxo, MAX_PAYOUT_REQUESTS,
+    build_payout, sign_payout, verify_payout_signature, verify_payout_signatures, Federation,
+    PayoutRequest, RequestId, SchnorrSigner, Utxo, MAX_PAYOUT_REQUESTS,
 };
 use alys_primitives::{Sats, B256};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
@@ -124,6 +126,9 @@ fn bench(c: &mut Criterion) {
                 verify_payout_signature(key, &f, black_box(&p.tx), &p.inputs, i, sig).unwrap();
             }
         })
+    });
+    g.bench_function("verify_all_inputs_one_cache", |b| {
+        b.iter(|| verify_payout_signatures(key, &f, black_box(&p.tx), &p.inputs, &sigs).unwrap())
     });
     g.finish();
 }

@@ -12,8 +12,9 @@ use alys_federation::payout::build::{change_dust_threshold, PAYOUT_SEQUENCE};
 use alys_federation::payout::split_fee;
 use alys_federation::{
     assemble, build_payout, check_payout, estimated_vsize, fee_rate_of, sign_payout,
-    verify_payout_signature, EmergencyPath, Federation, Payout, PayoutError, PayoutRequest,
-    PolicyError, RequestId, SignError, Utxo, MAX_PAYOUT_INPUTS, MAX_PAYOUT_REQUESTS,
+    verify_payout_signature, verify_payout_signatures, EmergencyPath, Federation, Payout,
+    PayoutError, PayoutRequest, PolicyError, RequestId, SignError, Utxo, MAX_PAYOUT_INPUTS,
+    MAX_PAYOUT_REQUESTS,
 };
 use alys_primitives::{Sats, B256};
 use rand::seq::SliceRandom;
@@ -300,6 +301,13 @@ fn caps_and_batching() {
             max: MAX_PAYOUT_INPUTS
         })
     );
+    // A large federation's witnesses reach the standard size limit before the input cap.
+    let big = fed(100, 67);
+    let err = build_payout(&big, &utxos(&vec![1_000; 60]), &requests(&[59_000]), 1).unwrap_err();
+    assert!(
+        matches!(err, PayoutError::TooLarge { max: 100_000, .. }),
+        "{err:?}"
+    );
     // 250 requests over 600 UTXOs in batches of the cap, each spending the remaining UTXOs
     // plus the previous change.
     let all = requests(&(0..250).map(|i| 15_000 + i * 37).collect::<Vec<_>>());
@@ -482,6 +490,37 @@ fn foreign_and_misplaced_signatures_are_rejected() {
     assert!(matches!(
         verify_payout_signature(key0, &f, &p.tx, &p.inputs, 5, &mine[0]),
         Err(SignError::InputIndex { index: 5, .. })
+    ));
+    // All inputs at once.
+    assert_eq!(
+        verify_payout_signatures(key0, &f, &p.tx, &p.inputs, &mine),
+        Ok(())
+    );
+    let mut wrong = mine.clone();
+    wrong.swap(0, 1);
+    assert_eq!(
+        verify_payout_signatures(key0, &f, &p.tx, &p.inputs, &wrong),
+        Err(SignError::BadSignature { index: 0 })
+    );
+    assert_eq!(
+        verify_payout_signatures(f.keys()[1], &f, &p.tx, &p.inputs, &mine),
+        Err(SignError::BadSignature { index: 0 })
+    );
+    assert_eq!(
+        verify_payout_signatures(key0, &f, &p.tx, &p.inputs, &theirs),
+        Err(SignError::BadSignature { index: 0 })
+    );
+    assert_eq!(
+        verify_payout_signatures(outsider.public_key(), &f, &p.tx, &p.inputs, &sigs),
+        Err(SignError::NotAFederationKey(outsider.public_key()))
+    );
+    assert!(matches!(
+        verify_payout_signatures(key0, &f, &p.tx, &p.inputs, &mine[..1]),
+        Err(SignError::SignatureCount {
+            member: 0,
+            got: 1,
+            inputs: 2
+        })
     ));
     let mut swapped = p.inputs.clone();
     swapped.reverse();
