@@ -195,6 +195,13 @@ fn request_below_dust_after_fee() {
     // while the large one still pays.
     let err = build_payout(&f, &utxos(&[200_000]), &rs, 300).unwrap_err();
     assert_eq!(err, PayoutError::RequestBelowDustAfterFee { id: rs[1].id });
+    // Zero amounts.
+    assert_eq!(
+        build_payout(&f, &utxos(&[200_000]), &requests(&[0, 0]), 0),
+        Err(PayoutError::RequestBelowDustAfterFee {
+            id: request(0, 0).id
+        })
+    );
     // A fee larger than the request.
     let err = build_payout(&f, &utxos(&[200_000]), &requests(&[1_000]), 100).unwrap_err();
     assert!(matches!(err, PayoutError::RequestBelowDustAfterFee { .. }));

@@ -61,6 +61,11 @@ fn policy_rejects_each_bad_payout() {
         check(&c, &tx),
         Err(PolicyError::DuplicateInput { index: 1, .. })
     ));
+    // No request.
+    assert_eq!(
+        check_payout(&c.f, &c.p.tx, &c.us, &[], 10),
+        Err(PolicyError::NoRequests)
+    );
     // No input.
     let mut tx = c.p.tx.clone();
     tx.input.clear();

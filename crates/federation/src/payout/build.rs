@@ -180,6 +180,10 @@ pub fn build_payout(
         .try_fold(0u64, |acc, a| acc.checked_add(a.0))
         .ok_or(PayoutError::Overflow)?;
 
+    if let Some(first) = requests.first().filter(|_| total == 0) {
+        // Only zero amounts: none can reach its dust limit.
+        return Err(PayoutError::RequestBelowDustAfterFee { id: first.id });
+    }
     let (inputs, have) = select(utxos, total)?;
     let change_value = have - total;
     let has_change = change_value >= change_dust_threshold(federation).0;
