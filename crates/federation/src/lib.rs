@@ -42,8 +42,9 @@ pub use descriptor::{
 };
 pub use payout::{
     assemble, build_payout, check_payout, estimated_vsize, fee_rate_of, sign_payout,
-    verify_payout_signature, Payout, PayoutError, PayoutRequest, PolicyError, RequestId, SignError,
-    Utxo, MAX_PAYOUT_INPUTS, MAX_PAYOUT_REQUESTS,
+    verify_payout_signature, verify_payout_signatures, Payout, PayoutError, PayoutRequest,
+    PolicyError, RequestId, SignError, Utxo, MAX_PAYOUT_INPUTS, MAX_PAYOUT_REQUESTS,
+    MAX_PAYOUT_VSIZE,
 };
 pub use schnorr::{SchnorrError, SchnorrSigner};
 pub use taproot::{nums_point, taproot_spend_info, ScriptTree, NUMS_H};

@@ -13,7 +13,8 @@ use bitcoin::transaction::Version;
 use bitcoin::{Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness};
 
 use crate::payout::{
-    estimated_vsize, Payout, PayoutRequest, RequestId, Utxo, MAX_PAYOUT_INPUTS, MAX_PAYOUT_REQUESTS,
+    estimated_vsize, Payout, PayoutRequest, RequestId, Utxo, MAX_PAYOUT_INPUTS,
+    MAX_PAYOUT_REQUESTS, MAX_PAYOUT_VSIZE,
 };
 use crate::{Federation, FederationError};
 
@@ -61,6 +62,14 @@ pub enum PayoutError {
         need: usize,
         /// [`MAX_PAYOUT_INPUTS`].
         max: usize,
+    },
+    /// The signed payout would exceed the standard transaction size.
+    #[error("signed payout of {vsize} vB, at most {max} vB")]
+    TooLarge {
+        /// Its signed vsize.
+        vsize: u64,
+        /// [`MAX_PAYOUT_VSIZE`].
+        max: u64,
     },
     /// After its fee share, the request's output would be dust (or negative).
     #[error("request {id:?} is below the dust threshold after its fee share")]
@@ -171,6 +180,10 @@ pub fn build_payout(
         .try_fold(0u64, |acc, a| acc.checked_add(a.0))
         .ok_or(PayoutError::Overflow)?;
 
+    if let Some(first) = requests.first().filter(|_| total == 0) {
+        // Only zero amounts: none can reach its dust limit.
+        return Err(PayoutError::RequestBelowDustAfterFee { id: first.id });
+    }
     let (inputs, have) = select(utxos, total)?;
     let change_value = have - total;
     let has_change = change_value >= change_dust_threshold(federation).0;
@@ -189,6 +202,12 @@ pub fn build_payout(
         });
     }
     let vsize = estimated_vsize(federation, inputs.len(), &outputs)?;
+    if vsize > MAX_PAYOUT_VSIZE {
+        return Err(PayoutError::TooLarge {
+            vsize,
+            max: MAX_PAYOUT_VSIZE,
+        });
+    }
     let fee = fee_rate.checked_mul(vsize).ok_or(PayoutError::Overflow)?;
     let shares = split_fee(Sats(fee), &amounts).ok_or(PayoutError::Overflow)?;
     for ((out, r), share) in outputs.iter_mut().zip(requests).zip(&shares) {

@@ -23,13 +23,21 @@ use crate::burns::{PegOutDisposition, PegOutRequest};
 
 pub use build::{build_payout, fee_rate_of, split_fee, PayoutError};
 pub use policy::{check_payout, PolicyError};
-pub use sign::{assemble, payout_sighash, sign_payout, verify_payout_signature, SignError};
+pub use sign::{
+    assemble, payout_sighash, sign_payout, verify_payout_signature, verify_payout_signatures,
+    SignError,
+};
 pub use weight::{estimated_vsize, input_witness_size};
 
-/// Most inputs one payout spends; a larger selection is [`PayoutError::TooManyInputs`]. 200
-/// federation inputs keep a 2-of-3 payout near 30 kvB, well below the 100 kvB standardness
-/// limit even for large federations' witnesses.
+/// Most inputs one payout spends; a larger selection is [`PayoutError::TooManyInputs`]. A
+/// leaf-A input is about 109 vB for 2-of-3 and 342 vB for 10-of-15, so 200 inputs stay within
+/// [`MAX_PAYOUT_VSIZE`] for federations up to about 15 keys; larger federations hit that limit
+/// first.
 pub const MAX_PAYOUT_INPUTS: usize = 200;
+
+/// Largest signed payout, in vB: Bitcoin Core's standardness limit (400,000 weight units). A
+/// larger payout would not relay: [`PayoutError::TooLarge`].
+pub const MAX_PAYOUT_VSIZE: u64 = 100_000;
 
 /// Most requests one payout pays; the caller batches the rest into later payouts.
 pub const MAX_PAYOUT_REQUESTS: usize = 100;

@@ -2,6 +2,7 @@
 //! from the transaction alone and independently of how it was built.
 //!
 //! The checks, in order (the first failure is returned):
+//! 0. there is a request to pay (`NoRequests`);
 //! 1. every input spends a distinct federation UTXO (`UnknownInput`, `DuplicateInput`);
 //! 2. output `i` (for each request `i`) pays the request's address (`MissingOutput`,
 //!    `AddressMismatch`), never more than requested (`AmountAboveRequest`);
@@ -28,6 +29,9 @@ use crate::Federation;
 /// Why a member refuses to sign a payout.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
+    /// No request to pay: there is nothing to sign for.
+    #[error("no request to pay")]
+    NoRequests,
     /// The transaction has no input.
     #[error("the payout spends nothing")]
     NoInputs,
@@ -153,6 +157,9 @@ pub fn check_payout(
     requests: &[PayoutRequest],
     fee_cap: u64,
 ) -> Result<(), PolicyError> {
+    if requests.is_empty() {
+        return Err(PolicyError::NoRequests);
+    }
     // 1. Inputs.
     if tx.input.is_empty() {
         return Err(PolicyError::NoInputs);

@@ -191,6 +191,38 @@ pub fn verify_payout_signature(
     verify(&key, &hash, &sig).map_err(|_| bad)
 }
 
+/// Verifies member `key`'s signatures of every input of `tx` (`sigs[i]` signs input `i`),
+/// computing the sighashes with one cache: what a collector runs on a member's gossiped
+/// signatures. Cheaper than [`verify_payout_signature`] per input, which rehashes the prevouts.
+pub fn verify_payout_signatures(
+    key: XOnlyPublicKey,
+    federation: &Federation,
+    tx: &Transaction,
+    prevouts: &[Utxo],
+    sigs: &[[u8; 64]],
+) -> Result<(), SignError> {
+    let member = federation
+        .keys()
+        .iter()
+        .position(|k| *k == key)
+        .ok_or(SignError::NotAFederationKey(key))?;
+    if sigs.len() != tx.input.len() {
+        return Err(SignError::SignatureCount {
+            member,
+            got: sigs.len(),
+            inputs: tx.input.len(),
+        });
+    }
+    let spent = spent_outputs(federation, tx, prevouts)?;
+    let hashes = sighashes(federation, tx, &spent, 0..tx.input.len())?;
+    for (index, (hash, sig)) in hashes.iter().zip(sigs).enumerate() {
+        let bad = SignError::BadSignature { index };
+        let sig = schnorr::Signature::from_slice(sig).map_err(|_| bad.clone())?;
+        verify(&key, hash, &sig).map_err(|_| bad)?;
+    }
+    Ok(())
+}
+
 /// `tx` with every input's leaf-A witness, from the signatures of the first `threshold` members
 /// present in `sigs_by_member` (indexed like the federation's keys; each `Some` holds one
 /// signature per input). The signatures must already be verified

@@ -359,6 +359,7 @@ fn refunds_minted(block: &ConsensusBlock) -> usize {
 fn policy_rejection(e: PolicyError, requests: usize, outputs: usize) -> PegOutRejection {
     use PegOutRejection as R;
     match e {
+        PolicyError::NoRequests => R::NothingToPay,
         PolicyError::NoInputs => R::NoInputs,
         PolicyError::UnknownInput { outpoint, .. } => R::UnknownInput(outpoint.to_string()),
         PolicyError::DuplicateInput { outpoint, .. } => R::DuplicateInput(outpoint.to_string()),

@@ -4,6 +4,8 @@
 use alys_federation::bitcoin::key::XOnlyPublicKey;
 use alys_federation::SchnorrSigner;
 
+pub(crate) mod payout;
+
 /// Deterministic test signer number `i` (secret key = sha-free pattern `[i+1; 32]`).
 pub(crate) fn signer(i: u8) -> SchnorrSigner {
     SchnorrSigner::from_bytes(&[i.wrapping_add(1); 32]).unwrap()
