@@ -102,19 +102,14 @@ fn setup(blocks: usize, utxos: usize, pending: usize) -> Setup {
 /// work + expected_refunds + check_proposal + imported of one block on the head.
 fn one_block(s: &Setup) {
     let ledger = &s.tc.ledger;
+    let block = &s.block;
     let work = ledger.work(&s.head);
     let proposal = work.proposal.expect("payout");
     let due = ledger.expected_refunds(&s.head).unwrap();
     black_box(due);
     ledger.check_proposal(&s.head, Some(&proposal)).unwrap();
     ledger
-        .imported(
-            &s.head,
-            s.block.root(),
-            &s.block,
-            refunds_of(&s.block),
-            &s.receipts,
-        )
+        .imported(&s.head, block.root(), block, refunds_of(block), &s.receipts)
         .unwrap();
 }
 
@@ -139,6 +134,8 @@ fn rebuild(c: &mut Criterion) {
     for (name, blocks, utxos) in [
         ("state_cold_head_3600_blocks_10000_utxos", 3_600, 10_000),
         ("state_cold_head_3600_blocks_10_utxos", 3_600, 10),
+        // Longer than the state cache (MAX_CACHED_STATES = 8192): the rebuild evicts.
+        ("state_cold_head_12000_blocks_10_utxos", 12_000, 10),
     ] {
         let s = setup(blocks, utxos, 100);
         let root = s.head.root;
