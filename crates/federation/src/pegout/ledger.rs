@@ -194,7 +194,9 @@ impl Ledger {
         }
         next.refund(refunds, root);
         if let Some(bytes) = block.pegout_proposal.as_ref() {
-            let payout = self.decode_payout(&next, &bytes[..])?;
+            // Against the parent's state, as `check_proposal` checked it: the block's own
+            // deposits must not widen the batch the payout is taken to pay.
+            let payout = self.decode_payout(parent, &bytes[..])?;
             next.propose(payout, root);
         }
         for burn in burns {
