@@ -36,7 +36,8 @@ use parking_lot::Mutex;
 use super::state::{AppliedPayout, PegOutState, RequestKey};
 use crate::burns::{burns_from_receipts, classify, PegOutRequest, PegOutRules};
 use crate::payout::{
-    build_payout, check_payout, fee_rate_of, PolicyError, Utxo, MAX_PAYOUT_REQUESTS,
+    build_payout, check_payout, fee_rate_of, PayoutRequest, PolicyError, Utxo, MAX_PAYOUT_INPUTS,
+    MAX_PAYOUT_REQUESTS,
 };
 use crate::{Federation, FederationError};
 
@@ -290,11 +291,16 @@ impl Ledger {
                 cap: self.fee_cap,
             });
         }
-        let expected = build_payout(&self.federation, &state.utxo_list(), &requests, rate)
-            .map_err(|e| PegOutRejection::Differs {
-                expected: format!("none ({e})"),
-                got: payout.tx.compute_txid().to_string(),
-            })?;
+        let expected = build_payout(
+            &self.federation,
+            &selectable(state, &requests),
+            &requests,
+            rate,
+        )
+        .map_err(|e| PegOutRejection::Differs {
+            expected: format!("none ({e})"),
+            got: payout.tx.compute_txid().to_string(),
+        })?;
         if expected.tx != payout.tx {
             return Err(PegOutRejection::Differs {
                 expected: expected.tx.compute_txid().to_string(),
@@ -345,6 +351,18 @@ pub fn payout_batch(state: &PegOutState) -> Vec<RequestKey> {
         }
     }
     keys
+}
+
+/// The UTXOs coin selection of a payout of `requests` can take: the largest ones covering the
+/// requested sum, one more than a payout may spend (so a payout that needs too many inputs
+/// fails as with the whole set). Selection takes exactly these from the whole set, so the
+/// payout is the same, at a cost that does not grow with the number of UTXOs.
+fn selectable(state: &PegOutState, requests: &[PayoutRequest]) -> Vec<Utxo> {
+    let need = requests
+        .iter()
+        .map(|r| r.amount.0)
+        .fold(0u64, u64::saturating_add);
+    state.covering_utxos(need, MAX_PAYOUT_INPUTS + 1)
 }
 
 /// How many refunds `block` mints (its withdrawals with the refund index).
@@ -470,7 +488,7 @@ impl PegOutLedger for Ledger {
                 .collect();
             match build_payout(
                 &self.federation,
-                &state.utxo_list(),
+                &selectable(&state, &requests),
                 &requests,
                 self.fee_rate(),
             ) {

@@ -15,7 +15,9 @@
 
 use alys_primitives::{Address, Sats, B256};
 use bitcoin::{OutPoint, Transaction, Txid};
-use imbl::OrdMap;
+use std::cmp::Reverse;
+
+use imbl::{OrdMap, OrdSet};
 
 use crate::burns::{PegOutDisposition, PegOutRequest, RefundReason};
 use crate::payout::{PayoutRequest, RequestId, Utxo};
@@ -146,6 +148,10 @@ pub struct PegOutState {
     pub height: u64,
     /// Federation UTXOs not spent by any proposed payout.
     pub utxos: OrdMap<OutPoint, Sats>,
+    /// The same UTXOs in coin-selection order: value descending, then outpoint ascending.
+    by_value: OrdSet<(Reverse<Sats>, OutPoint)>,
+    /// Sum of the UTXOs.
+    utxo_sum: u64,
     /// Requests waiting for a payout, in chain order.
     pub pending: OrdMap<RequestKey, PendingRequest>,
     /// Refunds due, in chain order.
@@ -178,7 +184,42 @@ pub struct AppliedPayout {
 impl PegOutState {
     /// Sum of the federation UTXOs.
     pub fn utxo_total(&self) -> Sats {
-        Sats(self.utxos.values().map(|s| s.0).sum())
+        Sats(self.utxo_sum)
+    }
+
+    /// The largest UTXOs, in coin-selection order (value descending, then outpoint), until
+    /// they cover `need` sats (at least one), or `max` of them: what coin selection of a
+    /// payout of `need` takes from, in O(max × log UTXOs).
+    pub fn covering_utxos(&self, need: u64, max: usize) -> Vec<Utxo> {
+        let mut out = Vec::new();
+        let mut have = 0u64;
+        for (Reverse(value), outpoint) in self.by_value.iter() {
+            if (have >= need && !out.is_empty()) || out.len() >= max {
+                break;
+            }
+            have = have.saturating_add(value.0);
+            out.push(Utxo {
+                outpoint: *outpoint,
+                value: *value,
+            });
+        }
+        out
+    }
+
+    fn add_utxo(&mut self, outpoint: OutPoint, value: Sats) {
+        if let Some(old) = self.utxos.insert(outpoint, value) {
+            self.by_value.remove(&(Reverse(old), outpoint));
+            self.utxo_sum = self.utxo_sum.saturating_sub(old.0);
+        }
+        self.by_value.insert((Reverse(value), outpoint));
+        self.utxo_sum = self.utxo_sum.saturating_add(value.0);
+    }
+
+    fn remove_utxo(&mut self, outpoint: &OutPoint) {
+        if let Some(old) = self.utxos.remove(outpoint) {
+            self.by_value.remove(&(Reverse(old), *outpoint));
+            self.utxo_sum = self.utxo_sum.saturating_sub(old.0);
+        }
     }
 
     /// The UTXOs as the payout builder takes them.
@@ -202,7 +243,7 @@ impl PegOutState {
     /// Step 1: a minted deposit output.
     pub fn mint(&mut self, outpoint: OutPoint, value: Sats) {
         self.totals.minted = self.totals.minted.saturating_add(value.0);
-        self.utxos.insert(outpoint, value);
+        self.add_utxo(outpoint, value);
     }
 
     /// Step 2: the first `k` refunds due are minted by `block`.
@@ -228,7 +269,7 @@ impl PegOutState {
     pub fn propose(&mut self, payout: AppliedPayout, block: B256) {
         let txid = payout.tx.compute_txid();
         for input in &payout.prevouts {
-            self.utxos.remove(&input.outpoint);
+            self.remove_utxo(&input.outpoint);
         }
         let mut requests = Vec::with_capacity(payout.requests.len());
         for key in &payout.requests {
@@ -243,7 +284,7 @@ impl PegOutState {
         self.totals.paid = self.totals.paid.saturating_add(payout.paid.0);
         self.totals.fees = self.totals.fees.saturating_add(payout.fee.0);
         if let Some(change) = payout.change {
-            self.utxos.insert(change.outpoint, change.value);
+            self.add_utxo(change.outpoint, change.value);
         }
         self.payouts.insert(
             txid,
