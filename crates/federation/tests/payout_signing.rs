@@ -206,6 +206,9 @@ fn config(required: u64, rebroadcast: Duration) -> SignerConfig {
     }
 }
 
+/// Every running member with its index: where a member's signatures are delivered.
+type Gossip = Vec<(u8, Arc<PayoutSigner>)>;
+
 /// Signers for the members `up` of `fed` (others down), each publishing to every other one
 /// (the gossip), all over `rpc` and the same source. Every published message must be accepted.
 fn members(
@@ -215,7 +218,7 @@ fn members(
     rpc: Arc<dyn PayoutRpc>,
     config: SignerConfig,
 ) -> Vec<Arc<PayoutSigner>> {
-    let all: Arc<OnceLock<Vec<(u8, Arc<PayoutSigner>)>>> = Arc::new(OnceLock::new());
+    let all: Arc<OnceLock<Gossip>> = Arc::new(OnceLock::new());
     let signers: Vec<Arc<PayoutSigner>> = up
         .iter()
         .map(|&i| {
