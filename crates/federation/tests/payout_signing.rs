@@ -404,7 +404,7 @@ async fn bad_signatures_are_rejected_and_unknown_payouts_ignored() {
     let collector = PayoutSigner::new(
         fed.clone(),
         None,
-        source,
+        source.clone(),
         Arc::new(NoRpc),
         Arc::new(|_| {}),
         config(1, Duration::from_secs(30)),
@@ -478,6 +478,21 @@ async fn bad_signatures_are_rejected_and_unknown_payouts_ignored() {
     assert_eq!(
         collector.status(&p.txid),
         Some(PayoutStatus::Signed { members: vec![0] })
+    );
+
+    // The payout leaves the source (another head): no longer tracked, its status kept, and
+    // its signatures are now for an unknown payout.
+    source.0.lock().unwrap().clear();
+    collector.tick().await;
+    assert_eq!(collector.tracked(), 0);
+    assert_eq!(
+        collector.status(&p.txid),
+        Some(PayoutStatus::Signed { members: vec![0] })
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        collector.receive(&msg(0, &by_0)),
+        Ok(SignatureVerdict::UnknownPayout)
     );
 }
 
