@@ -23,9 +23,10 @@ use alys_federation::bitcoin::{
     TxOut, Txid, Witness,
 };
 use alys_federation::signing::{
-    sign_payout, txid_to_b256, MemberKey, NoPayouts, PayoutRequest, PayoutRpc, PayoutSigner,
-    PayoutSource, PayoutStatus, PegOutSignatureSink, PegOutSignatures, ProposedPayout, RequestId,
-    RpcFailure, SignatureRejection, SignatureVerdict, SignerConfig, Utxo,
+    check_payout, sign_payout, txid_to_b256, MemberKey, NoPayouts, PayoutRequest, PayoutRpc,
+    PayoutSigner, PayoutSource, PayoutStatus, PegOutSignatureSink, PegOutSignatures, PolicyError,
+    ProposedPayout, RequestId, RpcFailure, SignatureRejection, SignatureVerdict, SignerConfig,
+    Utxo,
 };
 use alys_federation::Federation;
 use alys_primitives::{Sats, B256};
@@ -519,6 +520,15 @@ async fn a_member_never_signs_a_payout_failing_its_policy() {
     elsewhere.tx.input[0].previous_output.vout = 1;
     elsewhere.prevouts[0].outpoint.vout = 1;
     elsewhere.txid = elsewhere.tx.compute_txid();
+    let policy = |p: &ProposedPayout| check_payout(&fed, &p.tx, &p.prevouts, &p.requests, 50);
+    assert!(matches!(
+        policy(&greedy),
+        Err(PolicyError::FeeAboveCap { cap: 50, .. })
+    ));
+    assert!(matches!(
+        policy(&elsewhere),
+        Err(PolicyError::ChangeElsewhere { index: 1 })
+    ));
     let source = Arc::new(Fixed(Mutex::new(vec![greedy.clone(), elsewhere.clone()])));
     let published = Arc::new(Mutex::new(Vec::new()));
     let sink = published.clone();

@@ -22,14 +22,12 @@
 //! typed errors ([`SignerError`]) and retried; nothing panics.
 
 mod collector;
-mod payout_api;
 mod rpc;
 
 pub use collector::{PayoutSigner, SignerStats};
 pub use rpc::{PayoutRpc, RpcFailure};
 
-// The payout API (`crate::payout` once merged): a stand-in with the same signatures.
-pub use payout_api::{
+pub use crate::payout::{
     assemble, check_payout, sign_payout, verify_payout_signature, PayoutRequest, PolicyError,
     RequestId, SignError, Utxo,
 };
@@ -73,6 +71,21 @@ pub struct ProposedPayout {
     pub block: B256,
     /// That block's height.
     pub height: u64,
+}
+
+impl ProposedPayout {
+    /// From the peg-out ledger's record of a proposed payout
+    /// ([`crate::pegout::Ledger::payouts`]).
+    pub fn from_record(txid: Txid, record: &crate::pegout::ProposedPayoutRecord) -> Self {
+        Self {
+            txid,
+            tx: record.tx.clone(),
+            prevouts: record.prevouts.clone(),
+            requests: record.requests.iter().map(|r| r.payout_request()).collect(),
+            block: record.block,
+            height: record.height,
+        }
+    }
 }
 
 /// The payouts proposed in blocks of the current head, not yet finished.
