@@ -9,9 +9,9 @@ use alys_primitives::PegOutSignatures;
 use bitcoin::{BlockHash, Transaction, Txid};
 
 use super::{
-    assemble, b256_to_txid, check_payout, sign_payout, txid_to_b256, verify_payout_signature,
-    MemberKey, PayoutRpc, PayoutSource, PayoutStatus, ProposedPayout, Publish, SignerConfig,
-    SignerError, MAX_STATUSES, MAX_TRACKED_PAYOUTS,
+    assemble, b256_to_txid, check_payout, sign_payout, txid_to_b256, verify_payout_signatures,
+    MemberKey, PayoutRpc, PayoutSource, PayoutStatus, ProposedPayout, Publish, SignError,
+    SignerConfig, SignerError, MAX_STATUSES, MAX_TRACKED_PAYOUTS,
 };
 use crate::Federation;
 
@@ -577,19 +577,15 @@ impl PayoutSigner {
             });
         }
         let key = self.federation.keys()[index];
-        for (input, sig) in sigs.iter().enumerate() {
-            if verify_payout_signature(
-                key,
-                &self.federation,
-                &payout.tx,
-                &payout.prevouts,
-                input,
-                sig,
-            )
-            .is_err()
-            {
-                return Err(SignatureRejection::BadSignature { member, input });
-            }
+        // Every input's sighash with one cache; the first failing input is reported.
+        if let Err(e) =
+            verify_payout_signatures(key, &self.federation, &payout.tx, &payout.prevouts, &sigs)
+        {
+            let input = match e {
+                SignError::BadSignature { index } => index,
+                _ => 0,
+            };
+            return Err(SignatureRejection::BadSignature { member, input });
         }
         let mut state = self.state();
         let Some(e) = state.entries.get_mut(&txid) else {

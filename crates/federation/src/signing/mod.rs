@@ -10,7 +10,8 @@
 //!   payout is broadcast, so a node that learnt of the payout late still gets them;
 //! - as the **collector** it is the consensus [`PegOutSignatureSink`]: it keeps a member's
 //!   signatures only for a payout its source knows, from an index of the federation, with
-//!   exactly one valid signature per input under that member's key over that transaction;
+//!   exactly one valid signature per input under that member's key over that transaction
+//!   ([`verify_payout_signatures`]: every input's sighash from one cache);
 //! - at `pegThreshold` members it **assembles** the witnesses, **broadcasts** the transaction
 //!   and **tracks** it ([`PayoutRpc`]): confirmations from the blocks after the broadcast, up
 //!   to `requiredBtcConfirmations`; while it is neither confirmed nor in the node's mempool it
@@ -28,8 +29,8 @@ pub use collector::{PayoutSigner, SignerStats};
 pub use rpc::{PayoutRpc, RpcFailure};
 
 pub use crate::payout::{
-    assemble, check_payout, sign_payout, verify_payout_signature, PayoutRequest, PolicyError,
-    RequestId, SignError, Utxo,
+    assemble, check_payout, sign_payout, verify_payout_signature, verify_payout_signatures,
+    PayoutRequest, PolicyError, RequestId, SignError, Utxo,
 };
 
 pub use alys_consensus::{PegOutSignatureSink, SignatureRejection, SignatureVerdict};
