@@ -16,6 +16,7 @@
 //! * [`el_health`]: the execution client's failures as consensus sees them (log, status);
 //! * [`chain`]: the state one node owns, opening it (genesis, restart, EL re-drive);
 //! * [`service`]: the task that owns the chain and talks through channels;
+//! * [`pegout_signatures`]: the seam handing gossiped peg-out signatures to their collector;
 //! * [`buffers`]: the service's bounded buffers of early proposals and orphan blocks;
 //! * [`local`]: an in-process bus connecting several services.
 
@@ -32,6 +33,7 @@ pub mod import;
 pub mod local;
 mod metrics;
 pub mod pegout;
+pub mod pegout_signatures;
 mod pending_pow;
 pub mod pow;
 pub mod producer;
@@ -46,6 +48,9 @@ pub use forkchoice::{BlockInfo, ForkChoice, PowIndex};
 pub use import::{ImportError, ImportOutcome};
 pub use local::LocalNetwork;
 pub use pegout::{NoPegOuts, PegOutLedger, PegOutRejection, PegOutWork, Refund};
+pub use pegout_signatures::{
+    IgnorePegOutSignatures, PegOutSignatureSink, SignatureRejection, SignatureVerdict,
+};
 pub use pow::{PowError, PowParams};
 pub use producer::ProduceError;
 pub use service::{

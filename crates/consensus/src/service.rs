@@ -42,15 +42,19 @@ use crate::chain::{Chain, ChainStatus, Signer};
 use crate::deferred::{is_retryable, Deferred, DeferredQueue, RETRY_INTERVAL};
 use crate::el_health::{ElFault, ElHealth, IMPORT_METHODS, PRODUCTION_METHODS};
 use crate::import::{ImportError, ImportOutcome};
+use crate::pegout_signatures::{
+    IgnorePegOutSignatures, PegOutSignatureSink, SignatureRejection, SignatureVerdict,
+};
 use crate::pow::PowError;
 use crate::schedule::proposer_index;
 use crate::validate::{check_aggregate, check_proposer_approval, BlockError};
 use alloy_primitives::B256;
 use alys_engine::ExecutionEngine;
 use alys_primitives::{
-    Approval, AuxPowHeader, BlockProposal, ConsensusBlock, SignedConsensusBlock,
+    Approval, AuxPowHeader, BlockProposal, ConsensusBlock, PegOutSignatures, SignedConsensusBlock,
 };
 use std::collections::HashMap;
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Messages exchanged between nodes.
@@ -64,6 +68,9 @@ pub enum GossipMessage {
     Block(Box<SignedConsensusBlock>),
     /// A submitted AuxPoW for the next proposer (DESIGN §9 "aux work").
     AuxPow(Box<AuxPowHeader>),
+    /// A federation member's signatures of a peg-out payout (checked by the
+    /// [`PegOutSignatureSink`]).
+    PegOutSignatures(Box<PegOutSignatures>),
 }
 
 impl GossipMessage {
@@ -75,6 +82,7 @@ impl GossipMessage {
             GossipMessage::Approval(a) => a.ssz_bytes_len(),
             GossipMessage::Block(b) => b.ssz_bytes_len(),
             GossipMessage::AuxPow(h) => h.ssz_bytes_len(),
+            GossipMessage::PegOutSignatures(s) => s.ssz_bytes_len(),
         }
     }
 }
@@ -95,6 +103,8 @@ pub enum Input {
     AuxPow(Box<AuxPowHeader>),
     /// Try deferred proposals and blocks again (sent by the service to itself).
     RetryDeferred,
+    /// This node's own peg-out signatures: gossiped (the local collector already holds them).
+    PublishPegOutSignatures(Box<PegOutSignatures>),
     /// A message from a peer: handled as [`Input::Gossip`], then what consensus made of it is
     /// sent on `verdict` (the network forwards it or penalizes the peer).
     FromPeer {
@@ -130,6 +140,9 @@ pub enum Rejection {
     /// An AuxPoW proof is invalid for the chain's current target.
     #[error(transparent)]
     AuxPow(PowError),
+    /// A peg-out signature message is invalid.
+    #[error(transparent)]
+    PegOutSignature(SignatureRejection),
 }
 
 impl PeerVerdict {
@@ -208,6 +221,8 @@ pub struct ConsensusService<E> {
     el: ElHealth,
     /// When our chain was last replayed to the EL.
     last_redrive: Option<std::time::Instant>,
+    /// Where peg-out signatures go.
+    pegout_sink: Arc<dyn PegOutSignatureSink>,
 }
 
 /// The channels to talk to a running service.
@@ -225,7 +240,17 @@ pub struct ServiceHandle {
 
 impl<E: ExecutionEngine> ConsensusService<E> {
     /// Start the service task over an opened chain. `signer` is `None` for a full node.
+    /// Peg-out signatures are ignored (see [`Self::spawn_with_pegout_sink`]).
     pub fn spawn(chain: Chain<E>, signer: Option<Signer>) -> ServiceHandle {
+        Self::spawn_with_pegout_sink(chain, signer, Arc::new(IgnorePegOutSignatures))
+    }
+
+    /// [`Self::spawn`] with the collector that checks and keeps peg-out signatures.
+    pub fn spawn_with_pegout_sink(
+        chain: Chain<E>,
+        signer: Option<Signer>,
+        pegout_sink: Arc<dyn PegOutSignatureSink>,
+    ) -> ServiceHandle {
         let (in_tx, in_rx) = mpsc::channel(1024);
         let (out_tx, out_rx) = mpsc::unbounded_channel();
         let (status_tx, status_rx) = watch::channel(chain.status());
@@ -251,6 +276,7 @@ impl<E: ExecutionEngine> ConsensusService<E> {
             status: status_tx,
             el: ElHealth::default(),
             last_redrive: None,
+            pegout_sink,
         };
         let task = tokio::spawn(service.run(in_rx));
         ServiceHandle {
@@ -313,6 +339,9 @@ impl<E: ExecutionEngine> ConsensusService<E> {
                     }
                 }
             }
+            Input::PublishPegOutSignatures(s) => {
+                self.publish(GossipMessage::PegOutSignatures(s));
+            }
             Input::Finalize(root) => {
                 if let Err(e) = self.chain.finalize(root).await {
                     tracing::warn!(%root, error = %e, "finalize failed");
@@ -347,6 +376,17 @@ impl<E: ExecutionEngine> ConsensusService<E> {
                 Err(e) => {
                     tracing::debug!(error = %e, "gossiped AuxPoW refused");
                     PeerVerdict::from_pow_error(&e)
+                }
+            },
+            GossipMessage::PegOutSignatures(s) => match self.pegout_sink.receive(&s) {
+                Ok(SignatureVerdict::Accepted) => PeerVerdict::Accepted,
+                Ok(SignatureVerdict::UnknownPayout) => PeerVerdict::Ignored(format!(
+                    "peg-out signatures for unknown payout {}",
+                    s.txid
+                )),
+                Err(e) => {
+                    tracing::debug!(error = %e, "peg-out signatures refused");
+                    PeerVerdict::Rejected(Rejection::PegOutSignature(e))
                 }
             },
         };

@@ -18,6 +18,9 @@
 //!   [`verify_payout_signature`], [`assemble`]).
 //!
 //! - the **peg-out ledger** ([`pegout`]): the peg-out state of every block, served to consensus.
+//! - **signing and broadcast** of payouts ([`signing`]): members sign the proposed payouts that
+//!   pass their policy, the collector gathers `pegThreshold` signatures from the gossip,
+//!   assembles, broadcasts and tracks the transaction ([`PayoutSigner`]).
 //!
 //! Following Bitcoin (blocks, reorgs, confirmations) is `alys-bitcoin`'s job.
 
@@ -28,6 +31,7 @@ pub mod descriptor;
 pub mod payout;
 pub mod pegout;
 pub mod schnorr;
+pub mod signing;
 pub mod taproot;
 
 pub use bitcoin;
@@ -47,6 +51,9 @@ pub use payout::{
     MAX_PAYOUT_VSIZE,
 };
 pub use schnorr::{SchnorrError, SchnorrSigner};
+pub use signing::{
+    MemberKey, PayoutRpc, PayoutSigner, PayoutSource, PayoutStatus, ProposedPayout, SignerConfig,
+};
 pub use taproot::{nums_point, taproot_spend_info, ScriptTree, NUMS_H};
 
 /// Errors building the federation from the chain spec.

@@ -11,14 +11,17 @@ use alloy_primitives::B256;
 use alys_consensus::GossipMessage;
 use alys_primitives::auxpow_header::MaxAuxPowProofBytes;
 use alys_primitives::block::{APPROVAL_BYTES, MAX_SIGNED_BLOCK_BYTES};
-use alys_primitives::{Approval, AuxPowHeader, BlockProposal, SignedConsensusBlock};
+use alys_primitives::{
+    Approval, AuxPowHeader, BlockProposal, PegOutSignatures, SignedConsensusBlock,
+    MAX_PEGOUT_SIGNATURES_BYTES,
+};
 use libp2p::gossipsub::{IdentTopic, TopicHash};
 use ssz_types::typenum::Unsigned;
 
 /// Largest transaction relayed (the embedded pool's limit, as Geth's).
 pub const MAX_TRANSACTION_BYTES: usize = 128 * 1024;
-/// Largest peg-out signature message (topic reserved; nothing is published on it yet).
-pub const MAX_PEGOUT_SIGNATURE_BYTES: usize = 64 * 1024;
+/// Largest peg-out signature message: one member's signatures of a payout with the most inputs.
+pub const MAX_PEGOUT_SIGNATURE_BYTES: usize = MAX_PEGOUT_SIGNATURES_BYTES;
 /// SSZ size of an [`AuxPowHeader`] with the largest proof: fixed part (range start 8, range
 /// end 32, payout 20, bits 4, proof offset 4) plus the proof.
 pub const MAX_AUXPOW_HEADER_BYTES: usize = 68 + MaxAuxPowProofBytes::USIZE;
@@ -36,7 +39,7 @@ pub enum Topic {
     AuxPow,
     /// Transactions for the embedded execution clients' pools.
     Transaction,
-    /// Peg-out signatures (reserved).
+    /// A federation member's signatures of a peg-out payout.
     PegOutSignature,
 }
 
@@ -149,9 +152,6 @@ pub enum DecodeError {
         /// Why.
         reason: String,
     },
-    /// A topic nothing is accepted on yet (peg-out signatures are reserved).
-    #[error("{0:?}: no messages are accepted on this topic yet")]
-    Reserved(Topic),
 }
 
 /// Encodes a consensus message: its topic and the snappy-compressed SSZ bytes.
@@ -161,6 +161,7 @@ pub fn encode(msg: &GossipMessage) -> (Topic, Vec<u8>) {
         GossipMessage::Block(b) => (Topic::Block, b.encode()),
         GossipMessage::Approval(a) => (Topic::Approval, a.encode()),
         GossipMessage::AuxPow(h) => (Topic::AuxPow, h.encode()),
+        GossipMessage::PegOutSignatures(s) => (Topic::PegOutSignature, s.encode()),
     };
     (topic, compress(&ssz))
 }
@@ -201,9 +202,6 @@ pub(crate) fn decompress(topic: Topic, data: &[u8], max: usize) -> Result<Vec<u8
 /// Decodes a payload received on `topic`: size caps, snappy, then the topic's SSZ type.
 /// Never panics on any input.
 pub fn decode(topic: Topic, data: &[u8]) -> Result<Payload, DecodeError> {
-    if topic == Topic::PegOutSignature {
-        return Err(DecodeError::Reserved(topic));
-    }
     let bytes = decompress(topic, data, topic.max_decoded_bytes())?;
     let ssz = |reason: String| DecodeError::Ssz { topic, reason };
     Ok(match topic {
@@ -220,7 +218,9 @@ pub fn decode(topic: Topic, data: &[u8]) -> Result<Payload, DecodeError> {
             AuxPowHeader::decode(&bytes).map_err(|e| ssz(e.to_string()))?,
         ))),
         Topic::Transaction => Payload::Transaction(bytes),
-        Topic::PegOutSignature => return Err(DecodeError::Reserved(topic)),
+        Topic::PegOutSignature => Payload::Consensus(GossipMessage::PegOutSignatures(Box::new(
+            PegOutSignatures::decode(&bytes).map_err(|e| ssz(e.to_string()))?,
+        ))),
     })
 }
 
@@ -255,6 +255,26 @@ mod tests {
             let (topic, bytes) = encode(&msg);
             assert_eq!(decode(topic, &bytes).unwrap(), Payload::Consensus(msg));
         }
+    }
+
+    #[test]
+    fn pegout_signatures_roundtrip_within_their_cap() {
+        use ssz_types::typenum::Unsigned;
+        let n = alys_primitives::pegout_signatures::MaxPayoutInputs::USIZE;
+        let sigs: Vec<[u8; 64]> = (0..n).map(|i| [i as u8; 64]).collect();
+        let msg = GossipMessage::PegOutSignatures(Box::new(
+            PegOutSignatures::new(B256::repeat_byte(3), 1, &sigs).unwrap(),
+        ));
+        let (topic, bytes) = encode(&msg);
+        assert_eq!(topic, Topic::PegOutSignature);
+        assert_eq!(msg.size_bytes(), Topic::PegOutSignature.max_decoded_bytes());
+        assert_eq!(decode(topic, &bytes).unwrap(), Payload::Consensus(msg));
+        // One byte over the cap is refused from the snappy header, before decompressing.
+        let over = compress(&vec![0u8; MAX_PEGOUT_SIGNATURE_BYTES + 1]);
+        assert!(matches!(
+            decode(Topic::PegOutSignature, &over),
+            Err(DecodeError::DecodedTooLarge { .. })
+        ));
     }
 
     #[test]
@@ -304,10 +324,10 @@ mod tests {
             decode(Topic::Block, &[0xff; 40]),
             Err(DecodeError::Snappy { .. })
         ));
-        assert_eq!(
+        assert!(matches!(
             decode(Topic::PegOutSignature, &compress(&[1])),
-            Err(DecodeError::Reserved(Topic::PegOutSignature))
-        );
+            Err(DecodeError::Ssz { .. })
+        ));
     }
 
     #[test]

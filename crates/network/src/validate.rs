@@ -12,7 +12,7 @@ use alloy_primitives::B256;
 use alys_consensus::forkchoice::{BlockInfo, PowIndex};
 use alys_consensus::pow::ChainLookup;
 use alys_consensus::validate::{check_aggregate, check_proposer_approval, ValidationContext};
-use alys_consensus::{BlockError, GossipMessage, NoPegIns, SlotClock};
+use alys_consensus::{BlockError, GossipMessage, NoPegIns, NoPegOuts, SlotClock};
 use alys_primitives::signing::approval_signing_root;
 use alys_primitives::{Approval, ChainSpec, Domain, DomainType, Signature};
 use std::sync::Arc;
@@ -65,6 +65,17 @@ pub enum GossipError {
     /// An AuxPoW header whose proof is empty (a proof can never be empty).
     #[error("AuxPoW header without a proof")]
     EmptyAuxPow,
+    /// Peg-out signatures from an index outside `federationBitcoinPubkeys`.
+    #[error("peg-out signer {member} is not a federation member (there are {members})")]
+    UnknownPegOutSigner {
+        /// The index.
+        member: u64,
+        /// Federation size.
+        members: usize,
+    },
+    /// A peg-out signature message without a signature (a payout always has an input).
+    #[error("peg-out signature message without a signature")]
+    EmptyPegOutSignatures,
 }
 
 impl GossipError {
@@ -127,7 +138,7 @@ impl GossipValidator {
     pub fn check(&self, msg: &GossipMessage) -> Result<(), GossipError> {
         let current = self.clock.current_slot();
         let pegins = NoPegIns;
-        let pegouts = alys_consensus::NoPegOuts;
+        let pegouts = NoPegOuts;
         let ctx = ValidationContext {
             spec: &self.spec,
             approval_domain: self.domain,
@@ -174,6 +185,19 @@ impl GossipValidator {
                     return Err(GossipError::EmptyAuxPow);
                 }
             }
+            // The signatures themselves are verified by the collector, behind consensus.
+            GossipMessage::PegOutSignatures(s) => {
+                let members = self.spec.federation_bitcoin_pubkeys.len();
+                if usize::try_from(s.member).map_or(true, |m| m >= members) {
+                    return Err(GossipError::UnknownPegOutSigner {
+                        member: s.member,
+                        members,
+                    });
+                }
+                if s.signatures.is_empty() {
+                    return Err(GossipError::EmptyPegOutSignatures);
+                }
+            }
         }
         Ok(())
     }
@@ -199,5 +223,33 @@ impl GossipValidator {
             return Err(bad);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alys_primitives::PegOutSignatures;
+
+    #[test]
+    fn pegout_signatures_need_a_member_index_and_a_signature() {
+        let spec = Arc::new(ChainSpec::dev(3).unwrap());
+        let v = GossipValidator::new(spec.clone(), SlotClock::system(spec.slot_duration_ms));
+        let msg = |member: u64, n: usize| {
+            GossipMessage::PegOutSignatures(Box::new(
+                PegOutSignatures::new(B256::repeat_byte(1), member, &vec![[9; 64]; n]).unwrap(),
+            ))
+        };
+        assert_eq!(v.check(&msg(2, 1)), Ok(()));
+        let e = v.check(&msg(3, 1)).unwrap_err();
+        assert_eq!(
+            e,
+            GossipError::UnknownPegOutSigner {
+                member: 3,
+                members: 3
+            }
+        );
+        assert!(matches!(e.verdict(), Verdict::Reject(_)));
+        assert_eq!(v.check(&msg(0, 0)), Err(GossipError::EmptyPegOutSignatures));
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! This crate owns the wire formats and the protocol constants: the chain spec ([`spec`]), the
 //! EL genesis header ([`genesis`]), BLS keys and signatures ([`bls`]), the SSZ execution payload
-//! ([`payload`]), the consensus block and its approvals ([`block`]), signing domains
+//! ([`payload`]), the consensus block and its approvals ([`block`]), peg-out signatures
+//! ([`pegout_signatures`]), signing domains
 //! ([`signing`]), the Bridge predeploy ([`bridge`]), units ([`units`]) and the expected
 //! withdrawals (mints) of a block ([`withdrawals`]). It holds no logic that needs I/O beyond
 //! loading spec and key files.
@@ -14,6 +15,7 @@ pub mod bridge;
 pub mod dev;
 pub mod genesis;
 pub mod payload;
+pub mod pegout_signatures;
 pub mod signing;
 pub mod spec;
 pub mod units;
@@ -32,6 +34,7 @@ pub use bridge::{
     bridge_genesis_account, bridge_runtime_code, RequestPegOut, DEFAULT_MIN_PEG_OUT_SATS,
 };
 pub use payload::ExecutionPayload;
+pub use pegout_signatures::{PegOutSignatures, PegOutSignaturesError, MAX_PEGOUT_SIGNATURES_BYTES};
 pub use signing::{
     approval_signing_root, compute_domain, sign_approval, signing_root, ApprovalData, Domain,
     DomainType, SigningData,
