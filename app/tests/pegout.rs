@@ -1,7 +1,10 @@
 //! Peg-out end to end on `alys dev --authorities 3` (2-of-3 peg threshold) with its embedded
 //! regtest Bitcoin: a deposit built by python-bitcoinlib funds the federation; `cast send`
 //! burns through the Bridge to a regtest bech32, bech32m and base58 address; the ledger puts
-//! the requests in a payout proposed by a block (`getpegoutstatus` walks requested → proposed);
+//! the requests in a payout proposed by a block; the members sign it, it is broadcast and confirms
+//! on the devnet (`getpegoutstatus` walks requested → proposed → signed → broadcast → confirmed,
+//! the last showing who signed and when it was broadcast); the payout is checked with
+//! `getrawtransaction`/`gettxout` and decoded by python-bitcoinlib;
 //! a burn to an address of another network is refunded to the sender to the wei.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
@@ -37,6 +40,92 @@ fn burn(rpc: &str, address: &str, sats: u64) -> (String, Value) {
     );
     let hash = receipt["transactionHash"].as_str().unwrap().to_string();
     (hash, receipt)
+}
+
+/// The payout `txid` on the devnet pays each of `requests` (address, sats burned) its amount
+/// less a fee share, in request order, its outputs unspent (`gettxout`); python-bitcoinlib
+/// decodes it to the same outputs, and each input's witness is a 2-of-3 leaf-A script-path
+/// spend: three signature slots (two 64-byte signatures, one empty), the script, the control
+/// block.
+fn check_payout_on_bitcoin(btc: &common::JsonRpc, txid: &str, requests: &[(&str, u64)]) {
+    use alys_federation::bitcoin::{Address, Network};
+    let tx = btc.call("getrawtransaction", json!([txid, true])).unwrap();
+    assert!(tx["confirmations"].as_u64().unwrap_or(0) >= 1, "{tx}");
+    let vout = tx["vout"].as_array().unwrap();
+    let mut fee_shares = 0u64;
+    for (i, (address, sats)) in requests.iter().enumerate() {
+        let spk = address
+            .parse::<Address<_>>()
+            .unwrap()
+            .require_network(Network::Regtest)
+            .unwrap()
+            .script_pubkey();
+        let paid_btc = vout[i]["value"].as_f64().unwrap();
+        let paid = (paid_btc * 1e8).round() as u64;
+        assert_eq!(
+            vout[i]["scriptPubKey"]["hex"].as_str().unwrap(),
+            hex::encode(spk.as_bytes()),
+            "output {i} of {tx}"
+        );
+        assert!(
+            paid < *sats && paid + 5_000 > *sats,
+            "output {i} pays {paid} for {sats}: {tx}"
+        );
+        fee_shares += sats - paid;
+        let utxo = btc.call("gettxout", json!([txid, i])).unwrap();
+        assert_eq!(
+            (utxo["value"].as_f64().unwrap() * 1e8).round() as u64,
+            paid,
+            "{utxo}"
+        );
+    }
+    assert!(fee_shares > 0);
+
+    let python = common::Tool::PythonBitcoinlib.locate().unwrap();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pegout/decode_payout.py");
+    let url = common::with_auth(btc.url(), "alys", "alys");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .args([url.as_str(), txid])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decoded: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(decoded["txid"], txid);
+    for (i, output) in decoded["outputs"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(
+            output["scriptPubKey"], vout[i]["scriptPubKey"]["hex"],
+            "{decoded}"
+        );
+        assert_eq!(
+            output["sats"].as_u64().unwrap(),
+            (vout[i]["value"].as_f64().unwrap() * 1e8).round() as u64
+        );
+    }
+    for input in decoded["inputs"].as_array().unwrap() {
+        let witness: Vec<u64> = input["witness"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        assert_eq!(witness.len(), 5, "{decoded}");
+        assert_eq!(
+            witness[..3].iter().filter(|n| **n == 64).count(),
+            2,
+            "{decoded}"
+        );
+        assert_eq!(
+            witness[..3].iter().filter(|n| **n == 0).count(),
+            1,
+            "{decoded}"
+        );
+    }
 }
 
 fn status(dev: &Dev, hash: &str) -> Option<Value> {
@@ -85,7 +174,8 @@ fn burns_are_proposed_in_payouts_and_bad_addresses_refunded() {
         || format!("{:?}", dev.node("getpegoutsummary", json!([]))),
     );
 
-    // Burns to the three address kinds: each requested, then proposed in a payout.
+    // Burns to the three address kinds: each requested, then proposed in a payout (the state
+    // may already be further on: signing and broadcast follow within the slot).
     let mut hashes = Vec::new();
     for (address, sats) in [(BECH32, 100_000u64), (BECH32M, 50_000), (BASE58, 30_000)] {
         let (hash, receipt) = burn(&rpc, address, sats);
@@ -96,7 +186,7 @@ fn burns_are_proposed_in_payouts_and_bad_addresses_refunded() {
         let proposed = common::wait_until(
             Duration::from_secs(60),
             "the request to be proposed in a payout",
-            || status(&dev, hash).filter(|s| s["state"] == "proposed"),
+            || status(&dev, hash).filter(|s| s["payoutTxid"].is_string()),
             || format!("{:?}\n{}", status(&dev, hash), dev.log_tail()),
         );
         assert_eq!(proposed["bitcoinAddress"], *address, "{proposed}");
@@ -106,6 +196,39 @@ fn burns_are_proposed_in_payouts_and_bad_addresses_refunded() {
             ADDR0.to_lowercase()
         );
         assert!(proposed["payoutTxid"].is_string(), "{proposed}");
+    }
+
+    // Each payout is signed by at least 2 of the 3 members, broadcast, and confirmed on the
+    // devnet (whose mempool verified every input's script-path spend with libbitcoinconsensus).
+    let btc = common::JsonRpc::new(dev.bitcoin_rpc.as_deref().unwrap(), Some(("alys", "alys")));
+    let mut payouts: Vec<(String, Vec<(&str, u64)>)> = Vec::new();
+    for (hash, address, sats) in &hashes {
+        let confirmed = common::wait_until(
+            Duration::from_secs(90),
+            "the payout to confirm on Bitcoin",
+            || status(&dev, hash).filter(|s| s["state"] == "confirmed"),
+            || format!("{:?}\n{}", status(&dev, hash), dev.log_tail()),
+        );
+        assert!(
+            confirmed["signedBy"].as_array().unwrap().len() >= 2,
+            "{confirmed}"
+        );
+        assert!(
+            confirmed["broadcastAt"].as_u64().unwrap() > 0,
+            "{confirmed}"
+        );
+        assert!(
+            confirmed["confirmations"].as_u64().unwrap() >= 1,
+            "{confirmed}"
+        );
+        let txid = confirmed["payoutTxid"].as_str().unwrap().to_string();
+        match payouts.iter_mut().find(|(t, _)| *t == txid) {
+            Some((_, reqs)) => reqs.push((address, *sats)),
+            None => payouts.push((txid, vec![(address, *sats)])),
+        }
+    }
+    for (txid, requests) in &payouts {
+        check_payout_on_bitcoin(&btc, txid, requests);
     }
 
     // A burn to a mainnet address: refunded to the sender, to the wei.

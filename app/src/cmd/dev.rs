@@ -179,6 +179,10 @@ impl DevArgs {
                 Some(signer),
                 rpc,
                 super::wiring::PegIns::Follow(bitcoin.clone()),
+                alys_federation::SchnorrSigner::from_bytes(
+                    &alys_primitives::dev::dev_bitcoin_secret_key(i),
+                )
+                .ok(),
             )
             .await
             .wrap_err_with(|| format!("starting authority {i}"))?;

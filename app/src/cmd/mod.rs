@@ -10,6 +10,7 @@ mod metrics_args;
 mod network_args;
 mod node;
 mod p2p;
+mod payouts;
 mod server_args;
 mod txpool_args;
 mod ui_args;

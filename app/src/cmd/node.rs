@@ -46,6 +46,11 @@ pub(crate) struct NodeArgs {
     /// ALYS_SIGNER_KEY_PASSWORD environment variable.
     #[arg(long, requires = "signer_key")]
     signer_key_password_file: Option<PathBuf>,
+    /// Bitcoin key file of this federation member (WIF, mode 0600; `alys keys generate --kind
+    /// bitcoin`): with it and a Bitcoin node the node signs peg-out payouts. Its public key must
+    /// be in the chain spec's federationBitcoinPubkeys.
+    #[arg(long)]
+    bitcoin_key: Option<PathBuf>,
     #[command(flatten)]
     servers: ServerArgs,
     /// Node JSON-RPC password (HTTP Basic auth); required to serve the node RPC.
@@ -62,6 +67,25 @@ pub(crate) struct NodeArgs {
     ui: super::ui_args::UiArgs,
     #[command(flatten)]
     metrics: super::metrics_args::MetricsArgs,
+}
+
+/// The payout signing key in `path`, refused when it is not one of the spec's federation keys.
+fn payout_signer_key(
+    spec: &ChainSpec,
+    path: &std::path::Path,
+) -> eyre::Result<alys_federation::SchnorrSigner> {
+    let key = alys_keys::load_bitcoin_key(path)?;
+    let signer = alys_federation::SchnorrSigner::from_secret_key(&key.private.inner);
+    let federation = alys_federation::Federation::from_spec(spec)
+        .map_err(|e| eyre::eyre!("--bitcoin-key needs a federation in the chain spec: {e}"))?;
+    if !federation.keys().contains(&signer.public_key()) {
+        eyre::bail!(
+            "the key in {} ({}) is not in the chain spec's federationBitcoinPubkeys",
+            path.display(),
+            signer.public_key()
+        );
+    }
+    Ok(signer)
 }
 
 /// Environment variable holding the password of a keystore given as `--signer-key`.
@@ -132,6 +156,10 @@ impl NodeArgs {
             None => None,
         };
         let pegins = super::wiring::PegIns::choose(&spec, &self.bitcoin, signer.is_some())?;
+        let bitcoin_key = match &self.bitcoin_key {
+            Some(path) => Some(payout_signer_key(&spec, path)?),
+            None => None,
+        };
         let execution = match (self.engine_url, self.jwt_secret, self.embedded_el) {
             (Some(url), Some(jwt_secret), false) => ExecutionClient::External {
                 execution_rpc_url: self.execution_rpc_url.unwrap_or_else(|| url.clone()),
@@ -169,6 +197,7 @@ impl NodeArgs {
             signer,
             rpc,
             pegins,
+            bitcoin_key,
         )
         .await?;
         if let Some(server) = &node.rpc {

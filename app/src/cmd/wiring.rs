@@ -352,6 +352,7 @@ pub(super) async fn start_node(
     signer: Option<Signer>,
     rpc: Option<NodeRpc>,
     bitcoin: PegIns,
+    bitcoin_key: Option<alys_federation::SchnorrSigner>,
 ) -> eyre::Result<Node> {
     std::fs::create_dir_all(&datadir)
         .wrap_err_with(|| format!("creating {}", datadir.display()))?;
@@ -413,7 +414,22 @@ pub(super) async fn start_node(
     let authority = signer.as_ref().map(|s| s.index());
     let chain_store = chain.store().clone();
     let node_store = chain_store.clone();
-    let service = ConsensusService::spawn(chain, signer);
+    let payouts = match (&ledger, &peg) {
+        (Some(ledger), Some(peg)) => Some(super::payouts::Payouts::new(
+            &spec,
+            ledger.clone(),
+            peg.rpc.clone(),
+            bitcoin_key,
+        )),
+        _ => None,
+    };
+    let service = match &payouts {
+        Some(p) => ConsensusService::spawn_with_pegout_sink(chain, signer, p.signer.clone()),
+        None => ConsensusService::spawn(chain, signer),
+    };
+    if let Some(p) = &payouts {
+        p.start(service.inputs.clone(), service.status.clone());
+    }
     let (network_summary, network_view) = tokio::sync::watch::channel(Default::default());
     alys_consensus::spawn_slot_ticker(clock.clone(), service.inputs.clone());
     let rpc = match rpc {
@@ -464,7 +480,7 @@ pub(super) async fn start_node(
                     alys_rpc::PegOutView {
                         ledger: ledger.clone(),
                         status: service.status.clone(),
-                        progress: None,
+                        progress: payouts.as_ref().map(|p| p.progress()),
                     },
                 );
             }

@@ -42,6 +42,17 @@ pub struct SignerStats {
     pub rebroadcasts: u64,
 }
 
+/// A payout's status with the signatures held and the first accepted broadcast.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PayoutProgress {
+    /// Where it stands.
+    pub status: PayoutStatus,
+    /// Members whose valid signatures this node holds, ascending.
+    pub members: Vec<u64>,
+    /// Unix seconds of the first broadcast the Bitcoin node accepted.
+    pub broadcast_at: Option<u64>,
+}
+
 /// A broadcast payout being watched.
 struct Watch {
     tx: Transaction,
@@ -170,6 +181,30 @@ impl PayoutSigner {
                     .find(|(t, _)| t == txid)
                     .map(|(_, s)| s.clone())
             })
+    }
+
+    /// The status of payout `txid` with what led to it: the members whose signatures this
+    /// node holds and when the Bitcoin node first accepted the broadcast (both unknown once the
+    /// payout is no longer tracked).
+    pub fn progress(&self, txid: &Txid) -> Option<PayoutProgress> {
+        let state = self.state();
+        match state.entries.get(txid) {
+            Some(e) => Some(PayoutProgress {
+                status: e.status.clone(),
+                members: e.members(),
+                broadcast_at: e.watch.as_ref().and_then(|w| w.accepted_at),
+            }),
+            None => state
+                .finished
+                .iter()
+                .rev()
+                .find(|(t, _)| t == txid)
+                .map(|(_, s)| PayoutProgress {
+                    status: s.clone(),
+                    members: Vec::new(),
+                    broadcast_at: None,
+                }),
+        }
     }
 
     /// What the signer did so far.

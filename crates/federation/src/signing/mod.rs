@@ -25,7 +25,7 @@
 mod collector;
 mod rpc;
 
-pub use collector::{PayoutSigner, SignerStats};
+pub use collector::{PayoutProgress, PayoutSigner, SignerStats};
 pub use rpc::{PayoutRpc, RpcFailure};
 
 pub use crate::payout::{
