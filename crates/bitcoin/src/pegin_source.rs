@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use alys_consensus::chain_store::ChainStore;
-use alys_consensus::{BlockInfo, PegInVerifier};
+use alys_consensus::{BlockInfo, PegInRejection, PegInVerifier};
 use alys_primitives::{PegIn, B256};
 use alys_store::{Durability, Store, StoreError, WriteBatch};
 use bitcoin::hashes::Hash;
@@ -89,6 +89,33 @@ pub enum PegInCheckError {
     /// The ancestry of the parent could not be read (or does not reach the finalized block).
     #[error("cannot derive minted deposits: {0}")]
     Chain(String),
+}
+
+impl From<PegInCheckError> for PegInRejection {
+    fn from(e: PegInCheckError) -> Self {
+        let b = |t: Txid| B256::from(t.to_byte_array());
+        match e {
+            PegInCheckError::AlreadyMinted { txid, vout, block } => PegInRejection::AlreadyMinted {
+                txid: b(txid),
+                vout,
+                block,
+            },
+            PegInCheckError::Unknown(txid) => PegInRejection::Unknown { txid: b(txid) },
+            PegInCheckError::Unconfirmed { txid, state } => PegInRejection::Unconfirmed {
+                txid: b(txid),
+                state,
+            },
+            PegInCheckError::Mismatch { txid, field } => PegInRejection::Mismatch {
+                txid: b(txid),
+                field,
+            },
+            PegInCheckError::DuplicateInBlock { txid, .. } => PegInRejection::Mismatch {
+                txid: b(txid),
+                field: "outpoint listed twice",
+            },
+            PegInCheckError::Chain(e) => PegInRejection::State(e),
+        }
+    }
 }
 
 /// A stored block as the verifier needs it.
@@ -398,9 +425,9 @@ impl FollowerPegIns {
 }
 
 impl PegInVerifier for FollowerPegIns {
-    fn verify(&self, parent: &BlockInfo, pegin: &PegIn) -> Result<(), String> {
-        let minted = self.minted_on(&parent.root).map_err(|e| e.to_string())?;
-        self.check_one(&minted, pegin).map_err(|e| e.to_string())
+    fn verify(&self, parent: &BlockInfo, pegin: &PegIn) -> Result<(), PegInRejection> {
+        let minted = self.minted_on(&parent.root)?;
+        Ok(self.check_one(&minted, pegin)?)
     }
 
     fn candidates(&self, parent: &BlockInfo) -> Vec<PegIn> {

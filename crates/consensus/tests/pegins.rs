@@ -15,7 +15,7 @@ use alys_bitcoin::bitcoin::Txid;
 use alys_bitcoin::{ClientConfig, CoreRpcClient, Follower, FollowerConfig, FollowerPegIns};
 use alys_consensus::chain_store::ChainStore;
 use alys_consensus::validate::BlockError;
-use alys_consensus::{genesis_block, Chain, ImportError};
+use alys_consensus::{genesis_block, Chain, ImportError, PegInRejection};
 use alys_federation::Federation;
 use alys_primitives::payload::Withdrawal as SszWithdrawal;
 use alys_primitives::withdrawals::{expected_withdrawals, withdrawal_index_base};
@@ -169,7 +169,7 @@ async fn deposit_minted_once_duplicate_and_already_minted_blocks_invalid() {
     // Already minted on this chain: invalid.
     let again = with_pegins(&chain, next.clone(), vec![deposit]);
     assert_invalid(&mut chain, &again, |e| {
-        matches!(e, BlockError::PegInRejected { index: 0, reason } if reason.contains("already minted"))
+        matches!(e, BlockError::PegInRejected { index: 0, reason: PegInRejection::AlreadyMinted { vout, .. } } if *vout == deposit.vout)
     })
     .await;
 
