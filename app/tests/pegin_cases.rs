@@ -7,7 +7,7 @@
 //!
 //! - deposit shapes: no OP_RETURN, 19- and 21-byte OP_RETURN payloads (rejected with a reason
 //!   naming the problem, never credited), and a deposit split over two federation outputs
-//!   (minted once with the sum);
+//!   (minted once with the sum, as one peg-in per output);
 //! - Bitcoin reorgs with `invalidateblock`: a deposit with 1 of 2 confirmations whose block is
 //!   invalidated and whose input is double-spent on the replacement chain is never minted; one
 //!   whose block is invalidated and that is mined again in another block is minted once;
@@ -193,7 +193,8 @@ fn deposit_shapes_rejected_with_reason_and_split_deposit_minted_once_with_the_su
     let (_, txs) = build_deposits(&btc.auth_url(), &spk, &plan)
         .unwrap_or_else(|e| panic!("{e}\n{}", dev.log_tail()));
 
-    // Split over two federation outputs: minted once, with the sum.
+    // Split over two federation outputs: minted once, with the sum credited, as one peg-in per
+    // federation output.
     let sum = split[0] + split[1];
     let minted = expect_minted(&dev, &txs[3].txid, &recipient, sum);
     assert_eq!(minted["vouts"], json!([0, 1]), "{minted}");
@@ -219,7 +220,7 @@ fn deposit_shapes_rejected_with_reason_and_split_deposit_minted_once_with_the_su
     }
 
     // Nobody else was credited: not the addresses the bad payloads come closest to naming, and
-    // the chain holds the split deposit's peg-in only (checked again after more blocks).
+    // the chain holds the split deposit's two peg-ins only (checked again after more blocks).
     let mut padded = [0u8; 20];
     padded[..19].copy_from_slice(&short);
     let mut left_padded = [0u8; 20];
@@ -230,7 +231,7 @@ fn deposit_shapes_rejected_with_reason_and_split_deposit_minted_once_with_the_su
     }
     let mut balances: Vec<_> = untouched.iter().map(|a| (*a, 0u128)).collect();
     balances.push((recipient, u128::from(sum) * WEI_PER_SAT));
-    expect_settled(&dev, &balances, 1, 3);
+    expect_settled(&dev, &balances, 2, 3);
     for tx in &txs[..3] {
         let s = dev.pegin_status(&tx.txid).unwrap();
         assert_eq!(s["state"], "rejected", "{s}");

@@ -148,7 +148,7 @@ struct Peg {
     federation: Arc<alys_federation::Federation>,
     rpc: Arc<alys_bitcoin::CoreRpcClient>,
     index: alys_bitcoin::DepositIndex,
-    verifier: Arc<alys_bitcoin::FollowerPegIns>,
+    verifier: Arc<alys_federation::FollowerPegIns>,
 }
 
 /// Starts the Bitcoin follower as a task feeding the deposit index, and the verifier over it.
@@ -193,7 +193,7 @@ fn start_peg(spec: &ChainSpec, store: Arc<Store>, pegins: PegIns) -> eyre::Resul
     let chain_store = alys_consensus::chain_store::ChainStore::open(store.clone(), &genesis)
         .wrap_err("opening the consensus store")?;
     let verifier = Arc::new(
-        alys_bitcoin::FollowerPegIns::open(index.clone(), Arc::new(chain_store), store)
+        alys_federation::FollowerPegIns::open(index.clone(), Arc::new(chain_store), store)
             .wrap_err("opening the minted peg-in set")?,
     );
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);

@@ -17,14 +17,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alys_federation::Federation;
 use alys_primitives::ChainSpec;
 use alys_store::{Durability, Store, StoreError, WriteBatch};
 use bitcoin::BlockHash;
 
 use crate::index::DepositIndex;
 use crate::rpc::{BitcoinRpc, RpcError, RPC_INVALID_ADDRESS_OR_KEY, RPC_INVALID_PARAMETER};
-use crate::scan::scan_block;
+use crate::scan::{scan_block, DepositScanner};
 use crate::state::{BlockRef, FollowerEvent, FollowerState, StateError};
 
 /// Store column of the follower's cursor.
@@ -120,7 +119,7 @@ pub enum Step {
 /// The Bitcoin follower.
 pub struct Follower {
     rpc: Arc<dyn BitcoinRpc>,
-    federation: Arc<Federation>,
+    scanner: Arc<dyn DepositScanner>,
     store: Arc<Store>,
     config: FollowerConfig,
     state: FollowerState,
@@ -143,10 +142,10 @@ enum Action {
 }
 
 impl Follower {
-    /// Opens the follower, resuming from the cursor persisted in `store` if there is one.
+    /// Opens the follower of the deposits `scanner` recognizes, resuming from the cursor persisted in `store` if there is one.
     pub fn open(
         rpc: Arc<dyn BitcoinRpc>,
-        federation: Arc<Federation>,
+        scanner: Arc<dyn DepositScanner>,
         store: Arc<Store>,
         config: FollowerConfig,
     ) -> Result<Self, FollowerError> {
@@ -183,7 +182,7 @@ impl Follower {
         let index = DepositIndex::open(store.clone(), state.tip())?;
         Ok(Self {
             rpc,
-            federation,
+            scanner,
             store,
             config,
             state,
@@ -206,9 +205,9 @@ impl Follower {
         &self.state
     }
 
-    /// The federation whose deposits are followed.
-    pub fn federation(&self) -> &Federation {
-        &self.federation
+    /// What recognizes the followed deposits.
+    pub fn scanner(&self) -> &dyn DepositScanner {
+        self.scanner.as_ref()
     }
 
     async fn next_action(&self) -> Result<Action, RpcError> {
@@ -271,7 +270,7 @@ impl Follower {
                     tracing::debug!(%hash, "bitcoin follower: block does not link, retrying");
                     return Ok(Step::Progress(Vec::new()));
                 }
-                let items = scan_block(&block, &self.federation);
+                let items = scan_block(&block, self.scanner.as_ref());
                 rejected = crate::metrics::rejection_reasons(&items);
                 next_state.connect(height, hash, prev, items)?
             }
@@ -288,7 +287,7 @@ impl Follower {
         for ev in &events {
             match ev {
                 FollowerEvent::Deposit(d) => {
-                    tracing::info!(txid = %d.txid, sats = d.sats, recipient = %d.recipient, "peg-in confirmed")
+                    tracing::info!(txid = %d.txid, sats = d.sats.0, recipient = %d.recipient, "peg-in confirmed")
                 }
                 FollowerEvent::Reverted(d) => {
                     tracing::warn!(txid = %d.txid, "reported peg-in reorged out")

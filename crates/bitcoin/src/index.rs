@@ -1,18 +1,24 @@
-//! Peg-in status index for `getpeginstatus <txid>`: every transaction paying the federation
-//! that the follower has seen, its state, and its confirmations so far. In memory, persisted in
-//! the store in the same batch as the follower's cursor.
+//! Peg-in status index for `getpeginstatus <txid>`: the transactions paying the federation
+//! that the follower has seen, their state, and their confirmations so far. In memory,
+//! persisted in the store in the same batch as the follower's cursor.
+//!
+//! Anyone can pay the federation a few sats, so the records of transactions that are not valid
+//! deposits (rejected, below the minimum included; valid deposits cost at least
+//! `minPegInSats` each) are kept only up to [`MAX_REJECTED_RECORDS`]: beyond it the oldest
+//! (lowest Bitcoin block) is evicted from memory and the store.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use alys_primitives::{Address, B256};
+use alys_primitives::{Address, Sats, B256};
 use alys_store::{Durability, Store, StoreError, WriteBatch};
 use bitcoin::hashes::Hash;
 use bitcoin::Txid;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
-use crate::state::{de_str, ser_str, BlockRef, FollowerEvent};
+use crate::scan::DepositOutput;
+use crate::state::{de_str, outputs_of, ser_str, BlockRef, FollowerEvent};
 
 /// Store column of the status records (key: txid bytes, value: JSON [`PegInRecord`]).
 pub use alys_store::columns::bitcoin::PEGIN_STATUS;
@@ -47,15 +53,26 @@ pub struct PegInRecord {
     #[serde(flatten)]
     pub state: PegInState,
     /// Sum of its federation outputs.
-    pub sats: u64,
+    pub sats: Sats,
     /// EVM recipient (valid deposits only).
     pub recipient: Option<Address>,
     /// Federation outputs (valid deposits only).
     pub vouts: Vec<u32>,
+    /// Their values, in the order of `vouts` (empty in records written before the values were
+    /// kept: see [`PegInRecord::outputs`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<Sats>,
     /// Block containing it on the followed chain (none once dropped).
     pub block: Option<BlockRef>,
     /// Sidechain block that minted it, once known (set by the node).
     pub minted_in: Option<B256>,
+}
+
+impl PegInRecord {
+    /// Each federation output with its value (valid deposits only).
+    pub fn outputs(&self) -> Vec<DepositOutput> {
+        outputs_of(&self.vouts, &self.values, self.sats)
+    }
 }
 
 /// A record with its confirmations as of the follower's tip.
@@ -69,9 +86,24 @@ pub struct PegInStatus {
     pub confirmations: u64,
 }
 
+/// Most records of transactions that are not valid deposits kept (the oldest go first).
+pub const MAX_REJECTED_RECORDS: usize = 10_000;
+
+/// Whether a record is one of a transaction that is not a valid deposit (bounded).
+fn is_rejection(r: &PegInRecord) -> bool {
+    r.recipient.is_none()
+}
+
+/// Eviction order of rejection records: Bitcoin height (none = dropped, first), then txid.
+fn age(r: &PegInRecord) -> (u64, Txid) {
+    (r.block.map_or(0, |b| b.height), r.txid)
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     map: HashMap<Txid, PegInRecord>,
+    /// The rejection records, oldest first.
+    rejections: BTreeSet<(u64, Txid)>,
     tip: Option<BlockRef>,
 }
 
@@ -82,10 +114,12 @@ pub struct DepositIndex {
     inner: Arc<RwLock<Inner>>,
 }
 
-/// Changes computed from events, applied to memory after their batch is written.
+/// Changes computed from events ([`DepositIndex::stage`]), applied to memory after their batch
+/// is written ([`DepositIndex::commit`]).
 #[derive(Debug, Default)]
-pub(crate) struct Staged {
+pub struct Staged {
     records: Vec<PegInRecord>,
+    evicted: Vec<Txid>,
 }
 
 impl DepositIndex {
@@ -100,9 +134,14 @@ impl DepositIndex {
                 })?;
             map.insert(rec.txid, rec);
         }
+        let rejections = map.values().filter(|r| is_rejection(r)).map(age).collect();
         Ok(Self {
             store,
-            inner: Arc::new(RwLock::new(Inner { map, tip })),
+            inner: Arc::new(RwLock::new(Inner {
+                map,
+                rejections,
+                tip,
+            })),
         })
     }
 
@@ -119,6 +158,16 @@ impl DepositIndex {
             record,
             confirmations,
         })
+    }
+
+    /// Number of records kept.
+    pub fn len(&self) -> usize {
+        self.inner.read().map.len()
+    }
+
+    /// No record kept.
+    pub fn is_empty(&self) -> bool {
+        self.inner.read().map.is_empty()
     }
 
     /// All records (any order).
@@ -141,7 +190,7 @@ impl DepositIndex {
     }
 
     /// Confirmed deposits (whatever the node-local `minted_in`), ordered by block height then
-    /// txid. Whether one is minted is consensus state: see [`crate::pegin_source`].
+    /// txid. Whether one is minted is consensus state, kept by the peg (`alys-federation`).
     pub fn confirmed(&self) -> Vec<PegInRecord> {
         let mut v: Vec<_> = self
             .inner
@@ -170,8 +219,9 @@ impl DepositIndex {
         Ok(true)
     }
 
-    /// Computes the record changes of `events` and adds them to `batch`.
-    pub(crate) fn stage(&self, events: &[FollowerEvent], batch: &mut WriteBatch) -> Staged {
+    /// Computes the record changes of `events` and adds them to `batch` (the follower does, in
+    /// the batch of its cursor).
+    pub fn stage(&self, events: &[FollowerEvent], batch: &mut WriteBatch) -> Staged {
         let inner = self.inner.read();
         let mut work: HashMap<Txid, PegInRecord> = HashMap::new();
         for ev in events {
@@ -196,6 +246,7 @@ impl DepositIndex {
                     sats: d.sats,
                     recipient: Some(d.recipient),
                     vouts: d.vouts.clone(),
+                    values: d.values.clone(),
                     block: Some(d.block),
                     minted_in,
                 },
@@ -209,6 +260,7 @@ impl DepositIndex {
                     sats: d.sats,
                     recipient: Some(d.recipient),
                     vouts: d.vouts.clone(),
+                    values: d.values.clone(),
                     block: None,
                     minted_in,
                 },
@@ -220,6 +272,7 @@ impl DepositIndex {
                     sats: r.sats,
                     recipient: None,
                     vouts: Vec::new(),
+                    values: Vec::new(),
                     block: Some(r.block),
                     minted_in,
                 },
@@ -229,6 +282,7 @@ impl DepositIndex {
                     sats: r.sats,
                     recipient: None,
                     vouts: Vec::new(),
+                    values: Vec::new(),
                     block: None,
                     minted_in,
                 },
@@ -240,14 +294,44 @@ impl DepositIndex {
         for r in &records {
             put(batch, r);
         }
-        Staged { records }
+        // Bound the rejection records: the resulting set, oldest evicted first.
+        let mut rejections = inner.rejections.clone();
+        for r in &records {
+            if let Some(old) = inner.map.get(&r.txid).filter(|o| is_rejection(o)) {
+                rejections.remove(&age(old));
+            }
+            if is_rejection(r) {
+                rejections.insert(age(r));
+            }
+        }
+        let mut evicted = Vec::new();
+        while rejections.len() > MAX_REJECTED_RECORDS {
+            let Some((_, txid)) = rejections.pop_first() else {
+                break;
+            };
+            batch.delete(PEGIN_STATUS, &txid.to_byte_array());
+            evicted.push(txid);
+        }
+        Staged { records, evicted }
     }
 
     /// Applies staged changes after their batch was written.
-    pub(crate) fn commit(&self, staged: Staged, tip: Option<BlockRef>) {
+    pub fn commit(&self, staged: Staged, tip: Option<BlockRef>) {
         let mut inner = self.inner.write();
         for r in staged.records {
-            inner.map.insert(r.txid, r);
+            if let Some(old) = inner.map.insert(r.txid, r.clone()) {
+                if is_rejection(&old) {
+                    inner.rejections.remove(&age(&old));
+                }
+            }
+            if is_rejection(&r) {
+                inner.rejections.insert(age(&r));
+            }
+        }
+        for txid in staged.evicted {
+            if let Some(old) = inner.map.remove(&txid) {
+                inner.rejections.remove(&age(&old));
+            }
         }
         inner.tip = tip;
     }
@@ -257,4 +341,75 @@ fn put(batch: &mut WriteBatch, r: &PegInRecord) {
     // Serializing plain data to JSON cannot fail.
     let value = serde_json::to_vec(r).unwrap_or_default();
     batch.put(PEGIN_STATUS, &r.txid.to_byte_array(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{FoundDeposit, FoundRejection};
+
+    fn block(height: u64) -> BlockRef {
+        BlockRef {
+            height,
+            hash: bitcoin::BlockHash::from_byte_array([height as u8; 32]),
+        }
+    }
+
+    fn txid(n: u64) -> Txid {
+        let mut b = [0u8; 32];
+        b[..8].copy_from_slice(&n.to_be_bytes());
+        Txid::from_byte_array(b)
+    }
+
+    fn apply(index: &DepositIndex, store: &Store, events: &[FollowerEvent]) {
+        let mut batch = WriteBatch::new();
+        let staged = index.stage(events, &mut batch);
+        store.write(batch, Durability::Synced).expect("write");
+        index.commit(staged, None);
+    }
+
+    #[test]
+    fn dust_flood_is_bounded_and_deposits_are_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(Store::open(dir.path()).expect("store"));
+        let index = DepositIndex::open(store.clone(), None).expect("index");
+        let deposit = FoundDeposit {
+            txid: txid(u64::MAX),
+            vouts: vec![0],
+            values: vec![Sats(100_000)],
+            sats: Sats(100_000),
+            recipient: Address::repeat_byte(1),
+            block: block(1),
+        };
+        apply(&index, &store, &[FollowerEvent::Deposit(deposit.clone())]);
+        // A flood of dust payments (below the minimum), block after block.
+        let total = MAX_REJECTED_RECORDS as u64 + 500;
+        for chunk in 0..(total / 100) {
+            let events: Vec<_> = (0..100)
+                .map(|i| {
+                    FollowerEvent::Rejected(FoundRejection {
+                        txid: txid(chunk * 100 + i),
+                        sats: Sats(1),
+                        reason: "below the minimum".into(),
+                        block: block(2 + chunk),
+                    })
+                })
+                .collect();
+            apply(&index, &store, &events);
+        }
+        assert_eq!(index.len(), MAX_REJECTED_RECORDS + 1);
+        // The oldest went first; the newest and the valid deposit stay.
+        assert!(index.status(&txid(0)).is_none());
+        assert!(index.status(&txid(499)).is_none());
+        assert!(index.status(&txid(500)).is_some());
+        assert!(index.status(&txid(total - 1)).is_some());
+        assert_eq!(
+            index.status(&deposit.txid).expect("deposit").record.state,
+            PegInState::Confirmed
+        );
+        // The store holds what memory holds.
+        let reopened = DepositIndex::open(store, None).expect("reopen");
+        assert_eq!(reopened.len(), MAX_REJECTED_RECORDS + 1);
+        assert!(reopened.status(&txid(0)).is_none());
+    }
 }

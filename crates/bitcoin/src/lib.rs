@@ -7,17 +7,20 @@
 //!   hash from `bitcoinStartHeight`, detects reorgs, reports a deposit only once it has
 //!   `requiredBtcConfirmations`, drops (or reverts) deposits whose block is reorged out, and
 //!   persists its cursor in `alys-store` so restarts neither lose nor repeat a deposit;
-//! - the **peg-in status index** ([`DepositIndex`]) behind `getpeginstatus`;
-//! - block scanning ([`scan_block`]) with the federation crate's deposit rules.
+//! - the **peg-in status index** ([`DepositIndex`]) behind `getpeginstatus`: the transactions
+//!   paying the federation, their state and confirmations;
+//! - block scanning ([`scan_block`]): the transactions paying a watched script, classified by a
+//!   [`DepositScanner`] the node wires in.
 //!
-//! What a deposit *is* (address, OP_RETURN rules) belongs to `alys-federation`; minting belongs
-//! to consensus.
+//! This crate reports facts. What a deposit *is* (address, OP_RETURN rules: the
+//! [`DepositScanner`] implementation) and what is minted (the consensus peg-in verifier, the
+//! minted set) belong to the peg, `alys-federation`; it depends on neither that crate nor
+//! consensus.
 
 pub mod client;
 pub mod follower;
 pub mod index;
 mod metrics;
-pub mod pegin_source;
 pub mod rpc;
 pub mod scan;
 pub mod state;
@@ -29,7 +32,8 @@ pub use follower::{
     DEFAULT_REQUIRED_CONFIRMATIONS, DEFAULT_WINDOW, FOLLOWER,
 };
 pub use index::{DepositIndex, PegInRecord, PegInState, PegInStatus, PEGIN_STATUS};
-pub use pegin_source::{BlockPegIns, FollowerPegIns, PegInChain, PegInCheckError, MINTED};
 pub use rpc::{BitcoinRpc, BlockchainInfo, FeeEstimate, HeaderInfo, MempoolAcceptResult, RpcError};
-pub use scan::{scan_block, ScanItem};
-pub use state::{BlockRef, FollowerEvent, FollowerState, FoundDeposit, FoundRejection, StateError};
+pub use scan::{paid_to, scan_block, DepositOutput, DepositScanner, ScanItem, ScannedDeposit};
+pub use state::{
+    outputs_of, BlockRef, FollowerEvent, FollowerState, FoundDeposit, FoundRejection, StateError,
+};

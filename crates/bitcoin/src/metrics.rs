@@ -2,7 +2,6 @@
 //! Bitcoin node's and the lag between them at every poll; the deposits of every committed step
 //! (seen, confirmed, reorged out, rejected by reason); failed RPC steps.
 
-use alys_federation::DepositRejection;
 use alys_metrics::{catalog as m, counter, gauge};
 
 use crate::scan::ScanItem;
@@ -20,23 +19,10 @@ pub(crate) fn rejection_reasons(items: &[ScanItem]) -> Vec<&'static str> {
     items
         .iter()
         .filter_map(|item| match item {
-            ScanItem::Rejected { reason, .. } => Some(rejection_reason(reason)),
+            ScanItem::Rejected { label, .. } => Some(*label),
             ScanItem::Deposit(_) => None,
         })
         .collect()
-}
-
-/// One of [`m::DEPOSIT_REJECT_REASONS`].
-fn rejection_reason(reason: &DepositRejection) -> &'static str {
-    match reason {
-        // Not reported (such a transaction is not scanned); counted with the closest reason.
-        DepositRejection::NoFederationOutput | DepositRejection::MissingOpReturn => {
-            "missing_op_return"
-        }
-        DepositRejection::MalformedOpReturn { .. } => "malformed_op_return",
-        DepositRejection::MultipleOpReturns => "multiple_op_returns",
-        DepositRejection::BelowMinimum { .. } => "below_minimum",
-    }
 }
 
 /// A step was committed with `events`, its block's rejections being `rejected`.

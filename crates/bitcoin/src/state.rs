@@ -3,14 +3,11 @@
 
 use std::collections::VecDeque;
 
-use alys_federation::{Deposit, DepositRejection};
-use alys_primitives::block::PegIn;
-use alys_primitives::{Address, B256};
-use bitcoin::hashes::Hash;
+use alys_primitives::{Address, Sats};
 use bitcoin::{BlockHash, Txid};
 use serde::{Deserialize, Serialize};
 
-use crate::scan::ScanItem;
+use crate::scan::{DepositOutput, ScanItem, ScannedDeposit};
 
 /// Serde as the `Display`/`FromStr` string (hashes as Bitcoin shows them).
 mod as_str {
@@ -52,8 +49,12 @@ pub struct FoundDeposit {
     pub txid: Txid,
     /// Outputs paying the federation.
     pub vouts: Vec<u32>,
+    /// Their values, in the order of `vouts` (empty in records written before the values were
+    /// kept: see [`outputs_of`]).
+    #[serde(default)]
+    pub values: Vec<Sats>,
     /// Sum of those outputs.
-    pub sats: u64,
+    pub sats: Sats,
     /// EVM recipient.
     pub recipient: Address,
     /// The block it was found in.
@@ -61,25 +62,40 @@ pub struct FoundDeposit {
 }
 
 impl FoundDeposit {
-    fn new(d: Deposit, block: BlockRef) -> Self {
+    fn new(d: ScannedDeposit, block: BlockRef) -> Self {
         Self {
             txid: d.txid,
-            vouts: d.vouts,
-            sats: d.sats,
+            vouts: d.outputs.iter().map(|o| o.vout).collect(),
+            values: d.outputs.iter().map(|o| o.sats).collect(),
+            sats: d.sats(),
             recipient: d.recipient,
             block,
         }
     }
 
-    /// The consensus peg-in (outpoint = first federation output).
-    pub fn to_pegin(&self) -> PegIn {
-        PegIn {
-            txid: B256::from(self.txid.to_byte_array()),
-            block_hash: B256::from(self.block.hash.to_byte_array()),
-            vout: self.vouts.first().copied().unwrap_or(0),
-            sats: self.sats,
-            evm_address: self.recipient,
-        }
+    /// Each output paying the federation with its value.
+    pub fn outputs(&self) -> Vec<DepositOutput> {
+        outputs_of(&self.vouts, &self.values, self.sats)
+    }
+}
+
+/// The outputs `(vout, value)` of a record: `values` in the order of `vouts`; a record written
+/// before the values were kept has none, which is exact for a single output (its value is the
+/// sum) and unknown (empty) for several.
+pub fn outputs_of(vouts: &[u32], values: &[Sats], sum: Sats) -> Vec<DepositOutput> {
+    if values.len() == vouts.len() {
+        vouts
+            .iter()
+            .zip(values)
+            .map(|(&vout, &sats)| DepositOutput { vout, sats })
+            .collect()
+    } else if let ([vout], []) = (vouts, values) {
+        vec![DepositOutput {
+            vout: *vout,
+            sats: sum,
+        }]
+    } else {
+        Vec::new()
     }
 }
 
@@ -90,8 +106,8 @@ pub struct FoundRejection {
     #[serde(serialize_with = "ser_str", deserialize_with = "de_str")]
     pub txid: Txid,
     /// Sum of its federation outputs.
-    pub sats: u64,
-    /// Why it is rejected (the [`DepositRejection`] message).
+    pub sats: Sats,
+    /// Why it is rejected (the deposit rules' message).
     pub reason: String,
     /// The block it was found in.
     pub block: BlockRef,
@@ -241,11 +257,13 @@ impl FollowerState {
                     events.push(FollowerEvent::DepositSeen(f.clone()));
                     self.pending.push(f);
                 }
-                ScanItem::Rejected { txid, sats, reason } => {
+                ScanItem::Rejected {
+                    txid, sats, reason, ..
+                } => {
                     let r = FoundRejection {
                         txid,
                         sats,
-                        reason: reason_text(&reason),
+                        reason,
                         block,
                     };
                     events.push(FollowerEvent::Rejected(r.clone()));
@@ -307,24 +325,22 @@ impl FollowerState {
     }
 }
 
-fn reason_text(r: &DepositRejection) -> String {
-    r.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alys_federation::Deposit;
+    use bitcoin::hashes::Hash;
 
     fn h(i: u8) -> BlockHash {
         BlockHash::from_byte_array([i; 32])
     }
 
     fn dep(i: u8) -> ScanItem {
-        ScanItem::Deposit(Deposit {
+        ScanItem::Deposit(ScannedDeposit {
             txid: Txid::from_byte_array([i; 32]),
-            vouts: vec![0],
-            sats: 5_000,
+            outputs: vec![DepositOutput {
+                vout: 0,
+                sats: Sats(5_000),
+            }],
             recipient: Address::repeat_byte(i),
         })
     }
@@ -366,7 +382,7 @@ mod tests {
         assert_eq!(
             count(
                 &evs,
-                |e| matches!(e, FollowerEvent::Dropped(d) if d.sats == 5_000)
+                |e| matches!(e, FollowerEvent::Dropped(d) if d.sats == Sats(5_000))
             ),
             1
         );

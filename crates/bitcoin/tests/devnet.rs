@@ -151,7 +151,10 @@ async fn follower_against_btc_devnet() {
     wait_for(&mut rx, &mut seen, |s| deposits_of(s, d1).len() == 1).await;
     let got = &deposits_of(&seen, d1)[0];
     assert_ne!(got.block.hash, a);
-    assert_eq!((got.sats, got.recipient.0 .0), (50_000, [0x33; 20]));
+    assert_eq!(
+        (got.sats, got.recipient.0 .0),
+        (alys_primitives::Sats(50_000), [0x33; 20])
+    );
 
     // 3. The devnet goes away after the deposit's first confirmation and comes back on the
     //    same datadir and port: reported once, after the restart.
@@ -189,7 +192,7 @@ async fn follower_against_btc_devnet() {
     for (d, sats) in [(d1, 50_000), (d2, 70_000), (d3, 90_000)] {
         let got = deposits_of(&seen, d);
         assert_eq!(got.len(), 1, "deposit {d} reported exactly once");
-        assert_eq!(got[0].sats, sats);
+        assert_eq!(got[0].sats, alys_primitives::Sats(sats));
     }
     assert_eq!(
         f.tip().unwrap().hash,

@@ -81,11 +81,20 @@ async fn deposit_reported_exactly_at_required_confirmations() {
     assert_eq!(got.len(), 1);
     assert_eq!(
         (got[0].txid, got[0].sats, got[0].recipient),
-        (txid, 50_000, alys_primitives::Address::from(R))
+        (
+            txid,
+            alys_primitives::Sats(50_000),
+            alys_primitives::Address::from(R)
+        )
     );
     assert_eq!(got[0].block.height, 1);
-    let pegin = got[0].to_pegin();
-    assert_eq!((pegin.vout, pegin.sats), (0, 50_000));
+    assert_eq!(
+        got[0].outputs(),
+        vec![alys_bitcoin::DepositOutput {
+            vout: 0,
+            sats: alys_primitives::Sats(50_000)
+        }]
+    );
     let st = f.index().status(&txid).unwrap();
     assert_eq!(
         (st.record.state.clone(), st.confirmations),
@@ -236,7 +245,7 @@ async fn rejections_are_indexed_with_reasons() {
     assert_eq!(d.len(), 1);
     assert_eq!(
         (d[0].txid, d[0].sats, d[0].vouts.clone()),
-        (sp, 1_200, vec![0, 2])
+        (sp, alys_primitives::Sats(1_200), vec![0, 2])
     );
     // Serialized status is what getpeginstatus would return.
     let json = serde_json::to_value(idx.status(&s).unwrap()).unwrap();

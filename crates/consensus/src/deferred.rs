@@ -51,11 +51,12 @@ impl Deferred {
 }
 
 /// Whether `error` may go away once this node's Bitcoin follower catches up: a peg-in the
-/// verifier refused (unknown, not yet confirmed, …). Every other rule is final.
+/// verifier refused as unknown or not yet confirmed ([`crate::PegInRejection::retryable`]).
+/// Every other rule is final, an already minted or mismatched peg-in included.
 pub fn is_retryable(error: &ImportError) -> bool {
     matches!(
         error,
-        ImportError::Invalid(BlockError::PegInRejected { .. })
+        ImportError::Invalid(BlockError::PegInRejected { reason, .. }) if reason.retryable()
     )
 }
 
@@ -108,5 +109,44 @@ impl DeferredQueue {
     /// Nothing kept.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PegInRejection;
+    use alys_primitives::B256;
+
+    fn rejected(reason: PegInRejection) -> ImportError {
+        ImportError::Invalid(BlockError::PegInRejected { index: 0, reason })
+    }
+
+    #[test]
+    fn only_follower_lag_is_retryable() {
+        let txid = B256::repeat_byte(1);
+        assert!(is_retryable(&rejected(PegInRejection::Unconfirmed {
+            txid,
+            state: "1 confirmation(s) so far".into(),
+        })));
+        assert!(is_retryable(&rejected(PegInRejection::Unknown { txid })));
+        assert!(!is_retryable(&rejected(PegInRejection::AlreadyMinted {
+            txid,
+            vout: 0,
+            block: B256::repeat_byte(2),
+        })));
+        assert!(!is_retryable(&rejected(PegInRejection::Mismatch {
+            txid,
+            field: "sats",
+        })));
+        assert!(!is_retryable(&rejected(PegInRejection::NotADeposit {
+            txid,
+            reason: "below the minimum".into(),
+        })));
+        assert!(!is_retryable(&rejected(PegInRejection::State("x".into()))));
+        assert!(!is_retryable(&rejected(PegInRejection::NoBitcoinFollower)));
+        assert!(!is_retryable(&ImportError::Invalid(
+            BlockError::DuplicatePegIn { index: 1 }
+        )));
     }
 }

@@ -57,4 +57,6 @@ pub use service::{
     spawn_slot_ticker, ConsensusService, GossipMessage, Input, PeerVerdict, Rejection,
     ServiceHandle,
 };
-pub use validate::{BlockError, NoPegIns, PegInVerifier, TrustedPegIns, WithdrawalMismatch};
+pub use validate::{
+    BlockError, NoPegIns, PegInRejection, PegInVerifier, TrustedPegIns, WithdrawalMismatch,
+};

@@ -200,7 +200,7 @@ pub enum BlockError {
         /// Position in the block.
         index: usize,
         /// Why.
-        reason: String,
+        reason: PegInRejection,
     },
     /// The AuxPoW rules (or the halting rule) are broken.
     #[error("{0}")]
@@ -222,11 +222,86 @@ pub enum BlockError {
     },
 }
 
-/// The seam to the Bitcoin side: may a block on top of `parent` mint `pegin`?
+/// Why the [`PegInVerifier`] refuses a peg-in. Only [`PegInRejection::retryable`] reasons may
+/// change as this node's Bitcoin view catches up; the others are final for the block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PegInRejection {
+    /// This node's Bitcoin follower has never seen the deposit.
+    #[error("deposit {} unknown to the Bitcoin follower", btc_txid(txid))]
+    Unknown {
+        /// Txid, internal byte order (as in [`PegIn::txid`]).
+        txid: B256,
+    },
+    /// Seen, but not (yet, or no longer) confirmed per this node's follower.
+    #[error("deposit {} not confirmed: {state}", btc_txid(txid))]
+    Unconfirmed {
+        /// Txid, internal byte order.
+        txid: B256,
+        /// Its state per the follower.
+        state: String,
+    },
+    /// The outpoint was already minted by an ancestor of the block.
+    #[error("deposit {}:{vout} already minted in block {block}", btc_txid(txid))]
+    AlreadyMinted {
+        /// Txid, internal byte order.
+        txid: B256,
+        /// Output.
+        vout: u32,
+        /// Root of the minting block.
+        block: B256,
+    },
+    /// The follower found the deposit, but not as the block lists it.
+    #[error(
+        "deposit {} does not match the follower's record: {field}",
+        btc_txid(txid)
+    )]
+    Mismatch {
+        /// Txid, internal byte order.
+        txid: B256,
+        /// Which field differs (`vout`, `sats`, `recipient`, `bitcoin block`).
+        field: &'static str,
+    },
+    /// Pays the federation but is not a valid deposit (never minted).
+    #[error("transaction {} is not a valid deposit: {reason}", btc_txid(txid))]
+    NotADeposit {
+        /// Txid, internal byte order.
+        txid: B256,
+        /// Why.
+        reason: String,
+    },
+    /// The minted set of the parent chain cannot be derived (store failure, or a parent not
+    /// descending from the finalized block).
+    #[error("cannot derive minted deposits: {0}")]
+    State(String),
+    /// This node has no Bitcoin follower and verifies no peg-in.
+    #[error("no Bitcoin follower: peg-ins cannot be verified")]
+    NoBitcoinFollower,
+}
+
+impl PegInRejection {
+    /// Whether the verdict may change once this node's Bitcoin follower catches up (the
+    /// deposit is unknown or not yet confirmed here). Already minted, mismatched, invalid
+    /// deposits and state failures are final.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            PegInRejection::Unknown { .. } | PegInRejection::Unconfirmed { .. }
+        )
+    }
+}
+
+/// A txid in internal byte order shown as Bitcoin shows it (reversed hex).
+fn btc_txid(txid: &B256) -> String {
+    let mut b = txid.0;
+    b.reverse();
+    alloy_primitives::hex::encode(b)
+}
+
+/// The seam to the peg: may a block on top of `parent` mint `pegin`?
 pub trait PegInVerifier: Send + Sync + 'static {
     /// `Ok` iff the deposit is confirmed, unspent, and not yet minted on the chain ending
-    /// at `parent`; `Err(reason)` otherwise.
-    fn verify(&self, parent: &BlockInfo, pegin: &PegIn) -> Result<(), String>;
+    /// at `parent`; the typed reason otherwise.
+    fn verify(&self, parent: &BlockInfo, pegin: &PegIn) -> Result<(), PegInRejection>;
 
     /// Deposits a proposer on top of `parent` should mint (none by default).
     fn candidates(&self, _parent: &BlockInfo) -> Vec<PegIn> {
@@ -234,13 +309,13 @@ pub trait PegInVerifier: Send + Sync + 'static {
     }
 }
 
-/// The verifier used until the Bitcoin follower exists: every peg-in is rejected.
+/// The verifier of a node without a Bitcoin follower: every peg-in is rejected.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoPegIns;
 
 impl PegInVerifier for NoPegIns {
-    fn verify(&self, _parent: &BlockInfo, _pegin: &PegIn) -> Result<(), String> {
-        Err("no Bitcoin follower: peg-ins cannot be verified yet".into())
+    fn verify(&self, _parent: &BlockInfo, _pegin: &PegIn) -> Result<(), PegInRejection> {
+        Err(PegInRejection::NoBitcoinFollower)
     }
 }
 
@@ -252,7 +327,7 @@ impl PegInVerifier for NoPegIns {
 pub struct TrustedPegIns;
 
 impl PegInVerifier for TrustedPegIns {
-    fn verify(&self, _parent: &BlockInfo, _pegin: &PegIn) -> Result<(), String> {
+    fn verify(&self, _parent: &BlockInfo, _pegin: &PegIn) -> Result<(), PegInRejection> {
         Ok(())
     }
 }

@@ -9,7 +9,7 @@ mod common;
 
 use alloy_primitives::{Address, B256};
 use alys_consensus::schedule::proposer_index;
-use alys_consensus::{BlockInfo, Input, PegInVerifier};
+use alys_consensus::{BlockInfo, Input, PegInRejection, PegInVerifier};
 use alys_primitives::PegIn;
 use alys_test_utils::federation::{manual_clock, start_nodes, temp_dirs};
 use common::*;
@@ -28,12 +28,15 @@ struct FollowerView {
 }
 
 impl PegInVerifier for FollowerView {
-    fn verify(&self, _parent: &BlockInfo, pegin: &PegIn) -> Result<(), String> {
+    fn verify(&self, _parent: &BlockInfo, pegin: &PegIn) -> Result<(), PegInRejection> {
         if *pegin == self.deposit && self.visible.load(Ordering::SeqCst) {
             Ok(())
         } else {
             self.refusals.send_modify(|n| *n += 1);
-            Err("deposit not confirmed: 1 confirmation(s) so far".into())
+            Err(PegInRejection::Unconfirmed {
+                txid: pegin.txid,
+                state: "1 confirmation(s) so far".into(),
+            })
         }
     }
 

@@ -514,7 +514,10 @@ async fn extra_missing_and_duplicate_withdrawals() {
     assert!(
         matches!(
             err.block_error(),
-            Some(BlockError::PegInRejected { index: 0, .. })
+            Some(BlockError::PegInRejected {
+                index: 0,
+                reason: alys_consensus::PegInRejection::NoBitcoinFollower
+            })
         ),
         "{err:?}"
     );
@@ -530,11 +533,15 @@ async fn extra_missing_and_duplicate_withdrawals() {
 struct FixedPegIns(Vec<PegIn>);
 
 impl PegInVerifier for FixedPegIns {
-    fn verify(&self, _parent: &BlockInfo, pegin: &PegIn) -> Result<(), String> {
+    fn verify(
+        &self,
+        _parent: &BlockInfo,
+        pegin: &PegIn,
+    ) -> Result<(), alys_consensus::PegInRejection> {
         if self.0.contains(pegin) {
             Ok(())
         } else {
-            Err("unknown deposit".into())
+            Err(alys_consensus::PegInRejection::Unknown { txid: pegin.txid })
         }
     }
     fn candidates(&self, parent: &BlockInfo) -> Vec<PegIn> {

@@ -2,12 +2,15 @@
 //!
 //! A deposit is a Bitcoin transaction that pays the federation's scriptPubKey and carries
 //! exactly one `OP_RETURN` output whose payload is exactly 20 bytes: the EVM recipient. The
-//! amount is the sum of **all** outputs paying the federation. A transaction that pays the
-//! federation but breaks a rule is a [`DepositRejection`] (not minted, reported with the reason;
-//! the coins stay with the federation).
+//! amount is the sum of **all** outputs paying the federation, and each of them is minted as
+//! its own peg-in (one [`PegIn`] per federation output: same txid and recipient, that output's
+//! `vout` and value), so the federation's UTXO set knows every output's value. A transaction
+//! that pays the federation but breaks a rule is a [`DepositRejection`] (not minted, reported
+//! with the reason; the coins stay with the federation).
 
+use alys_bitcoin::DepositOutput;
 use alys_primitives::block::PegIn;
-use alys_primitives::{Address, B256};
+use alys_primitives::{Address, Sats, B256};
 use bitcoin::hashes::Hash;
 use bitcoin::script::Instruction;
 use bitcoin::{BlockHash, Script, Transaction, Txid};
@@ -19,30 +22,47 @@ use crate::Federation;
 pub struct Deposit {
     /// The deposit transaction.
     pub txid: Txid,
-    /// Output indexes paying the federation (ascending; at least one).
-    pub vouts: Vec<u32>,
-    /// Sum of the federation outputs, in sats.
-    pub sats: u64,
+    /// The outputs paying the federation, each with its value (ascending vout; at least one).
+    pub outputs: Vec<DepositOutput>,
     /// EVM recipient from the OP_RETURN.
     pub recipient: Address,
 }
 
 impl Deposit {
-    /// First output paying the federation (the peg-in's identifying outpoint).
-    pub fn vout(&self) -> u32 {
-        self.vouts.first().copied().unwrap_or(0)
+    /// The deposited amount: the sum of the federation outputs.
+    pub fn sats(&self) -> Sats {
+        sum(self.outputs.iter().map(|o| o.sats))
     }
 
-    /// The consensus peg-in for this deposit, found in block `block_hash`.
-    pub fn to_pegin(&self, block_hash: BlockHash) -> PegIn {
-        PegIn {
-            txid: B256::from(self.txid.to_byte_array()),
-            block_hash: B256::from(block_hash.to_byte_array()),
-            vout: self.vout(),
-            sats: self.sats,
-            evm_address: self.recipient,
-        }
+    /// The consensus peg-ins for this deposit found in block `block_hash`: one per federation
+    /// output.
+    pub fn to_pegins(&self, block_hash: BlockHash) -> Vec<PegIn> {
+        pegins(&self.txid, &self.outputs, self.recipient, &block_hash)
     }
+}
+
+/// Saturating sum of amounts.
+pub(crate) fn sum(amounts: impl IntoIterator<Item = Sats>) -> Sats {
+    Sats(amounts.into_iter().fold(0u64, |a, s| a.saturating_add(s.0)))
+}
+
+/// One peg-in per output of a deposit.
+pub fn pegins(
+    txid: &Txid,
+    outputs: &[DepositOutput],
+    recipient: Address,
+    block_hash: &BlockHash,
+) -> Vec<PegIn> {
+    outputs
+        .iter()
+        .map(|o| PegIn {
+            txid: B256::from(txid.to_byte_array()),
+            block_hash: B256::from(block_hash.to_byte_array()),
+            vout: o.vout,
+            sats: o.sats.0,
+            evm_address: recipient,
+        })
+        .collect()
 }
 
 /// Why a transaction paying the federation is not a valid deposit.
@@ -64,12 +84,12 @@ pub enum DepositRejection {
     #[error("more than one OP_RETURN output: recipient is ambiguous")]
     MultipleOpReturns,
     /// Amount below `minPegInSats`.
-    #[error("deposit of {sats} sats is below the minimum of {min} sats")]
+    #[error("deposit of {} sats is below the minimum of {} sats", sats.0, min.0)]
     BelowMinimum {
         /// Sum of the federation outputs.
-        sats: u64,
+        sats: Sats,
         /// The chain's `minPegInSats`.
-        min: u64,
+        min: Sats,
     },
 }
 
@@ -109,20 +129,21 @@ pub fn parse_deposit(
     federation: &Federation,
 ) -> Result<Deposit, DepositRejection> {
     let spk = federation.script_pubkey().as_bytes();
-    let mut vouts = Vec::new();
-    let mut sats: u64 = 0;
+    let mut outputs = Vec::new();
     let mut op_return = None;
     let mut op_returns = 0usize;
     for (i, out) in tx.output.iter().enumerate() {
         if out.script_pubkey.as_bytes() == spk {
-            vouts.push(i as u32);
-            sats = sats.saturating_add(out.value.to_sat());
+            outputs.push(DepositOutput {
+                vout: i as u32,
+                sats: Sats(out.value.to_sat()),
+            });
         } else if out.script_pubkey.is_op_return() {
             op_returns += 1;
             op_return = Some(&out.script_pubkey);
         }
     }
-    if vouts.is_empty() {
+    if outputs.is_empty() {
         return Err(DepositRejection::NoFederationOutput);
     }
     let recipient = match (op_returns, op_return) {
@@ -132,14 +153,14 @@ pub fn parse_deposit(
         (0, _) | (_, None) => return Err(DepositRejection::MissingOpReturn),
         _ => return Err(DepositRejection::MultipleOpReturns),
     };
-    let min = federation.min_peg_in_sats();
+    let sats = sum(outputs.iter().map(|o| o.sats));
+    let min = Sats(federation.min_peg_in_sats());
     if sats < min {
         return Err(DepositRejection::BelowMinimum { sats, min });
     }
     Ok(Deposit {
         txid: tx.compute_txid(),
-        vouts,
-        sats,
+        outputs,
         recipient,
     })
 }

@@ -1,4 +1,4 @@
-//! The Alys federation's Bitcoin side (DESIGN §7, §8).
+//! The peg: peg rules and peg state (DESIGN §4, §7, §8).
 //!
 //! This crate owns:
 //! - the federation's **taproot output**: internal key = the BIP-341 NUMS point H, leaf A =
@@ -8,38 +8,44 @@
 //! - generic BIP-341 tree building and tweaking ([`taproot`]), the one code path behind the
 //!   address (checked against the BIP-341 wallet vectors);
 //! - **deposit parsing** ([`parse_deposit`]): what counts as a peg-in and why a transaction is
-//!   rejected ([`DepositRejection`]);
+//!   rejected ([`DepositRejection`]); a deposit is minted as one peg-in per federation output;
+//! - the **peg-in rules and state** ([`pegin`]): the Bitcoin follower's deposit recognition
+//!   (`Federation` as an `alys_bitcoin::DepositScanner`) and the consensus `PegInVerifier`
+//!   ([`FollowerPegIns`]) with the minted set (persisted up to the finalized block, kept
+//!   incrementally above it);
 //! - BIP-340 **Schnorr** signing and verification ([`schnorr`]) for peg-out signatures;
 //! - **burns** ([`burns_from_receipts`]): the peg-out requests the Bridge recorded in a block's
 //!   receipts, each to be paid or refunded with the reason ([`burns`]);
 //! - the **payout** ([`payout`]): the deterministic unsigned peg-out transaction
 //!   ([`build_payout`]), the policy a member checks before signing it ([`check_payout`]), and
 //!   its leaf-A script-path signatures and witnesses ([`sign_payout`],
-//!   [`verify_payout_signature`], [`assemble`]).
-//!
+//!   [`verify_payout_signature`], [`assemble`]);
 //! - the **peg-out ledger** ([`pegout`]): the peg-out state of every block, served to consensus.
 //! - **signing and broadcast** of payouts ([`signing`]): members sign the proposed payouts that
 //!   pass their policy, the collector gathers `pegThreshold` signatures from the gossip,
 //!   assembles, broadcasts and tracks the transaction ([`PayoutSigner`]).
 //!
-//! Following Bitcoin (blocks, reorgs, confirmations) is `alys-bitcoin`'s job.
+//! Following Bitcoin (blocks, reorgs, confirmations, the transactions paying the federation)
+//! is `alys-bitcoin`'s job: it reports facts, this crate decides what they mean.
 
 pub mod burns;
 pub mod checksum;
 pub mod deposit;
 pub mod descriptor;
 pub mod payout;
+pub mod pegin;
 pub mod pegout;
 pub mod schnorr;
 pub mod signing;
 pub mod taproot;
 
+pub use alys_bitcoin::DepositOutput;
 pub use bitcoin;
 pub use burns::{
     burns_from_receipts, classify, BurnLogError, BurnLogErrorKind, PegOutDisposition,
     PegOutRequest, PegOutRules, RefundReason,
 };
-pub use deposit::{parse_deposit, pays_to, Deposit, DepositRejection};
+pub use deposit::{parse_deposit, pays_to, pegins, Deposit, DepositRejection};
 pub use descriptor::{
     emergency_script, multi_a_script, parse_bitcoin_key, parse_network, EmergencyPath, Federation,
     DEFAULT_MIN_PEG_IN_SATS,
@@ -50,6 +56,7 @@ pub use payout::{
     PolicyError, RequestId, SignError, Utxo, MAX_PAYOUT_INPUTS, MAX_PAYOUT_REQUESTS,
     MAX_PAYOUT_VSIZE,
 };
+pub use pegin::{FollowerPegIns, PegInCheckError, MINTED};
 pub use schnorr::{SchnorrError, SchnorrSigner};
 pub use signing::{
     MemberKey, PayoutRpc, PayoutSigner, PayoutSource, PayoutStatus, ProposedPayout, SignerConfig,

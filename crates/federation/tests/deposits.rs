@@ -11,8 +11,8 @@ use alys_federation::bitcoin::transaction::Version;
 use alys_federation::bitcoin::{
     Amount, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, WPubkeyHash, Witness,
 };
-use alys_federation::{parse_deposit, DepositRejection, Federation};
-use alys_primitives::Address;
+use alys_federation::{parse_deposit, DepositOutput, DepositRejection, Federation};
+use alys_primitives::{Address, Sats};
 
 const RECIPIENT: [u8; 20] = [0xab; 20];
 
@@ -60,14 +60,19 @@ fn valid_deposit() {
     let f = fed();
     let t = tx(vec![other(5), pay(&f, 50_000), op_return(&RECIPIENT)]);
     let d = parse_deposit(&t, &f).unwrap();
-    assert_eq!(d.sats, 50_000);
-    assert_eq!(d.vouts, vec![1]);
-    assert_eq!(d.vout(), 1);
+    assert_eq!(d.sats(), Sats(50_000));
+    assert_eq!(
+        d.outputs,
+        vec![DepositOutput {
+            vout: 1,
+            sats: Sats(50_000)
+        }]
+    );
     assert_eq!(d.recipient, Address::from(RECIPIENT));
     assert_eq!(d.txid, t.compute_txid());
     // OP_RETURN may come first.
     let t = tx(vec![op_return(&RECIPIENT), pay(&f, 10_000)]);
-    assert_eq!(parse_deposit(&t, &f).unwrap().sats, 10_000);
+    assert_eq!(parse_deposit(&t, &f).unwrap().sats(), Sats(10_000));
 }
 
 #[test]
@@ -81,12 +86,30 @@ fn amount_is_the_sum_of_all_federation_outputs() {
     ]);
     let d = parse_deposit(&t, &f).unwrap();
     assert_eq!(
-        d.sats, 13_000,
+        d.sats(),
+        Sats(13_000),
         "split deposit sums both outputs (each below the minimum)"
     );
-    assert_eq!(d.vouts, vec![0, 3]);
-    let pegin = d.to_pegin(alys_federation::bitcoin::BlockHash::all_zeros());
-    assert_eq!((pegin.vout, pegin.sats), (0, 13_000));
+    assert_eq!(
+        d.outputs
+            .iter()
+            .map(|o| (o.vout, o.sats))
+            .collect::<Vec<_>>(),
+        vec![(0, Sats(6_000)), (3, Sats(7_000))]
+    );
+    // One peg-in per federation output, each with its own value.
+    let pegins = d.to_pegins(alys_federation::bitcoin::BlockHash::all_zeros());
+    assert_eq!(
+        pegins
+            .iter()
+            .map(|p| (p.vout, p.sats, p.evm_address))
+            .collect::<Vec<_>>(),
+        vec![
+            (0, 6_000, Address::from(RECIPIENT)),
+            (3, 7_000, Address::from(RECIPIENT))
+        ]
+    );
+    assert!(pegins.iter().all(|p| p.txid.0 == d.txid.to_byte_array()));
 }
 
 #[test]
@@ -194,8 +217,8 @@ fn below_minimum() {
     assert_eq!(
         e,
         DepositRejection::BelowMinimum {
-            sats: 9_999,
-            min: 10_000
+            sats: Sats(9_999),
+            min: Sats(10_000)
         }
     );
     assert!(e

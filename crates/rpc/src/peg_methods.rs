@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use alys_bitcoin::bitcoin::Txid;
-use alys_bitcoin::{DepositIndex, FollowerPegIns};
+use alys_bitcoin::DepositIndex;
 use alys_consensus::{chain_store::ChainStore, ChainStatus};
-use alys_federation::Federation;
+use alys_federation::{Federation, FollowerPegIns};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 

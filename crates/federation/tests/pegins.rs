@@ -5,18 +5,19 @@
 //! minted on its chain, is invalid and not imported.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod common;
+mod chain;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use alys_bitcoin::bitcoin::hashes::Hash;
 use alys_bitcoin::bitcoin::Txid;
-use alys_bitcoin::{ClientConfig, CoreRpcClient, Follower, FollowerConfig, FollowerPegIns};
+use alys_bitcoin::{ClientConfig, CoreRpcClient, Follower, FollowerConfig};
 use alys_consensus::chain_store::ChainStore;
 use alys_consensus::validate::BlockError;
-use alys_consensus::{genesis_block, Chain, ImportError};
+use alys_consensus::{genesis_block, Chain, ImportError, PegInRejection};
 use alys_federation::Federation;
+use alys_federation::FollowerPegIns;
 use alys_primitives::payload::Withdrawal as SszWithdrawal;
 use alys_primitives::withdrawals::{expected_withdrawals, withdrawal_index_base};
 use alys_primitives::{Address, ConsensusBlock, PegIn, SignedConsensusBlock};
@@ -24,7 +25,7 @@ use alys_store::Store;
 use alys_test_utils::devnet::{core_client, start_devnet};
 use alys_test_utils::el::TestEl;
 use alys_test_utils::federation::manual_clock;
-use common::*;
+use chain::*;
 use serde_json::json;
 use ssz_types::VariableList;
 
@@ -112,7 +113,7 @@ async fn deposit_minted_once_duplicate_and_already_minted_blocks_invalid() {
     let federation = Arc::new(Federation::from_spec(&spec).expect("federation"));
     let mut follower = Follower::open(
         rpc.clone(),
-        federation.clone(),
+        federation.clone() as Arc<dyn alys_bitcoin::DepositScanner>,
         store.clone(),
         FollowerConfig::from_spec(&spec),
     )
@@ -169,7 +170,7 @@ async fn deposit_minted_once_duplicate_and_already_minted_blocks_invalid() {
     // Already minted on this chain: invalid.
     let again = with_pegins(&chain, next.clone(), vec![deposit]);
     assert_invalid(&mut chain, &again, |e| {
-        matches!(e, BlockError::PegInRejected { index: 0, reason } if reason.contains("already minted"))
+        matches!(e, BlockError::PegInRejected { index: 0, reason: PegInRejection::AlreadyMinted { vout, .. } } if *vout == deposit.vout)
     })
     .await;
 

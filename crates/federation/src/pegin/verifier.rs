@@ -1,0 +1,910 @@
+//! The consensus [`PegInVerifier`] backed by the follower's [`DepositIndex`] (DESIGN §4, §7).
+//!
+//! - **Candidates** for a block on top of `parent`: one peg-in per federation output of each
+//!   deposit the follower confirmed, whose outpoint is not minted on the chain ending at
+//!   `parent`.
+//! - **Verification** of a block's peg-ins: each is an output of a deposit confirmed per the
+//!   follower, equal to what the follower found (that outpoint pays the federation that amount,
+//!   same Bitcoin block and recipient), listed once in the block, and not already minted on the
+//!   block's ancestry. Every refusal is a typed [`PegInRejection`].
+//!
+//! Minted outpoints are consensus state derived from the chain itself: a set persisted in the
+//! store (column [`MINTED`]) of everything minted up to the finalized block (finalized blocks
+//! are never reverted, so it only grows), and above it the `pegins` lists of the blocks. The
+//! set of a block is kept incrementally: snapshots are persistent maps (`imbl`, structural
+//! sharing), so a child's set is its parent's plus its own peg-ins in O(k log n), and a bounded
+//! cache ([`SNAPSHOTS`] blocks) keyed by block root means computing the set of a block walks
+//! back only to its nearest cached ancestor (or the finalized block). A sidechain reorg needs
+//! no unwinding: the other branch has its own snapshots.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use alys_bitcoin::{DepositIndex, PegInState};
+use alys_consensus::chain_store::ChainStore;
+use alys_consensus::{BlockInfo, PegInRejection, PegInVerifier};
+use alys_primitives::{PegIn, B256};
+use alys_store::{Durability, Store, StoreError, WriteBatch};
+use bitcoin::hashes::Hash;
+use bitcoin::Txid;
+use parking_lot::Mutex;
+
+/// Store column of outpoints minted up to the finalized block (key: txid ‖ vout BE, value:
+/// root of the minting block); key [`MINTED_CURSOR`] holds the finalized root it covers.
+pub use alys_store::columns::bitcoin::MINTED;
+const MINTED_CURSOR: &[u8] = b"cursor";
+
+/// Most peg-ins a proposer puts in one block.
+pub const MAX_CANDIDATES: usize = 64;
+/// Most distinct recipients a proposer mints to in one block (one withdrawal each; the rest
+/// of the payload's 16 withdrawals stay free for AuxPoW fee shares, whose count the chain spec
+/// bounds accordingly).
+pub const MAX_CANDIDATE_RECIPIENTS: usize =
+    alys_primitives::withdrawals::MAX_PEGIN_RECIPIENTS_PER_BLOCK;
+/// Minted-set snapshots kept, one per recent block (the oldest inserted goes first).
+pub const SNAPSHOTS: usize = 256;
+
+/// A deposit outpoint (txid in internal byte order, output index).
+pub type Outpoint = (B256, u32);
+
+/// Minted outpoints with the root of the minting block: a persistent map, cheap to clone.
+pub type MintedSet = imbl::HashMap<Outpoint, B256>;
+
+/// Why the peg-ins of a block may not be minted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PegInCheckError {
+    /// The same outpoint is listed twice in one block.
+    #[error("peg-in {index} repeats outpoint {txid}:{vout} listed earlier in the block")]
+    DuplicateInBlock {
+        /// Position of the repeat.
+        index: usize,
+        /// Txid (displayed in Bitcoin's order).
+        txid: Txid,
+        /// Output.
+        vout: u32,
+    },
+    /// A peg-in the verifier refuses.
+    #[error("peg-in {index}: {reason}")]
+    Rejected {
+        /// Position in the block.
+        index: usize,
+        /// Why.
+        reason: PegInRejection,
+    },
+}
+
+/// A stored block as the verifier needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockPegIns {
+    /// Parent root.
+    pub parent_root: B256,
+    /// Height.
+    pub height: u64,
+    /// The block's peg-ins.
+    pub pegins: Vec<PegIn>,
+}
+
+/// Read access to the sidechain blocks (the consensus store in the node; a map in tests).
+pub trait PegInChain: Send + Sync + 'static {
+    /// A stored block.
+    fn block(&self, root: &B256) -> Result<Option<BlockPegIns>, String>;
+    /// The finalized block's root and height.
+    fn finalized(&self) -> Result<(B256, u64), String>;
+}
+
+impl PegInChain for ChainStore {
+    fn block(&self, root: &B256) -> Result<Option<BlockPegIns>, String> {
+        let Some(block) = ChainStore::block(self, root).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let height = self
+            .height_of(root)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no height for block {root}"))?;
+        Ok(Some(BlockPegIns {
+            parent_root: block.message.parent_root,
+            height,
+            pegins: block.message.pegins.iter().cloned().collect(),
+        }))
+    }
+
+    fn finalized(&self) -> Result<(B256, u64), String> {
+        let root = self.finalized_root().map_err(|e| e.to_string())?;
+        let height = self
+            .height_of(&root)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no height for finalized block {root}"))?;
+        Ok((root, height))
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct Finalized {
+    /// Finalized root the persisted set covers (`None`: nothing persisted yet, i.e. genesis).
+    root: Option<B256>,
+    height: u64,
+    minted: MintedSet,
+}
+
+/// The bounded cache of per-block minted sets.
+#[derive(Debug, Default)]
+struct Snapshots {
+    sets: HashMap<B256, (u64, MintedSet)>,
+    order: VecDeque<B256>,
+}
+
+impl Snapshots {
+    fn get(&self, root: &B256) -> Option<(u64, MintedSet)> {
+        self.sets.get(root).cloned()
+    }
+
+    fn insert(&mut self, root: B256, height: u64, set: MintedSet) {
+        if self.sets.insert(root, (height, set)).is_none() {
+            self.order.push_back(root);
+        }
+        while self.order.len() > SNAPSHOTS {
+            if let Some(old) = self.order.pop_front() {
+                self.sets.remove(&old);
+            }
+        }
+    }
+
+    /// Forgets the blocks at or below the finalized height other than the finalized block.
+    fn prune(&mut self, froot: &B256, fheight: u64) {
+        self.sets.retain(|r, (h, _)| *h > fheight || r == froot);
+        let sets = &self.sets;
+        self.order.retain(|r| sets.contains_key(r));
+    }
+
+    fn len(&self) -> usize {
+        self.sets.len()
+    }
+}
+
+/// [`PegInVerifier`] over the follower's [`DepositIndex`] and the sidechain's blocks.
+pub struct FollowerPegIns {
+    index: DepositIndex,
+    chain: Arc<dyn PegInChain>,
+    store: Arc<Store>,
+    finalized: Mutex<Finalized>,
+    snapshots: Mutex<Snapshots>,
+}
+
+impl std::fmt::Debug for FollowerPegIns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FollowerPegIns").finish_non_exhaustive()
+    }
+}
+
+fn outpoint_key(o: &Outpoint) -> Vec<u8> {
+    let mut k = o.0.to_vec();
+    k.extend_from_slice(&o.1.to_be_bytes());
+    k
+}
+
+fn txid_of(b: &B256) -> Txid {
+    Txid::from_byte_array(b.0)
+}
+
+fn state_error(e: impl std::fmt::Display) -> PegInRejection {
+    PegInRejection::State(e.to_string())
+}
+
+impl FollowerPegIns {
+    /// Opens over the follower's index, the chain and the store holding [`MINTED`].
+    pub fn open(
+        index: DepositIndex,
+        chain: Arc<dyn PegInChain>,
+        store: Arc<Store>,
+    ) -> Result<Self, StoreError> {
+        let mut fin = Finalized::default();
+        for (key, value) in store.scan(MINTED, &[], &[]) {
+            let corrupt = |what: &str| StoreError::Corrupt {
+                column: MINTED.byte(),
+                reason: format!("{what} {}", hex::encode(&key)),
+            };
+            if key == MINTED_CURSOR {
+                if value.len() != 40 {
+                    return Err(corrupt("cursor"));
+                }
+                fin.root = Some(B256::from_slice(&value[..32]));
+                let mut h = [0u8; 8];
+                h.copy_from_slice(&value[32..]);
+                fin.height = u64::from_be_bytes(h);
+            } else {
+                if key.len() != 36 || value.len() != 32 {
+                    return Err(corrupt("minted outpoint"));
+                }
+                let mut v = [0u8; 4];
+                v.copy_from_slice(&key[32..]);
+                fin.minted.insert(
+                    (B256::from_slice(&key[..32]), u32::from_be_bytes(v)),
+                    B256::from_slice(&value),
+                );
+            }
+        }
+        Ok(Self {
+            index,
+            chain,
+            store,
+            finalized: Mutex::new(fin),
+            snapshots: Mutex::new(Snapshots::default()),
+        })
+    }
+
+    /// The blocks from `tip` down to `stop` (exclusive), newest first, with their peg-ins.
+    /// Fails when the walk passes `stop_height` without meeting `stop`.
+    fn walk(
+        &self,
+        tip: B256,
+        stop: Option<B256>,
+        stop_height: u64,
+    ) -> Result<Vec<(B256, BlockPegIns)>, PegInRejection> {
+        let mut out = Vec::new();
+        let mut cur = tip;
+        loop {
+            if Some(cur) == stop {
+                return Ok(out);
+            }
+            let block = self.block(&cur)?;
+            if stop.is_some() && block.height <= stop_height {
+                return Err(not_descending(&cur));
+            }
+            let (parent, height) = (block.parent_root, block.height);
+            out.push((cur, block));
+            if height == 0 {
+                return Ok(out);
+            }
+            cur = parent;
+        }
+    }
+
+    fn block(&self, root: &B256) -> Result<BlockPegIns, PegInRejection> {
+        self.chain
+            .block(root)
+            .map_err(PegInRejection::State)?
+            .ok_or_else(|| PegInRejection::State(format!("block {root} not stored")))
+    }
+
+    /// Brings the persisted set up to the current finalized block.
+    fn advance_finalized(&self) -> Result<Finalized, PegInRejection> {
+        let (froot, fheight) = self.chain.finalized().map_err(PegInRejection::State)?;
+        let mut fin = self.finalized.lock();
+        if fin.root == Some(froot) {
+            return Ok(fin.clone());
+        }
+        let blocks = self.walk(froot, fin.root, fin.height)?;
+        let mut minted = fin.minted.clone();
+        let mut batch = WriteBatch::new();
+        for (root, block) in blocks.iter().rev() {
+            for p in &block.pegins {
+                let o = (p.txid, p.vout);
+                if !minted.contains_key(&o) {
+                    minted.insert(o, *root);
+                    batch.put(MINTED, &outpoint_key(&o), root.to_vec());
+                }
+            }
+        }
+        let mut cursor = froot.to_vec();
+        cursor.extend_from_slice(&fheight.to_be_bytes());
+        batch.put(MINTED, MINTED_CURSOR, cursor);
+        self.store
+            .write(batch, Durability::Synced)
+            .map_err(state_error)?;
+        *fin = Finalized {
+            root: Some(froot),
+            height: fheight,
+            minted,
+        };
+        self.snapshots.lock().prune(&froot, fheight);
+        Ok(fin.clone())
+    }
+
+    /// Outpoints minted on the chain ending at `tip`, with the minting block's root: the
+    /// nearest cached ancestor's set (or the finalized one) plus the peg-ins of the blocks
+    /// above it, each of which gets its snapshot cached.
+    pub fn minted_on(&self, tip: &B256) -> Result<MintedSet, PegInRejection> {
+        let fin = self.advance_finalized()?;
+        let mut path = Vec::new();
+        let mut cur = *tip;
+        let mut set = loop {
+            if let Some((height, set)) = self.snapshots.lock().get(&cur) {
+                if fin.root.is_some_and(|r| r != cur) && height <= fin.height {
+                    return Err(not_descending(&cur));
+                }
+                break set;
+            }
+            if fin.root == Some(cur) {
+                break fin.minted.clone();
+            }
+            let block = self.block(&cur)?;
+            if fin.root.is_some() && block.height <= fin.height {
+                return Err(not_descending(&cur));
+            }
+            let (parent, height) = (block.parent_root, block.height);
+            path.push((cur, block));
+            if height == 0 {
+                break MintedSet::new();
+            }
+            cur = parent;
+        };
+        for (root, block) in path.into_iter().rev() {
+            for p in &block.pegins {
+                let o = (p.txid, p.vout);
+                if !set.contains_key(&o) {
+                    set.insert(o, root);
+                }
+            }
+            self.snapshots
+                .lock()
+                .insert(root, block.height, set.clone());
+        }
+        Ok(set)
+    }
+
+    /// Number of cached snapshots (at most [`SNAPSHOTS`]).
+    pub fn cached_snapshots(&self) -> usize {
+        self.snapshots.lock().len()
+    }
+
+    /// Which sidechain block on the chain ending at `tip` minted `txid` (any of its federation
+    /// outputs): the deposit as a whole, as `getpeginstatus` reports it.
+    pub fn minted_in(&self, tip: &B256, txid: &Txid) -> Option<B256> {
+        let key = B256::from(txid.to_byte_array());
+        let set = self.minted_on(tip).ok()?;
+        let vouts = self.index.status(txid)?.record.vouts;
+        vouts.iter().find_map(|v| set.get(&(key, *v)).copied())
+    }
+
+    /// Checks one peg-in against the follower and the minted set of the parent chain.
+    fn check_one(&self, minted: &MintedSet, pegin: &PegIn) -> Result<(), PegInRejection> {
+        let txid = pegin.txid;
+        if let Some(block) = minted.get(&(pegin.txid, pegin.vout)) {
+            return Err(PegInRejection::AlreadyMinted {
+                txid,
+                vout: pegin.vout,
+                block: *block,
+            });
+        }
+        let status = self
+            .index
+            .status(&txid_of(&txid))
+            .ok_or(PegInRejection::Unknown { txid })?;
+        let rec = status.record;
+        let unconfirmed = |state: String| Err(PegInRejection::Unconfirmed { txid, state });
+        match &rec.state {
+            PegInState::Confirmed => {}
+            PegInState::Seen => {
+                return unconfirmed(format!("{} confirmation(s) so far", status.confirmations))
+            }
+            PegInState::Dropped => return unconfirmed("reorged out before confirmation".into()),
+            PegInState::Reverted => return unconfirmed("reorged out after confirmation".into()),
+            PegInState::Rejected { reason } => {
+                return Err(PegInRejection::NotADeposit {
+                    txid,
+                    reason: reason.clone(),
+                })
+            }
+        }
+        let mismatch = |field| Err(PegInRejection::Mismatch { txid, field });
+        let Some(output) = rec.outputs().into_iter().find(|o| o.vout == pegin.vout) else {
+            return mismatch("vout");
+        };
+        if output.sats != pegin.amount() {
+            return mismatch("sats");
+        }
+        if rec.recipient != Some(pegin.evm_address) {
+            return mismatch("recipient");
+        }
+        if rec.block.map(|b| B256::from(b.hash.to_byte_array())) != Some(pegin.block_hash) {
+            return mismatch("bitcoin block");
+        }
+        Ok(())
+    }
+
+    /// Checks all peg-ins of a block on top of `parent`: listed once, confirmed, unminted.
+    pub fn check_block(&self, parent: &B256, pegins: &[PegIn]) -> Result<(), PegInCheckError> {
+        let minted = self
+            .minted_on(parent)
+            .map_err(|reason| PegInCheckError::Rejected { index: 0, reason })?;
+        let mut seen = HashSet::new();
+        for (index, p) in pegins.iter().enumerate() {
+            if !seen.insert((p.txid, p.vout)) {
+                return Err(PegInCheckError::DuplicateInBlock {
+                    index,
+                    txid: txid_of(&p.txid),
+                    vout: p.vout,
+                });
+            }
+            self.check_one(&minted, p)
+                .map_err(|reason| PegInCheckError::Rejected { index, reason })?;
+        }
+        Ok(())
+    }
+
+    /// Peg-ins to mint on top of `parent`: one per federation output of the confirmed
+    /// deposits, not minted on its chain. A deposit's outputs go in the same block (never
+    /// split by the [`MAX_CANDIDATES`] cap).
+    pub fn candidates_on(&self, parent: &B256) -> Result<Vec<PegIn>, PegInRejection> {
+        let minted = self.minted_on(parent)?;
+        let mut out: Vec<PegIn> = Vec::new();
+        let mut recipients = HashSet::new();
+        for rec in self.index.confirmed() {
+            let Some(block) = rec.block else { continue };
+            let Some(recipient) = rec.recipient else {
+                continue;
+            };
+            let txid = B256::from(rec.txid.to_byte_array());
+            let outputs: Vec<_> = rec
+                .outputs()
+                .into_iter()
+                .filter(|o| !minted.contains_key(&(txid, o.vout)))
+                .collect();
+            if outputs.is_empty() {
+                continue;
+            }
+            if out.len() + outputs.len() > MAX_CANDIDATES {
+                break;
+            }
+            if !recipients.contains(&recipient) {
+                if recipients.len() >= MAX_CANDIDATE_RECIPIENTS {
+                    continue;
+                }
+                recipients.insert(recipient);
+            }
+            out.extend(crate::deposit::pegins(
+                &rec.txid,
+                &outputs,
+                recipient,
+                &block.hash,
+            ));
+        }
+        Ok(out)
+    }
+}
+
+fn not_descending(root: &B256) -> PegInRejection {
+    PegInRejection::State(format!(
+        "block {root} does not descend from the finalized block"
+    ))
+}
+
+impl PegInVerifier for FollowerPegIns {
+    fn verify(&self, parent: &BlockInfo, pegin: &PegIn) -> Result<(), PegInRejection> {
+        let minted = self.minted_on(&parent.root)?;
+        self.check_one(&minted, pegin)
+    }
+
+    fn candidates(&self, parent: &BlockInfo) -> Vec<PegIn> {
+        match self.candidates_on(&parent.root) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "no peg-ins proposed");
+                Vec::new()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alys_bitcoin::{BlockRef, FollowerEvent, FoundDeposit};
+    use alys_primitives::{Address, Sats};
+    use bitcoin::BlockHash;
+
+    /// An in-memory chain: root → block; `finalized` settable.
+    #[derive(Default)]
+    struct MapChain {
+        blocks: parking_lot::RwLock<HashMap<B256, BlockPegIns>>,
+        finalized: parking_lot::RwLock<(B256, u64)>,
+    }
+
+    impl PegInChain for MapChain {
+        fn block(&self, root: &B256) -> Result<Option<BlockPegIns>, String> {
+            Ok(self.blocks.read().get(root).cloned())
+        }
+        fn finalized(&self) -> Result<(B256, u64), String> {
+            Ok(*self.finalized.read())
+        }
+    }
+
+    fn root(n: u8) -> B256 {
+        B256::repeat_byte(n)
+    }
+
+    fn found(n: u8, height: u64) -> FoundDeposit {
+        FoundDeposit {
+            txid: Txid::from_byte_array([n; 32]),
+            vouts: vec![1],
+            values: vec![Sats(100_000 + u64::from(n))],
+            sats: Sats(100_000 + u64::from(n)),
+            recipient: Address::repeat_byte(n),
+            block: BlockRef {
+                height,
+                hash: BlockHash::from_byte_array([0x40 + n; 32]),
+            },
+        }
+    }
+
+    fn pegins_of(d: &FoundDeposit) -> Vec<PegIn> {
+        crate::pegins(&d.txid, &d.outputs(), d.recipient, &d.block.hash)
+    }
+
+    fn pegin_of(d: &FoundDeposit) -> PegIn {
+        pegins_of(d)[0]
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        store: Arc<Store>,
+        chain: Arc<MapChain>,
+        index: DepositIndex,
+        verifier: FollowerPegIns,
+    }
+
+    /// Genesis (root 0) ← 1 ← 2, finalized = genesis.
+    fn fixture(events: &[FollowerEvent]) -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(Store::open(dir.path()).expect("store"));
+        let index = DepositIndex::open(store.clone(), None).expect("index");
+        let mut batch = WriteBatch::new();
+        let staged = index.stage(events, &mut batch);
+        store.write(batch, Durability::Synced).expect("write");
+        index.commit(
+            staged,
+            Some(BlockRef {
+                height: 10,
+                hash: BlockHash::from_byte_array([9; 32]),
+            }),
+        );
+        let chain = Arc::new(MapChain::default());
+        {
+            let mut b = chain.blocks.write();
+            b.insert(
+                root(0),
+                BlockPegIns {
+                    parent_root: B256::ZERO,
+                    height: 0,
+                    pegins: vec![],
+                },
+            );
+            for h in 1..=2u8 {
+                b.insert(
+                    root(h),
+                    BlockPegIns {
+                        parent_root: root(h - 1),
+                        height: u64::from(h),
+                        pegins: vec![],
+                    },
+                );
+            }
+        }
+        *chain.finalized.write() = (root(0), 0);
+        let verifier =
+            FollowerPegIns::open(index.clone(), chain.clone(), store.clone()).expect("verifier");
+        Fixture {
+            _dir: dir,
+            store,
+            chain,
+            index,
+            verifier,
+        }
+    }
+
+    fn add_block(chain: &MapChain, r: B256, parent: B256, height: u64, pegins: Vec<PegIn>) {
+        chain.blocks.write().insert(
+            r,
+            BlockPegIns {
+                parent_root: parent,
+                height,
+                pegins,
+            },
+        );
+    }
+
+    #[test]
+    fn candidates_are_confirmed_and_unminted() {
+        let f = fixture(&[
+            FollowerEvent::Deposit(found(1, 3)),
+            FollowerEvent::DepositSeen(found(2, 9)),
+        ]);
+        let c = f.verifier.candidates_on(&root(2)).expect("candidates");
+        assert_eq!(c, vec![pegin_of(&found(1, 3))]);
+        f.verifier.check_block(&root(2), &c).expect("valid");
+        // Minted in block 3: no longer a candidate on 3, still one on 2 (other branch).
+        add_block(&f.chain, root(3), root(2), 3, c.clone());
+        assert!(f.verifier.candidates_on(&root(3)).expect("c").is_empty());
+        assert_eq!(f.verifier.candidates_on(&root(2)).expect("c"), c);
+        let txid = Txid::from_byte_array([1; 32]);
+        assert_eq!(f.verifier.minted_in(&root(3), &txid), Some(root(3)));
+        assert_eq!(f.verifier.minted_in(&root(2), &txid), None);
+        let _ = &f.index;
+    }
+
+    #[test]
+    fn duplicate_in_block_is_rejected() {
+        let f = fixture(&[FollowerEvent::Deposit(found(1, 3))]);
+        let p = pegin_of(&found(1, 3));
+        let err = f
+            .verifier
+            .check_block(&root(2), &[p, p])
+            .expect_err("duplicate");
+        assert!(
+            matches!(
+                err,
+                PegInCheckError::DuplicateInBlock {
+                    index: 1,
+                    vout: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn already_minted_is_rejected_and_unwound_on_reorg() {
+        let f = fixture(&[FollowerEvent::Deposit(found(1, 3))]);
+        let p = pegin_of(&found(1, 3));
+        add_block(&f.chain, root(3), root(2), 3, vec![p]);
+        let err = f
+            .verifier
+            .check_block(&root(3), std::slice::from_ref(&p))
+            .expect_err("minted");
+        assert_eq!(
+            err,
+            PegInCheckError::Rejected {
+                index: 0,
+                reason: PegInRejection::AlreadyMinted {
+                    txid: B256::repeat_byte(1),
+                    vout: 1,
+                    block: root(3),
+                }
+            }
+        );
+        let info = BlockInfo {
+            root: root(3),
+            parent_root: root(2),
+            slot: 3,
+            height: 3,
+            payload_hash: B256::ZERO,
+            payload_number: 3,
+            timestamp: 0,
+            approval: alys_primitives::AggregateApproval::empty(1),
+            pow: alys_consensus::PowIndex::default(),
+        };
+        let err = f.verifier.verify(&info, &p).expect_err("minted");
+        assert!(
+            matches!(err, PegInRejection::AlreadyMinted { .. }) && !err.retryable(),
+            "{err}"
+        );
+        // A sibling branch (reorg) off block 2 does not see the mint.
+        add_block(&f.chain, root(0x33), root(2), 3, vec![]);
+        f.verifier
+            .check_block(&root(0x33), std::slice::from_ref(&p))
+            .expect("unwound on the other branch");
+    }
+
+    #[test]
+    fn minted_below_finalized_is_persisted() {
+        let f = fixture(&[FollowerEvent::Deposit(found(1, 3))]);
+        let p = pegin_of(&found(1, 3));
+        add_block(&f.chain, root(3), root(2), 3, vec![p]);
+        add_block(&f.chain, root(4), root(3), 4, vec![]);
+        *f.chain.finalized.write() = (root(4), 4);
+        assert!(f
+            .verifier
+            .check_block(&root(4), std::slice::from_ref(&p))
+            .is_err());
+        // Reopen over the same store with the mint's block gone from the chain view: the
+        // persisted set still knows it.
+        f.chain.blocks.write().remove(&root(3));
+        let again = FollowerPegIns::open(f.index.clone(), f.chain.clone(), f.store.clone())
+            .expect("reopen");
+        let err = again.check_block(&root(4), &[p]).expect_err("persisted");
+        assert!(
+            matches!(
+                err,
+                PegInCheckError::Rejected {
+                    reason: PegInRejection::AlreadyMinted { .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // A block not descending from the finalized one is refused.
+        assert!(matches!(
+            again.check_block(&root(2), &[]),
+            Err(PegInCheckError::Rejected {
+                reason: PegInRejection::State(_),
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn unconfirmed_unknown_and_mismatched_are_rejected() {
+        let f = fixture(&[
+            FollowerEvent::Deposit(found(1, 3)),
+            FollowerEvent::DepositSeen(found(2, 9)),
+        ]);
+        let err = f
+            .verifier
+            .check_block(&root(2), &[pegin_of(&found(2, 9))])
+            .expect_err("seen only");
+        assert!(
+            matches!(
+                &err,
+                PegInCheckError::Rejected {
+                    reason: r @ PegInRejection::Unconfirmed { .. },
+                    ..
+                } if r.retryable()
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("2 confirmation(s)"), "{err}");
+        let err = f
+            .verifier
+            .check_block(&root(2), &[pegin_of(&found(7, 3))])
+            .expect_err("unknown");
+        assert_eq!(
+            err,
+            PegInCheckError::Rejected {
+                index: 0,
+                reason: PegInRejection::Unknown {
+                    txid: B256::repeat_byte(7)
+                }
+            }
+        );
+        let mut p = pegin_of(&found(1, 3));
+        p.sats += 1;
+        let err = f.verifier.check_block(&root(2), &[p]).expect_err("sats");
+        assert!(
+            matches!(
+                err,
+                PegInCheckError::Rejected {
+                    reason: PegInRejection::Mismatch { field: "sats", .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        for (field, p) in [
+            ("vout", {
+                let mut p = pegin_of(&found(1, 3));
+                p.vout = 0;
+                p
+            }),
+            ("recipient", {
+                let mut p = pegin_of(&found(1, 3));
+                p.evm_address = Address::repeat_byte(0xee);
+                p
+            }),
+            ("bitcoin block", {
+                let mut p = pegin_of(&found(1, 3));
+                p.block_hash = B256::repeat_byte(0xee);
+                p
+            }),
+        ] {
+            let err = f.verifier.check_block(&root(2), &[p]).expect_err(field);
+            assert_eq!(
+                err,
+                PegInCheckError::Rejected {
+                    index: 0,
+                    reason: PegInRejection::Mismatch {
+                        txid: B256::repeat_byte(1),
+                        field
+                    }
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn rejected_deposit_is_not_minted() {
+        let rejection = alys_bitcoin::FoundRejection {
+            txid: Txid::from_byte_array([5; 32]),
+            sats: Sats(10),
+            reason: "deposit of 10 sats is below the minimum of 1000 sats".into(),
+            block: found(5, 3).block,
+        };
+        let f = fixture(&[FollowerEvent::Rejected(rejection)]);
+        let mut p = pegin_of(&found(5, 3));
+        p.sats = 10;
+        let err = f
+            .verifier
+            .check_block(&root(2), &[p])
+            .expect_err("rejected");
+        assert!(
+            matches!(
+                &err,
+                PegInCheckError::Rejected {
+                    reason: r @ PegInRejection::NotADeposit { .. },
+                    ..
+                } if !r.retryable()
+            ),
+            "{err}"
+        );
+        assert!(f.verifier.candidates_on(&root(2)).expect("c").is_empty());
+    }
+
+    #[test]
+    fn one_pegin_per_federation_output() {
+        let mut d = found(1, 3);
+        d.vouts = vec![0, 2];
+        d.values = vec![Sats(60_000), Sats(40_000)];
+        d.sats = Sats(100_000);
+        let f = fixture(&[FollowerEvent::Deposit(d.clone())]);
+        let c = f.verifier.candidates_on(&root(2)).expect("candidates");
+        assert_eq!(
+            c.iter().map(|p| (p.vout, p.sats)).collect::<Vec<_>>(),
+            vec![(0, 60_000), (2, 40_000)]
+        );
+        assert!(c
+            .iter()
+            .all(|p| p.txid == B256::repeat_byte(1) && p.evm_address == d.recipient));
+        f.verifier.check_block(&root(2), &c).expect("valid");
+        // Each output is checked for its own value; the sum on one output is a mismatch.
+        let mut whole = c[0];
+        whole.sats = 100_000;
+        assert!(matches!(
+            f.verifier.check_block(&root(2), &[whole]),
+            Err(PegInCheckError::Rejected {
+                reason: PegInRejection::Mismatch { field: "sats", .. },
+                ..
+            })
+        ));
+        // An output that does not pay the federation.
+        let mut other = c[0];
+        other.vout = 1;
+        assert!(matches!(
+            f.verifier.check_block(&root(2), &[other]),
+            Err(PegInCheckError::Rejected {
+                reason: PegInRejection::Mismatch { field: "vout", .. },
+                ..
+            })
+        ));
+        // Minting one output leaves the other a candidate; the deposit counts as minted.
+        add_block(&f.chain, root(3), root(2), 3, vec![c[1]]);
+        assert_eq!(f.verifier.candidates_on(&root(3)).expect("c"), vec![c[0]]);
+        let txid = Txid::from_byte_array([1; 32]);
+        assert_eq!(f.verifier.minted_in(&root(3), &txid), Some(root(3)));
+    }
+
+    #[test]
+    fn minted_sets_are_cached_per_block_and_bounded() {
+        let f = fixture(&[FollowerEvent::Deposit(found(1, 3))]);
+        let p = pegin_of(&found(1, 3));
+        // A long chain above block 2, the deposit minted at height 3.
+        let mut parent = root(2);
+        let mut roots = Vec::new();
+        for h in 3..(3 + SNAPSHOTS as u64 + 50) {
+            let r = B256::from(alloy_primitives::U256::from(h + 1_000));
+            add_block(
+                &f.chain,
+                r,
+                parent,
+                h,
+                if h == 3 { vec![p] } else { vec![] },
+            );
+            roots.push(r);
+            parent = r;
+        }
+        let tip = *roots.last().expect("tip");
+        assert!(f
+            .verifier
+            .minted_on(&tip)
+            .expect("set")
+            .contains_key(&(p.txid, p.vout)));
+        assert_eq!(f.verifier.cached_snapshots(), SNAPSHOTS);
+        // A child of the tip is computed from the tip's snapshot: the blocks below need not
+        // be read again.
+        let child = B256::repeat_byte(0xcc);
+        add_block(&f.chain, child, tip, 3 + SNAPSHOTS as u64 + 50, vec![]);
+        f.chain.blocks.write().remove(&roots[0]);
+        let set = f.verifier.minted_on(&child).expect("from the cache");
+        assert_eq!(set.get(&(p.txid, p.vout)), Some(&roots[0]));
+        assert_eq!(f.verifier.cached_snapshots(), SNAPSHOTS);
+    }
+}
