@@ -6,67 +6,21 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use alys_bitcoin::{BitcoinRpc, CoreRpcClient};
+use alys_bitcoin::CoreRpcClient;
 use alys_consensus::{ChainStatus, Input};
-use alys_federation::bitcoin::{Block, BlockHash, Transaction, Txid};
+use alys_federation::bitcoin::Txid;
 use alys_federation::pegout::Ledger;
 use alys_federation::signing::{
-    MemberKey, PayoutProgress, PayoutRpc, PayoutSigner, PayoutSource, PayoutStatus, ProposedPayout,
-    RpcFailure, SignerConfig,
+    MemberKey, PayoutProgress, PayoutSigner, PayoutSource, PayoutStatus, ProposedPayout,
+    SignerConfig,
 };
 use alys_federation::SchnorrSigner;
 use alys_primitives::ChainSpec;
-use async_trait::async_trait;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 
 /// How often the signer looks at the ledger and the Bitcoin node.
 const SIGNER_INTERVAL: Duration = Duration::from_millis(500);
-
-/// The Bitcoin node's JSON-RPC as the signer uses it.
-struct CoreRpc(Arc<CoreRpcClient>);
-
-fn failure(method: &'static str) -> impl Fn(alys_bitcoin::RpcError) -> RpcFailure {
-    move |e| RpcFailure::new(method, e)
-}
-
-#[async_trait]
-impl PayoutRpc for CoreRpc {
-    async fn send_raw_transaction(&self, tx: &Transaction) -> Result<Txid, RpcFailure> {
-        self.0
-            .send_raw_transaction(tx)
-            .await
-            .map_err(failure("sendrawtransaction"))
-    }
-
-    async fn get_raw_transaction(&self, txid: &Txid) -> Result<Option<Transaction>, RpcFailure> {
-        match self.0.get_raw_transaction(txid, None).await {
-            Ok(tx) => Ok(Some(tx)),
-            Err(e) if e.core_code() == Some(alys_bitcoin::rpc::RPC_INVALID_ADDRESS_OR_KEY) => {
-                Ok(None)
-            }
-            Err(e) => Err(failure("getrawtransaction")(e)),
-        }
-    }
-
-    async fn get_block_count(&self) -> Result<u64, RpcFailure> {
-        self.0
-            .get_block_count()
-            .await
-            .map_err(failure("getblockcount"))
-    }
-
-    async fn get_block_hash(&self, height: u64) -> Result<BlockHash, RpcFailure> {
-        self.0
-            .get_block_hash(height)
-            .await
-            .map_err(failure("getblockhash"))
-    }
-
-    async fn get_block(&self, hash: &BlockHash) -> Result<Block, RpcFailure> {
-        self.0.get_block(hash).await.map_err(failure("getblock"))
-    }
-}
 
 /// The payouts proposed on the head's chain, from the ledger.
 struct HeadPayouts {
@@ -138,7 +92,7 @@ impl Payouts {
                 ledger,
                 status: status.clone(),
             }),
-            Arc::new(CoreRpc(rpc)),
+            rpc,
             publish,
             SignerConfig::from_spec(spec),
         ));

@@ -42,44 +42,25 @@ struct Core {
     lose_first: Mutex<bool>,
 }
 
-fn fail(method: &'static str) -> impl Fn(alys_bitcoin::RpcError) -> RpcFailure {
-    move |e| RpcFailure::new(method, e)
-}
-
 #[async_trait]
 impl PayoutRpc for Core {
     async fn send_raw_transaction(&self, tx: &Transaction) -> Result<Txid, RpcFailure> {
         if std::mem::take(&mut *self.lose_first.lock().unwrap()) {
             return Ok(tx.compute_txid());
         }
-        self.client
-            .send_raw_transaction(tx)
-            .await
-            .map_err(fail("sendrawtransaction"))
+        PayoutRpc::send_raw_transaction(&self.client, tx).await
     }
     async fn get_raw_transaction(&self, txid: &Txid) -> Result<Option<Transaction>, RpcFailure> {
-        match self.client.get_raw_transaction(txid, None).await {
-            Ok(tx) => Ok(Some(tx)),
-            Err(e) if e.core_code() == Some(alys_bitcoin::rpc::RPC_INVALID_ADDRESS_OR_KEY) => {
-                Ok(None)
-            }
-            Err(e) => Err(fail("getrawtransaction")(e)),
-        }
+        PayoutRpc::get_raw_transaction(&self.client, txid).await
     }
     async fn get_block_count(&self) -> Result<u64, RpcFailure> {
-        self.client
-            .get_block_count()
-            .await
-            .map_err(fail("getblockcount"))
+        PayoutRpc::get_block_count(&self.client).await
     }
     async fn get_block_hash(&self, height: u64) -> Result<BlockHash, RpcFailure> {
-        self.client
-            .get_block_hash(height)
-            .await
-            .map_err(fail("getblockhash"))
+        PayoutRpc::get_block_hash(&self.client, height).await
     }
     async fn get_block(&self, hash: &BlockHash) -> Result<Block, RpcFailure> {
-        self.client.get_block(hash).await.map_err(fail("getblock"))
+        PayoutRpc::get_block(&self.client, hash).await
     }
 }
 
@@ -135,7 +116,9 @@ async fn fund(c: &CoreRpcClient, fed: &Federation, sats: u64) -> Utxo {
         .parse()
         .unwrap();
     mine(c, 1).await;
-    let tx = c.get_raw_transaction(&txid, None).await.unwrap();
+    let tx = BitcoinRpc::get_raw_transaction(c, &txid, None)
+        .await
+        .unwrap();
     let vout = tx
         .output
         .iter()
@@ -300,7 +283,9 @@ async fn sign_broadcast_confirm(n: u8, m: u32, up: &[u8]) {
     }
     mine(&c, 1).await;
     tick_all(&signers).await;
-    let mined = c.get_raw_transaction(&txid, None).await.unwrap();
+    let mined = BitcoinRpc::get_raw_transaction(&c, &txid, None)
+        .await
+        .unwrap();
     assert_eq!(mined.output[0].script_pubkey, to.script_pubkey());
     for s in &signers {
         let st = s.status(&txid).unwrap();

@@ -1,7 +1,8 @@
 //! What the collector needs from a Bitcoin node: broadcast, mempool lookup and blocks to find
-//! confirmations. The methods are those of `alys_bitcoin::BitcoinRpc` of the same names, so an
-//! adapter only forwards (this crate sits below `alys-bitcoin` and cannot name its trait).
+//! confirmations; implemented over Bitcoin Core's JSON-RPC ([`CoreRpcClient`]) by forwarding
+//! to `alys_bitcoin::BitcoinRpc`.
 
+use alys_bitcoin::{BitcoinRpc, CoreRpcClient};
 use async_trait::async_trait;
 use bitcoin::{Block, BlockHash, Transaction, Txid};
 
@@ -39,4 +40,45 @@ pub trait PayoutRpc: Send + Sync {
     async fn get_block_hash(&self, height: u64) -> Result<BlockHash, RpcFailure>;
     /// `getblock hash 0`.
     async fn get_block(&self, hash: &BlockHash) -> Result<Block, RpcFailure>;
+}
+
+fn failure(method: &'static str) -> impl Fn(alys_bitcoin::RpcError) -> RpcFailure {
+    move |e| RpcFailure::new(method, e)
+}
+
+#[async_trait]
+impl PayoutRpc for CoreRpcClient {
+    async fn send_raw_transaction(&self, tx: &Transaction) -> Result<Txid, RpcFailure> {
+        BitcoinRpc::send_raw_transaction(self, tx)
+            .await
+            .map_err(failure("sendrawtransaction"))
+    }
+
+    async fn get_raw_transaction(&self, txid: &Txid) -> Result<Option<Transaction>, RpcFailure> {
+        match BitcoinRpc::get_raw_transaction(self, txid, None).await {
+            Ok(tx) => Ok(Some(tx)),
+            Err(e) if e.core_code() == Some(alys_bitcoin::rpc::RPC_INVALID_ADDRESS_OR_KEY) => {
+                Ok(None)
+            }
+            Err(e) => Err(failure("getrawtransaction")(e)),
+        }
+    }
+
+    async fn get_block_count(&self) -> Result<u64, RpcFailure> {
+        BitcoinRpc::get_block_count(self)
+            .await
+            .map_err(failure("getblockcount"))
+    }
+
+    async fn get_block_hash(&self, height: u64) -> Result<BlockHash, RpcFailure> {
+        BitcoinRpc::get_block_hash(self, height)
+            .await
+            .map_err(failure("getblockhash"))
+    }
+
+    async fn get_block(&self, hash: &BlockHash) -> Result<Block, RpcFailure> {
+        BitcoinRpc::get_block(self, hash)
+            .await
+            .map_err(failure("getblock"))
+    }
 }
