@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A local federation as separate processes: `alys btc-devnet` (regtest Bitcoin, a block every
-# 5 s), 3 authorities (`alys node --signer-key`, threshold 2), 1 full node (no signer key) and
-# `alys-miner` against authority 0. Generates what it needs in the working directory: the chain
-# spec (the dev spec for 3 authorities) and the authorities' BLS key files (the public dev keys:
-# a local test federation, never a real one). Prints the endpoints and runs until Ctrl-C.
+# 5 s), 3 authorities (`alys node --signer-key --bitcoin-key`: approval threshold 2, peg
+# threshold 2), 1 full node (no keys) and `alys-miner` against authority 0. Generates what it
+# needs in the working directory: the chain spec (the dev spec for 3 authorities) and the
+# authorities' BLS and Bitcoin key files (the public dev keys: a local test federation, never a
+# real one). Prints the endpoints and runs until Ctrl-C.
 #
 #   scripts/federation.sh [--dir DIR] [--base-port N] [--generate-only]
 #
@@ -45,9 +46,12 @@ for i in 0 1 2; do
   if [ ! -f "$DIR/authority-$i.key" ]; then
     "$ALYS_BIN" keys dev --index "$i" --out "$DIR/authority-$i.key" > /dev/null
   fi
+  if [ ! -f "$DIR/authority-$i.btc.key" ]; then
+    "$ALYS_BIN" keys dev --kind bitcoin --index "$i" --out "$DIR/authority-$i.btc.key" > /dev/null
+  fi
 done
 echo "chain spec        $DIR/chain.json"
-echo "authority keys    $DIR/authority-{0,1,2}.key"
+echo "authority keys    $DIR/authority-{0,1,2}.key (BLS), $DIR/authority-{0,1,2}.btc.key (Bitcoin)"
 if [ "$GENERATE_ONLY" = 1 ]; then
   exit 0
 fi
@@ -99,7 +103,8 @@ start_node() { # index, name, extra args...
 }
 wait_line "$DIR/bitcoin.log" "Bitcoin regtest RPC: " > /dev/null
 for i in 0 1 2; do
-  start_node "$i" "authority-$i" --signer-key "$DIR/authority-$i.key"
+  start_node "$i" "authority-$i" --signer-key "$DIR/authority-$i.key" \
+    --bitcoin-key "$DIR/authority-$i.btc.key"
 done
 start_node 3 full
 

@@ -174,6 +174,61 @@ fn signer_key_others_can_read_is_refused() {
     assert!(text.contains("0644"), "{text}");
 }
 
+/// `alys node --bitcoin-key <file>` on the dev chain spec: its exit status and stderr.
+fn node_with_bitcoin_key(dir: &Path, key: &Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_alys"))
+        .args(["node", "--chain"])
+        .arg(etc("chain-dev.json"))
+        .arg("--datadir")
+        .arg(dir.join("node"))
+        .args(["--embedded-el", "--no-p2p", "--bitcoin-key"])
+        .arg(key)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// `alys keys dev --kind bitcoin --index <index> --out <out>`.
+fn write_dev_bitcoin_key(index: &str, out: &Path) {
+    let status = Command::new(env!("CARGO_BIN_EXE_alys"))
+        .args([
+            "keys", "dev", "--kind", "bitcoin", "--index", index, "--out",
+        ])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{status:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn bitcoin_key_must_be_owner_only_and_a_federation_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // Readable by others: refused with the fix.
+    let key = dir.path().join("member.btc.key");
+    write_dev_bitcoin_key("0", &key);
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (ok, text) = node_with_bitcoin_key(dir.path(), &key);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains(&format!("chmod 600 {}", key.display())),
+        "{text}"
+    );
+    // Not one of the chain's federation keys (the dev spec has one member, index 0).
+    let other = dir.path().join("other.btc.key");
+    write_dev_bitcoin_key("5", &other);
+    let (ok, text) = node_with_bitcoin_key(dir.path(), &other);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("is not in the chain spec's federationBitcoinPubkeys"),
+        "{text}"
+    );
+}
+
 #[test]
 fn keystore_signer_key_needs_and_uses_its_password() {
     let dir = tempfile::tempdir().unwrap();

@@ -376,11 +376,15 @@ try {
   check(consoleErrors.length === 0, 'no console errors', consoleErrors.join(' | '))
   check(outside.length === 0, 'no request leaves the node', outside.join(' '))
 
-  // ---- peg-out: detected as not available on this node --------------------------------------
+  // ---- peg-out: the node serves it; an unknown request is said plainly ----------------------
   await page.getByRole('tab', { name: 'Peg out: Alys to BTC' }).click()
-  await waitState('#pegout-status', 'unavailable')
-  check((await text('#pegout-status')).startsWith('Peg-out is not available on this node yet'), 'peg-out says plainly it is not available here')
-  await screenshot('pegout-unavailable')
+  await waitState('#pegout-status', 'ok')
+  check(await page.locator('#pegout-tracker').isVisible(), 'peg-out offers the request tracker')
+  await page.fill('#pegout-tx', '0x' + '11'.repeat(32))
+  await page.click('#pegout-follow')
+  await waitState('#pegout-result', 'waiting')
+  check((await text('#pegout-result')).startsWith('The node knows no peg-out request made by this transaction'), 'an unknown peg-out request is said plainly', await text('#pegout-result'))
+  await screenshot('pegout-tracker')
   await page.getByRole('tab', { name: 'Peg in: BTC to Alys' }).click()
 
   // ---- the node stops ------------------------------------------------------------------------

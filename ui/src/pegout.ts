@@ -27,14 +27,21 @@ export async function pegOutSupport(rpc: NodeRpc): Promise<PegOutSupport> {
 }
 
 /** A peg-out request's state (DESIGN: requested → proposed → signed → broadcast → confirmed, or refunded). */
-interface PegOutStatus {
+interface PegOutRequest {
   state?: string;
-  bitcoinTxid?: string | null;
-  btcTxid?: string | null;
+  payoutTxid?: string | null;
+  reason?: string | null;
+  confirmations?: number | null;
 }
 
-function describe(s: PegOutStatus): { state: string; text: string; final: boolean } {
-  const txid = s.bitcoinTxid ?? s.btcTxid ?? null;
+/** What getpegoutstatus answers: the requests the transaction made (one per Bridge call). */
+interface PegOutStatus {
+  requests?: PegOutRequest[];
+}
+
+function describe(status: PegOutStatus): { state: string; text: string; final: boolean } {
+  const s: PegOutRequest = status.requests?.[0] ?? {};
+  const txid = s.payoutTxid ?? null;
   switch (s.state) {
     case 'requested':
       return { state: 'waiting', text: 'Requested: the federation will include it in its next payout.', final: false };
@@ -46,8 +53,10 @@ function describe(s: PegOutStatus): { state: string; text: string; final: boolea
       return { state: 'seen', text: `Broadcast to Bitcoin${txid ? ` in transaction ${txid}` : ''}; waiting for confirmations.`, final: false };
     case 'confirmed':
       return { state: 'confirmed', text: `Confirmed on Bitcoin${txid ? `: transaction ${txid}` : ''}.`, final: true };
+    case 'refund-due':
+      return { state: 'waiting', text: `To be refunded${s.reason ? ` (${s.reason})` : ''}: the next block returns the amount to your Alys account.`, final: false };
     case 'refunded':
-      return { state: 'rejected', text: 'Refunded: the Bitcoin address could not be paid, so the amount was returned to your Alys account.', final: true };
+      return { state: 'rejected', text: `Refunded${s.reason ? ` (${s.reason})` : ''}: the Bitcoin address could not be paid, so the amount was returned to your Alys account.`, final: true };
     default:
       return { state: 'waiting', text: 'The node reports a state this page does not know yet.', final: false };
   }

@@ -61,12 +61,16 @@ pub(crate) enum KeysCommand {
         #[arg(long, default_value = "bitcoin")]
         network: BitcoinNetwork,
     },
-    /// Write the dev BLS key of authority `index` (deterministic and public: dev and local test
+    /// Write the dev key of authority `index`: its BLS signer key, or with `--kind bitcoin` its
+    /// federation Bitcoin key (WIF, regtest) (deterministic and public: dev and local test
     /// federations only; `alys dev --print-spec --authorities N` lists the same keys).
     Dev {
         /// Authority index.
         #[arg(long)]
         index: usize,
+        /// Kind of key: `bls` or `bitcoin`.
+        #[arg(long, value_enum, default_value = "bls")]
+        kind: KeyKind,
         /// Where to write it (refused if it exists).
         #[arg(long)]
         out: PathBuf,
@@ -128,12 +132,27 @@ impl KeysCommand {
                 let password = password(password_file.as_deref())?;
                 generate(kind, &out, password, kdf, network)
             }
-            KeysCommand::Dev { index, out } => {
-                let key = alys_primitives::dev::dev_secret_key(index);
-                save_secret_key(&out, &key)?;
-                print(&bls_json(&key, "plain"));
-                Ok(())
-            }
+            KeysCommand::Dev { index, kind, out } => match kind {
+                KeyKind::Bls => {
+                    let key = alys_primitives::dev::dev_secret_key(index);
+                    save_secret_key(&out, &key)?;
+                    print(&bls_json(&key, "plain"));
+                    Ok(())
+                }
+                KeyKind::Bitcoin => {
+                    let secret = alys_federation::bitcoin::secp256k1::SecretKey::from_slice(
+                        &alys_primitives::dev::dev_bitcoin_secret_key(index),
+                    )?;
+                    let key = alys_keys::save_bitcoin_key(
+                        &out,
+                        secret,
+                        alys_keys::BitcoinNetwork::Regtest,
+                    )?;
+                    print(&bitcoin_json(&key));
+                    Ok(())
+                }
+                KeyKind::P2p => eyre::bail!("there are no dev p2p keys: generate one"),
+            },
             KeysCommand::Inspect {
                 file,
                 kind,

@@ -155,11 +155,11 @@ impl NodeArgs {
             }
             None => None,
         };
-        let pegins = super::wiring::PegIns::choose(&spec, &self.bitcoin, signer.is_some())?;
         let bitcoin_key = match &self.bitcoin_key {
             Some(path) => Some(payout_signer_key(&spec, path)?),
             None => None,
         };
+        let pegins = super::wiring::PegIns::choose(&spec, &self.bitcoin, signer.is_some())?;
         let execution = match (self.engine_url, self.jwt_secret, self.embedded_el) {
             (Some(url), Some(jwt_secret), false) => ExecutionClient::External {
                 execution_rpc_url: self.execution_rpc_url.unwrap_or_else(|| url.clone()),

@@ -50,6 +50,17 @@ impl std::fmt::Debug for BitcoinKey {
     }
 }
 
+/// Writes `secret` as WIF for `network` to a new file with mode 0600 (refused if it exists).
+pub fn save_bitcoin_key(
+    path: &Path,
+    secret: SecretKey,
+    network: Network,
+) -> Result<BitcoinKey, BitcoinKeyError> {
+    let private = PrivateKey::new(secret, network);
+    alys_secrets::create_secret_file(path, format!("{}\n", private.to_wif()).as_bytes())?;
+    Ok(BitcoinKey { private })
+}
+
 /// Generates a random key and writes it as WIF for `network` to a new file with mode 0600.
 pub fn generate_bitcoin_key(path: &Path, network: Network) -> Result<BitcoinKey, BitcoinKeyError> {
     let secret = loop {
@@ -61,9 +72,7 @@ pub fn generate_bitcoin_key(path: &Path, network: Network) -> Result<BitcoinKey,
             break secret;
         }
     };
-    let private = PrivateKey::new(secret, network);
-    alys_secrets::create_secret_file(path, format!("{}\n", private.to_wif()).as_bytes())?;
-    Ok(BitcoinKey { private })
+    save_bitcoin_key(path, secret, network)
 }
 
 /// Reads a Bitcoin key file (refused when group or others can access it).

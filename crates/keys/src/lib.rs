@@ -16,7 +16,8 @@ pub mod signer;
 /// Bitcoin networks (for the WIF prefix of generated keys).
 pub use bitcoin::Network as BitcoinNetwork;
 pub use bitcoin_key::{
-    generate_bitcoin_key, load_bitcoin_key, parse_bitcoin_key, BitcoinKey, BitcoinKeyError,
+    generate_bitcoin_key, load_bitcoin_key, parse_bitcoin_key, save_bitcoin_key, BitcoinKey,
+    BitcoinKeyError,
 };
 pub use keystore::{KdfKind, Keystore, KeystoreError};
 pub use password::Password;
