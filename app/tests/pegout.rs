@@ -173,6 +173,9 @@ fn burns_are_proposed_in_payouts_and_bad_addresses_refunded() {
         },
         || format!("{:?}", dev.node("getpegoutsummary", json!([]))),
     );
+    let fed = dev.node("getfederation", json!([])).unwrap();
+    assert_eq!(fed["utxoTotalSats"], deposit_sats, "{fed}");
+    assert_eq!(fed["pendingPegOuts"], 0, "{fed}");
 
     // Burns to the three address kinds: each requested, then proposed in a payout (the state
     // may already be further on: signing and broadcast follow within the slot).

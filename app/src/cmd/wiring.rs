@@ -471,6 +471,7 @@ pub(super) async fn start_node(
                         chain: chain_store.clone(),
                         required_confirmations: alys_bitcoin::FollowerConfig::from_spec(&spec)
                             .required_confirmations,
+                        ledger: ledger.clone(),
                     },
                 );
             }

@@ -49,6 +49,8 @@ pub struct PegView {
     pub chain: ChainStore,
     /// Bitcoin confirmations a deposit needs before it is minted.
     pub required_confirmations: u32,
+    /// The peg-out ledger (the federation's UTXOs and pending payouts at the head).
+    pub ledger: Option<Arc<alys_federation::pegout::Ledger>>,
 }
 
 fn param_txid(params: &[Value]) -> Result<Txid, RpcError> {
@@ -71,10 +73,19 @@ pub fn register_peg_methods(methods: &mut Methods, view: PegView) {
     let v = view.clone();
     methods.register(
         "getfederation",
-        "getfederation: federation keys, thresholds, address, descriptor and peg-in minimum",
+        "getfederation: federation keys, thresholds, address, descriptor, peg-in minimum, and the federation's UTXO total and pending payouts at the head",
         move |_| {
             let f = &v.federation;
+            let head = v.status.borrow().head_root;
+            let pegout = v.ledger.as_ref().and_then(|l| l.state(&head).ok());
             Ok(json!({
+                "utxoTotalSats": pegout.as_ref().map(|s| s.utxo_total().0),
+                "utxos": pegout.as_ref().map(|s| s.utxos.len()),
+                "pendingPegOuts": pegout.as_ref().map(|s| s.pending.len()),
+                "pendingPegOutSats": pegout
+                    .as_ref()
+                    .map(|s| s.pending.values().map(|r| r.amount.0).sum::<u64>()),
+                "payouts": pegout.as_ref().map(|s| s.payouts.len()),
                 "address": f.address().to_string(),
                 "descriptor": f.descriptor(),
                 "scriptPubKey": hex::encode(f.script_pubkey().as_bytes()),
