@@ -15,7 +15,7 @@
 //!   the floor, and it is byte for byte the payout every node builds from the parent's state
 //!   at that fee rate.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -70,6 +70,27 @@ impl LedgerChain for ChainStore {
     }
 }
 
+/// States by block root, at most [`MAX_CACHED_STATES`], the lowest height evicted first.
+#[derive(Default)]
+struct StateCache {
+    by_root: HashMap<B256, Arc<PegOutState>>,
+    by_height: BTreeSet<(u64, B256)>,
+}
+
+impl StateCache {
+    fn insert(&mut self, root: B256, state: Arc<PegOutState>) {
+        if self.by_root.len() >= MAX_CACHED_STATES && !self.by_root.contains_key(&root) {
+            if let Some(lowest) = self.by_height.pop_first() {
+                self.by_root.remove(&lowest.1);
+            }
+        }
+        if let Some(old) = self.by_root.insert(root, state.clone()) {
+            self.by_height.remove(&(old.height, root));
+        }
+        self.by_height.insert((state.height, root));
+    }
+}
+
 /// The peg-out ledger (see the module docs).
 pub struct Ledger {
     federation: Arc<Federation>,
@@ -78,7 +99,7 @@ pub struct Ledger {
     fee_rate: AtomicU64,
     chain: Arc<dyn LedgerChain>,
     store: Arc<Store>,
-    states: Mutex<HashMap<B256, Arc<PegOutState>>>,
+    states: Mutex<StateCache>,
     /// Height of the highest block imported (the one the metrics show).
     highest: AtomicU64,
 }
@@ -109,7 +130,7 @@ impl Ledger {
             fee_rate: AtomicU64::new(MIN_PEG_OUT_FEE_RATE),
             chain,
             store,
-            states: Mutex::new(HashMap::new()),
+            states: Mutex::new(StateCache::default()),
             highest: AtomicU64::new(0),
         })
     }
@@ -138,13 +159,13 @@ impl Ledger {
 
     /// The peg-out state after block `root`.
     pub fn state(&self, root: &B256) -> Result<Arc<PegOutState>, PegOutRejection> {
-        if let Some(s) = self.states.lock().get(root) {
+        if let Some(s) = self.states.lock().by_root.get(root) {
             return Ok(s.clone());
         }
         let mut path = Vec::new();
         let mut cur = *root;
         let mut state = loop {
-            if let Some(s) = self.states.lock().get(&cur) {
+            if let Some(s) = self.states.lock().by_root.get(&cur) {
                 break s.clone();
             }
             let (height, block) = self
@@ -169,13 +190,7 @@ impl Ledger {
     }
 
     fn remember(&self, root: B256, state: Arc<PegOutState>) {
-        let mut states = self.states.lock();
-        if states.len() >= MAX_CACHED_STATES && !states.contains_key(&root) {
-            if let Some(lowest) = states.iter().min_by_key(|(_, s)| s.height).map(|(r, _)| *r) {
-                states.remove(&lowest);
-            }
-        }
-        states.insert(root, state);
+        self.states.lock().insert(root, state);
     }
 
     /// The child state of `parent` after `block`.
