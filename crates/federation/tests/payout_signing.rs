@@ -482,6 +482,68 @@ async fn bad_signatures_are_rejected_and_unknown_payouts_ignored() {
     );
 }
 
+/// A member's signatures can reach a node before it imported the block proposing the payout;
+/// the member stops publishing once it has broadcast the payout itself. The node keeps them
+/// (bounded) and counts them once the payout appears, instead of missing them for good.
+#[tokio::test]
+async fn signatures_that_arrive_before_their_payout_count_once_it_appears() {
+    let fed = federation(3, 2);
+    let p = payout(
+        offline_utxo(10_000_000),
+        &regtest_address(0),
+        5_000_000,
+        2_000,
+        fed.script_pubkey().clone(),
+    );
+    let source = Arc::new(Fixed(Mutex::new(Vec::new())));
+    let collector = PayoutSigner::new(
+        fed.clone(),
+        None,
+        source.clone(),
+        Arc::new(NoRpc),
+        Arc::new(|_| {}),
+        config(1, Duration::from_secs(30)),
+    );
+    let msg = |member: u8| {
+        let sigs = sign_payout(&signer(member), &fed, &p.tx, &p.prevouts).unwrap();
+        PegOutSignatures::new(txid_to_b256(&p.txid), u64::from(member), &sigs).unwrap()
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        collector.receive(&msg(1)),
+        Ok(SignatureVerdict::UnknownPayout)
+    );
+    // Signatures that do not verify are held too, and rejected once the payout is known.
+    let outsider = sign_payout(&signer(9), &fed, &p.tx, &p.prevouts).unwrap();
+    let forged_by_outsider = PegOutSignatures::new(txid_to_b256(&p.txid), 2, &outsider).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        collector.receive(&forged_by_outsider),
+        Ok(SignatureVerdict::UnknownPayout)
+    );
+    assert_eq!(collector.tracked(), 0);
+
+    source.0.lock().unwrap().push(p.clone());
+    collector.tick().await;
+    assert_eq!(
+        collector.status(&p.txid),
+        Some(PayoutStatus::Signed { members: vec![1] })
+    );
+    assert_eq!(collector.stats().rejected, 1);
+
+    // The buffer is bounded: a flood of messages for unknown payouts keeps at most
+    // MAX_EARLY_SIGNATURES of them.
+    for i in 0..(3 * alys_federation::signing::MAX_EARLY_SIGNATURES) {
+        let unknown =
+            PegOutSignatures::new(B256::repeat_byte((i % 250) as u8 + 1), 0, &[[7u8; 64]]).unwrap();
+        assert_eq!(
+            collector.receive(&unknown),
+            Ok(SignatureVerdict::UnknownPayout)
+        );
+    }
+    assert!(collector.early_signatures() <= alys_federation::signing::MAX_EARLY_SIGNATURES);
+}
+
 #[tokio::test]
 async fn a_member_never_signs_a_payout_failing_its_policy() {
     let fed = federation(3, 2);

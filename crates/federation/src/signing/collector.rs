@@ -11,7 +11,7 @@ use bitcoin::{BlockHash, Transaction, Txid};
 use super::{
     assemble, b256_to_txid, check_payout, sign_payout, txid_to_b256, verify_payout_signatures,
     MemberKey, PayoutRpc, PayoutSource, PayoutStatus, ProposedPayout, Publish, SignError,
-    SignerConfig, SignerError, MAX_STATUSES, MAX_TRACKED_PAYOUTS,
+    SignerConfig, SignerError, MAX_EARLY_SIGNATURES, MAX_STATUSES, MAX_TRACKED_PAYOUTS,
 };
 use crate::Federation;
 
@@ -100,6 +100,9 @@ struct State {
     finished: VecDeque<(Txid, PayoutStatus)>,
     last_refresh: Option<Instant>,
     stats: SignerStats,
+    /// Signatures of payouts not known yet (this node has not imported the proposing block),
+    /// checked once the payout appears; at most [`MAX_EARLY_SIGNATURES`], oldest dropped.
+    early: VecDeque<PegOutSignatures>,
 }
 
 /// Signs this member's payouts, collects everyone's signatures, broadcasts and tracks.
@@ -212,6 +215,11 @@ impl PayoutSigner {
         self.state().stats
     }
 
+    /// Signature messages held for payouts not known yet.
+    pub fn early_signatures(&self) -> usize {
+        self.state().early.len()
+    }
+
     /// Payouts tracked now.
     pub fn tracked(&self) -> usize {
         self.state().entries.len()
@@ -228,9 +236,25 @@ impl PayoutSigner {
     /// One round: take the source's payouts, sign new ones, publish, assemble what reached
     /// the threshold, broadcast and track.
     pub async fn tick(&self) {
-        let to_publish = {
+        let early = {
             let mut state = self.state();
             self.refresh(&mut state);
+            let held: Vec<PegOutSignatures> = state.early.drain(..).collect();
+            let (ready, waiting): (Vec<_>, Vec<_>) = held
+                .into_iter()
+                .partition(|m| state.entries.contains_key(&b256_to_txid(&m.txid)));
+            state.early = waiting.into();
+            ready
+        };
+        let members = self.federation.keys().len();
+        for msg in &early {
+            if let Err(e) = self.check(msg, members) {
+                self.state().stats.rejected += 1;
+                tracing::warn!(error = %e, "peg-out signatures received before their payout rejected");
+            }
+        }
+        let to_publish = {
+            let mut state = self.state();
             let msgs = self.sign_new(&mut state);
             self.assemble_ready(&mut state);
             msgs
@@ -589,6 +613,11 @@ impl PayoutSigner {
             .ok_or(SignatureRejection::UnknownMember { member, members })?;
         let txid = b256_to_txid(&msg.txid);
         let Some(payout) = self.lookup(&txid) else {
+            let mut state = self.state();
+            if state.early.len() >= MAX_EARLY_SIGNATURES {
+                state.early.pop_front();
+            }
+            state.early.push_back(msg.clone());
             return Ok(SignatureVerdict::UnknownPayout);
         };
         let sigs = msg.signatures();

@@ -48,6 +48,9 @@ use crate::Federation;
 
 /// Payouts tracked at once at most (the source's first ones when it has more).
 pub const MAX_TRACKED_PAYOUTS: usize = 256;
+/// Signature messages of payouts not known yet kept at most (a member's signatures can arrive
+/// before this node imported the block proposing the payout).
+pub const MAX_EARLY_SIGNATURES: usize = 64;
 /// Statuses kept of payouts no longer tracked (the oldest forgotten first).
 pub const MAX_STATUSES: usize = 1024;
 /// Default time between two broadcasts of a payout missing from the node's mempool.
