@@ -14,73 +14,14 @@
 //! number of slots the mint took: 1 = the next slot = target met.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-use std::{
-    path::Path,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
-};
+mod common;
 
-use alys_test_utils::json_rpc::JsonRpc;
-use alys_test_utils::nodes::{DevProcess, DEV_RPC_AUTH};
+use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use alys_test_utils::bench_env::now_ms as unix_ms;
+use common::{hex_u128, p50_p90_max, Dev, POLL};
 
-const POLL: Duration = Duration::from_millis(10);
-
-/// A JSON-RPC endpoint; a null `result` counts as an error.
-struct Rpc(JsonRpc);
-
-impl Rpc {
-    fn new(url: &str, auth: Option<(&str, &str)>) -> Self {
-        Self(JsonRpc::new(url, auth))
-    }
-
-    fn call(&self, method: &str, params: Value) -> Result<Value, String> {
-        match self.0.call(method, params)? {
-            Value::Null => Err(format!("{method}: null result")),
-            v => Ok(v),
-        }
-    }
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-fn hex_u128(v: &Value) -> u128 {
-    u128::from_str_radix(v.as_str().unwrap_or("0x0").trim_start_matches("0x"), 16).unwrap()
-}
-
-/// `alys dev` without Bitcoin auto-mining on ports 0, and its three RPCs.
-struct Dev {
-    process: DevProcess,
-    node: Rpc,
-    eth: Rpc,
-    btc: Rpc,
-}
-
-impl Dev {
-    fn start(datadir: &Path) -> Self {
-        let process = DevProcess::start(
-            Path::new(env!("CARGO_BIN_EXE_alys")),
-            datadir,
-            &["--btc-block-secs", "0"],
-        );
-        let btc = process.bitcoin_rpc.clone().expect("bitcoin RPC printed");
-        Self {
-            node: Rpc::new(&process.node_rpc, Some(DEV_RPC_AUTH)),
-            eth: Rpc::new(&process.eth_rpc, None),
-            btc: Rpc::new(&btc, Some(DEV_RPC_AUTH)),
-            process,
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        self.process.log_tail()
-    }
-}
+use serde_json::json;
 
 /// One measured deposit.
 struct Sample {
@@ -101,21 +42,16 @@ struct Sample {
     in_slot_ms: f64,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[i.clamp(1, sorted.len()) - 1]
-}
-
 fn main() {
     let k: usize = std::env::var("ALYS_BENCH_PEGINS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
     let dir = tempfile::tempdir().unwrap();
-    let dev = Dev::start(dir.path());
-    let (node, eth, btc) = (&dev.node, &dev.eth, &dev.btc);
+    let dev = Dev::start(dir.path(), &[]);
+    let (node, eth) = (&dev.node, &dev.eth);
 
-    let spec = node.call("getchainspec", json!([])).unwrap()["spec"].clone();
+    let spec = dev.spec();
     let required = spec["requiredBtcConfirmations"]
         .as_u64()
         .unwrap_or(6)
@@ -123,24 +59,7 @@ fn main() {
     let slot_ms = spec["slotDurationMs"].as_u64().unwrap();
     let fed = node.call("getdepositaddress", json!([])).unwrap();
     let fed = fed.as_str().unwrap().to_string();
-    let mine_to = btc.call("getnewaddress", json!([])).unwrap();
-    btc.call("generatetoaddress", json!([101, mine_to]))
-        .unwrap();
-    let mine = |n: u64| btc.call("generatetoaddress", json!([n, mine_to])).unwrap();
-    // The sidechain is producing (the first blocks need the merged miner).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while node.call("getsyncstatus", json!([])).unwrap()["headHeight"]
-        .as_u64()
-        .unwrap_or(0)
-        < 2
-    {
-        assert!(
-            Instant::now() < deadline,
-            "no sidechain blocks:\n{}",
-            dev.log_tail()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mine = |n: u64| dev.mine(n);
     println!(
         "peg-in latency: {k} deposits, requiredBtcConfirmations = {required}, slot = {slot_ms} ms, \
          poll every {} ms",
@@ -152,36 +71,16 @@ fn main() {
         let recipient: [u8; 20] = rand::random();
         let recipient_hex = format!("0x{}", hex::encode(recipient));
         let sats = 100_000 + i as u64;
-        let amount = format!("{}.{:08}", sats / 100_000_000, sats % 100_000_000);
-        let raw = btc
-            .call(
-                "createrawtransaction",
-                json!([[], [{ fed.as_str(): amount }, {"data": hex::encode(recipient)}]]),
-            )
-            .unwrap();
-        let funded = btc.call("fundrawtransaction", json!([raw])).unwrap();
-        let signed = btc
-            .call("signrawtransactionwithwallet", json!([funded["hex"]]))
-            .unwrap();
-        assert_eq!(signed["complete"], true, "{signed}");
-        let txid = btc
-            .call("sendrawtransaction", json!([signed["hex"]]))
-            .unwrap();
+        let txid = dev.wallet_deposit(&fed, sats, &recipient);
         let status = || node.call("getpeginstatus", json!([txid]));
 
         // All confirmations but the last; wait until the follower has them.
         if required > 1 {
             mine(required - 1);
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while status().map(|s| s["confirmations"].as_u64()) != Ok(Some(required - 1)) {
-                assert!(
-                    Instant::now() < deadline,
-                    "{:?}\n{}",
-                    status(),
-                    dev.log_tail()
-                );
-                std::thread::sleep(POLL);
-            }
+            dev.wait("follower confirmations", Duration::from_secs(30), || {
+                let c = status().ok()?["confirmations"].as_u64();
+                (c == Some(required - 1)).then_some(())
+            });
         }
         std::thread::sleep(Duration::from_millis(rand::random::<u64>() % slot_ms));
 
@@ -280,11 +179,6 @@ fn main() {
             s.blocks
         );
     }
-    let sorted = |f: fn(&Sample) -> f64| {
-        let mut v: Vec<f64> = samples.iter().map(f).collect();
-        v.sort_by(f64::total_cmp);
-        v
-    };
     println!();
     println!("| figure | p50 (ms) | p90 (ms) | max (ms) | p50 / slot | p90 / slot | max / slot |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
@@ -296,8 +190,7 @@ fn main() {
         ("**latency** (t0 → balance)", |s| s.latency_ms),
     ];
     for (name, f) in rows {
-        let v = sorted(f);
-        let (p50, p90, max) = (percentile(&v, 50.0), percentile(&v, 90.0), v[v.len() - 1]);
+        let (p50, p90, max) = p50_p90_max(samples.iter().map(f).collect());
         let slot = slot_ms as f64;
         println!(
             "| {name} | {p50:.0} | {p90:.0} | {max:.0} | {:.2} | {:.2} | {:.2} |",
