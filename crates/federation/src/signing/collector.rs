@@ -323,10 +323,12 @@ impl PayoutSigner {
         let mut signed = 0;
         let mut refused = 0;
         for (txid, e) in state.entries.iter_mut() {
-            if e.refused || e.watch.is_some() {
+            // Signatures are published again until the payout is confirmed deep enough, so a
+            // node that missed them still assembles or at least learns of the payout.
+            if e.refused || e.watch.as_ref().is_some_and(|w| w.done) {
                 continue;
             }
-            if e.sigs[member.index].is_none() {
+            if e.sigs[member.index].is_none() && e.watch.is_none() {
                 match self.sign_one(member, &e.payout) {
                     Ok(sigs) => {
                         tracing::info!(%txid, member = member.index, inputs = sigs.len(), "peg-out payout signed");
