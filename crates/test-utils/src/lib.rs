@@ -11,6 +11,8 @@
 //! - `el` (`el`): an embedded execution client with its Engine API client;
 //! - `federation` (`federation`): authorities (EL + consensus chain) and a federation of them
 //!   running as services on the in-process bus;
+//! - `blocks` (`federation`): chain-level block helpers on a manual clock (produce, sign with a
+//!   threshold, extend, tamper and rehash) for the consensus and peg tests;
 //! - `devnet` (`devnet`): the embedded regtest Bitcoin on a free port, with a Core RPC client;
 //! - `process`, `nodes` and `json_rpc` (`process`): the `alys` binary run as `alys dev`, `alys el` or
 //!   `alys btc-devnet` on port 0, its bound addresses read from what it prints, and a blocking
@@ -25,6 +27,8 @@
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
 pub mod bench_env;
+#[cfg(feature = "federation")]
+pub mod blocks;
 pub mod seed;
 pub mod slowloris;
 pub mod tools;
