@@ -2,10 +2,7 @@
 //! endpoints, wallet-built deposits, and percentiles.
 #![allow(dead_code)] // each bench uses part of it
 
-use std::{
-    path::Path,
-    time::{Duration, Instant},
-};
+use std::{path::Path, time::Duration};
 
 use alys_test_utils::json_rpc::JsonRpc;
 use alys_test_utils::nodes::{DevProcess, DEV_RPC_AUTH};
@@ -104,21 +101,10 @@ impl Dev {
         &self,
         what: &str,
         timeout: Duration,
-        mut check: impl FnMut() -> Option<T>,
+        check: impl FnMut() -> Option<T>,
         detail: impl FnOnce() -> String,
     ) -> T {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(v) = check() {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {what} in {timeout:?}:\n{}",
-                detail()
-            );
-            std::thread::sleep(POLL);
-        }
+        alys_test_utils::wait::wait_until_every(POLL, timeout, what, check, detail)
     }
 
     /// A deposit of `sats` to the federation address `fed` with `recipient` in a 20-byte

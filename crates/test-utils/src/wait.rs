@@ -12,8 +12,19 @@ pub const POLL: Duration = Duration::from_millis(100);
 pub fn wait_until<T>(
     timeout: Duration,
     what: &str,
+    check: impl FnMut() -> Option<T>,
+    context: impl FnOnce() -> String,
+) -> T {
+    wait_until_every(POLL, timeout, what, check, context)
+}
+
+/// [`wait_until`] checking every `poll` (benches that time what they wait for).
+pub fn wait_until_every<T>(
+    poll: Duration,
+    timeout: Duration,
+    what: &str,
     mut check: impl FnMut() -> Option<T>,
-    context: impl Fn() -> String,
+    context: impl FnOnce() -> String,
 ) -> T {
     let deadline = Instant::now() + timeout;
     loop {
@@ -25,7 +36,7 @@ pub fn wait_until<T>(
             "timed out after {timeout:?} waiting for {what}\n{}",
             context()
         );
-        std::thread::sleep(POLL);
+        std::thread::sleep(poll);
     }
 }
 
