@@ -380,6 +380,19 @@ fn selectable(state: &PegOutState, requests: &[PayoutRequest]) -> Vec<Utxo> {
     state.covering_utxos(need, MAX_PAYOUT_INPUTS + 1)
 }
 
+/// The oldest refunds due of `state`, as many as one block may mint.
+fn refunds_due(state: &PegOutState) -> Vec<Refund> {
+    state
+        .refunds
+        .values()
+        .take(MAX_REFUNDS_PER_BLOCK)
+        .map(|r| Refund {
+            recipient: r.sender,
+            amount: r.amount,
+        })
+        .collect()
+}
+
 /// How many refunds `block` mints (its withdrawals with the refund index).
 fn refunds_minted(block: &ConsensusBlock) -> usize {
     block
@@ -484,15 +497,7 @@ impl PegOutLedger for Ledger {
                 return PegOutWork::default();
             }
         };
-        let refunds = state
-            .refunds
-            .values()
-            .take(MAX_REFUNDS_PER_BLOCK)
-            .map(|r| Refund {
-                recipient: r.sender,
-                amount: r.amount,
-            })
-            .collect();
+        let refunds = refunds_due(&state);
         let batch = payout_batch(&state);
         let proposal = if batch.is_empty() {
             None
@@ -518,16 +523,7 @@ impl PegOutLedger for Ledger {
     }
 
     fn expected_refunds(&self, parent: &BlockInfo) -> Result<Vec<Refund>, PegOutRejection> {
-        let state = self.state(&parent.root)?;
-        Ok(state
-            .refunds
-            .values()
-            .take(MAX_REFUNDS_PER_BLOCK)
-            .map(|r| Refund {
-                recipient: r.sender,
-                amount: r.amount,
-            })
-            .collect())
+        Ok(refunds_due(&*self.state(&parent.root)?))
     }
 
     fn check_proposal(
