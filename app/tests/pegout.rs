@@ -233,6 +233,33 @@ fn burns_are_proposed_in_payouts_and_bad_addresses_refunded() {
     for (txid, requests) in &payouts {
         check_payout_on_bitcoin(&btc, txid, requests);
     }
+    // What an operator's dashboard shows: payouts signed, broadcast and confirmed, and the peg
+    // balance invariant holding on the ledger.
+    let metrics = reqwest::blocking::get(dev.metrics.as_deref().unwrap())
+        .unwrap()
+        .text()
+        .unwrap();
+    let sample = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    assert_eq!(sample("alys_peg_balance_ok"), 1.0, "{metrics}");
+    assert!(
+        sample("alys_pegout_payouts_signed_total") >= 1.0,
+        "{metrics}"
+    );
+    assert!(sample("alys_pegout_broadcasts_total") >= 1.0, "{metrics}");
+    assert!(
+        sample("alys_pegout_payouts_confirmed_total") >= 1.0,
+        "{metrics}"
+    );
+    assert!(
+        sample("alys_pegout_payouts_proposed_total") >= 1.0,
+        "{metrics}"
+    );
 
     // A burn to a mainnet address: refunded to the sender, to the wei.
     let before = common::wei_balance(&rpc, ADDR0);

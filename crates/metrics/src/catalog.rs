@@ -101,6 +101,16 @@ pub const PEGOUT_REQUESTS: &str = "alys_pegout_requests_total";
 pub const PEGOUT_PAYOUTS_PROPOSED: &str = "alys_pegout_payouts_proposed_total";
 /// Refunds minted by imported blocks.
 pub const PEGOUT_REFUNDS_MINTED: &str = "alys_pegout_refunds_minted_total";
+/// Payouts this member signed.
+pub const PEGOUT_PAYOUTS_SIGNED: &str = "alys_pegout_payouts_signed_total";
+/// Payouts this member refused to sign (its policy, a txid mismatch).
+pub const PEGOUT_PAYOUTS_REFUSED: &str = "alys_pegout_payouts_refused_total";
+/// Peg-out signature messages rejected as invalid.
+pub const PEGOUT_SIGNATURES_REJECTED: &str = "alys_pegout_signatures_rejected_total";
+/// Payout broadcasts to the Bitcoin node, first sends and resends.
+pub const PEGOUT_BROADCASTS: &str = "alys_pegout_broadcasts_total";
+/// Payouts seen with their required confirmations.
+pub const PEGOUT_PAYOUTS_CONFIRMED: &str = "alys_pegout_payouts_confirmed_total";
 
 // Merged mining.
 /// Work handed to miners (`createauxblock`, `getauxblock`).
@@ -264,6 +274,30 @@ pub const METRICS: &[Metric] = &[
     counter(
         PEGOUT_REFUNDS_MINTED,
         "Refunds minted by imported blocks",
+        &[],
+    ),
+    counter(PEGOUT_PAYOUTS_SIGNED, "Payouts this member signed", &[]),
+    counter(
+        PEGOUT_PAYOUTS_REFUSED,
+        "Payouts this member refused to sign (its policy, a txid mismatch)",
+        &[],
+    ),
+    counter(
+        PEGOUT_SIGNATURES_REJECTED,
+        "Peg-out signature messages rejected as invalid",
+        &[],
+    ),
+    counter(
+        PEGOUT_BROADCASTS,
+        "Payout broadcasts to the Bitcoin node, by kind",
+        &[Label {
+            name: "kind",
+            initial: &["first", "again"],
+        }],
+    ),
+    counter(
+        PEGOUT_PAYOUTS_CONFIRMED,
+        "Payouts seen with their required confirmations",
         &[],
     ),
     counter(AUX_WORK_SERVED, "Merged-mining work handed to miners", &[]),

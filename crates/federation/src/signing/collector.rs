@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alys_consensus::{PegOutSignatureSink, SignatureRejection, SignatureVerdict};
+use alys_metrics::{catalog as m, counter};
 use alys_primitives::PegOutSignatures;
 use bitcoin::{BlockHash, Transaction, Txid};
 
@@ -250,6 +251,7 @@ impl PayoutSigner {
         for msg in &early {
             if let Err(e) = self.check(msg, members) {
                 self.state().stats.rejected += 1;
+                counter!(m::PEGOUT_SIGNATURES_REJECTED).increment(1);
                 tracing::warn!(error = %e, "peg-out signatures received before their payout rejected");
             }
         }
@@ -364,6 +366,8 @@ impl PayoutSigner {
         }
         state.stats.signed += signed;
         state.stats.refused += refused;
+        counter!(m::PEGOUT_PAYOUTS_SIGNED).increment(signed);
+        counter!(m::PEGOUT_PAYOUTS_REFUSED).increment(refused);
         out
     }
 
@@ -512,6 +516,7 @@ impl PayoutSigner {
             }
         }
         if done {
+            counter!(m::PEGOUT_PAYOUTS_CONFIRMED).increment(1);
             tracing::info!(%txid, confirmations = self.config.required_confirmations, "peg-out payout confirmed");
         }
         if found.is_some() || last_sent.is_none() {
@@ -548,6 +553,8 @@ impl PayoutSigner {
         if again {
             state.stats.rebroadcasts += 1;
         }
+        let kind = if again { "again" } else { "first" };
+        counter!(m::PEGOUT_BROADCASTS, "kind" => kind).increment(1);
         let Some(e) = state.entries.get_mut(&txid) else {
             return;
         };
@@ -597,6 +604,7 @@ impl PegOutSignatureSink for PayoutSigner {
         let verdict = self.check(msg, members);
         if verdict.is_err() {
             self.state().stats.rejected += 1;
+            counter!(m::PEGOUT_SIGNATURES_REJECTED).increment(1);
         }
         verdict
     }
