@@ -137,6 +137,20 @@ impl ChainStore {
         }
     }
 
+    /// A stored block with its height (a block without a height is corrupt data).
+    pub fn block_at(
+        &self,
+        root: &B256,
+    ) -> Result<Option<(u64, SignedConsensusBlock)>, ChainStoreError> {
+        let Some(block) = self.block(root)? else {
+            return Ok(None);
+        };
+        let height = self
+            .height_of(root)?
+            .ok_or_else(|| ChainStoreError::Corrupt(format!("no height for block {root}")))?;
+        Ok(Some((height, block)))
+    }
+
     /// Height of a stored block.
     pub fn height_of(&self, root: &B256) -> Result<Option<u64>, ChainStoreError> {
         match self.store.get(HEIGHTS, root.as_slice())? {

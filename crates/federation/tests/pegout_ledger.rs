@@ -579,16 +579,7 @@ fn refunds_are_capped_per_block_and_by_payload_room() {
     assert_eq!(senders(&due), all[..4]);
 
     // A full payload (16 peg-in mints to distinct addresses) has no room for any refund.
-    let full: Vec<_> = (0..16u64)
-        .map(|i| {
-            pegin(
-                txid_bytes(100 + i),
-                0,
-                20_000,
-                Address::repeat_byte(0x80 + i as u8),
-            )
-        })
-        .collect();
+    let full: Vec<_> = distinct_pegins(100, 16, 0x80);
     assert_eq!(refunds_in_block(7, 16, 0), 0);
     let stuck = tc.extend(
         &b1,
@@ -603,16 +594,7 @@ fn refunds_are_capped_per_block_and_by_payload_room() {
     let b2 = tc.extend(&b1, &Content::default());
     assert_eq!(senders(&tc.ledger.expected_refunds(&b2).unwrap()), all[4..]);
     // Fourteen mints leave room for two.
-    let pegins: Vec<_> = (0..14u64)
-        .map(|i| {
-            pegin(
-                txid_bytes(200 + i),
-                0,
-                20_000,
-                Address::repeat_byte(0x90 + i as u8),
-            )
-        })
-        .collect();
+    let pegins: Vec<_> = distinct_pegins(200, 14, 0x90);
     assert_eq!(refunds_in_block(3, 14, 0), 2);
     let block = tc.propose(
         &b2,
@@ -939,4 +921,19 @@ fn random_forks_keep_the_peg_balanced_and_a_restart_rebuilds_the_same_state() {
         restarted.state(&unknown).err(),
         Some(PegOutRejection::UnknownState(unknown))
     );
+}
+
+/// `n` peg-ins of 20,000 sats to distinct recipients (one mint each): txids from `first_txid`,
+/// recipients `repeat_byte(first_byte + i)`.
+fn distinct_pegins(first_txid: u64, n: u64, first_byte: u8) -> Vec<alys_primitives::PegIn> {
+    (0..n)
+        .map(|i| {
+            pegin(
+                txid_bytes(first_txid + i),
+                0,
+                20_000,
+                Address::repeat_byte(first_byte + i as u8),
+            )
+        })
+        .collect()
 }

@@ -59,14 +59,10 @@ pub trait LedgerChain: Send + Sync + 'static {
 
 impl LedgerChain for ChainStore {
     fn block(&self, root: &B256) -> Result<Option<(u64, ConsensusBlock)>, String> {
-        let Some(block) = ChainStore::block(self, root).map_err(|e| e.to_string())? else {
-            return Ok(None);
-        };
-        let height = self
-            .height_of(root)
+        Ok(self
+            .block_at(root)
             .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no height for block {root}"))?;
-        Ok(Some((height, block.message)))
+            .map(|(height, block)| (height, block.message)))
     }
 }
 
