@@ -45,6 +45,14 @@ impl PayoutSource for HeadPayouts {
             }
         }
     }
+
+    fn voided(&self) -> Vec<Txid> {
+        let Some(status) = self.status.get() else {
+            return Vec::new();
+        };
+        let head = status.borrow().head_root;
+        self.ledger.voided_payouts(&head).unwrap_or_default()
+    }
 }
 
 /// A node's payout signer, before and after the consensus service it talks through exists.
@@ -123,7 +131,9 @@ fn progress_json(p: &PayoutProgress) -> Option<Value> {
     let mut out = json!({ "signedBy": p.members, "broadcastAt": p.broadcast_at });
     let obj = out.as_object_mut()?;
     match &p.status {
-        PayoutStatus::Proposed => return None,
+        // A void payout's requests are back in the ledger's hands (requested, or in a newer
+        // payout): the ledger's state is the one to show.
+        PayoutStatus::Proposed | PayoutStatus::Voided => return None,
         PayoutStatus::Signed { .. } => {
             obj.insert("state".into(), json!("signed"));
         }

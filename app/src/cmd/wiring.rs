@@ -265,6 +265,20 @@ fn spawn_fee_rate_updates(
     });
 }
 
+/// Watches the Bitcoin node for federation outputs spent outside the peg, for the ledger to
+/// check and declare (polled every second).
+fn spawn_spend_watcher(
+    rpc: Arc<alys_bitcoin::CoreRpcClient>,
+    ledger: &Arc<alys_federation::pegout::Ledger>,
+) {
+    let watcher = Arc::new(alys_federation::pegout::SpendWatcher::new(
+        ledger.federation().clone(),
+        rpc,
+    ));
+    ledger.set_spend_view(watcher.clone());
+    tokio::spawn(watcher.run(std::time::Duration::from_secs(1)));
+}
+
 /// Opens the consensus chain, waiting for an execution client that is not reachable yet (it
 /// may start after the node, or be restarting): such failures are retried every 2 s, logged
 /// once and then every minute. Any other error ends the start.
@@ -409,6 +423,7 @@ pub(super) async fn start_node(
         chain.set_pegout_ledger(ledger.clone());
         if let Some(peg) = &peg {
             spawn_fee_rate_updates(peg.rpc.clone(), ledger.clone());
+            spawn_spend_watcher(peg.rpc.clone(), ledger);
         }
     }
     let authority = signer.as_ref().map(|s| s.index());

@@ -51,13 +51,16 @@ impl Deferred {
 }
 
 /// Whether `error` may go away once this node's Bitcoin follower catches up: a peg-in the
-/// verifier refused as unknown or not yet confirmed ([`crate::PegInRejection::retryable`]).
-/// Every other rule is final, an already minted or mismatched peg-in included.
+/// verifier refused as unknown or not yet confirmed ([`crate::PegInRejection::retryable`]), or
+/// a declared spend of a federation output this node's Bitcoin node has not seen as deep
+/// ([`crate::pegout::PegOutRejection::retryable`]). Every other rule is final, an already
+/// minted or mismatched peg-in included.
 pub fn is_retryable(error: &ImportError) -> bool {
-    matches!(
-        error,
-        ImportError::Invalid(BlockError::PegInRejected { reason, .. }) if reason.retryable()
-    )
+    match error {
+        ImportError::Invalid(BlockError::PegInRejected { reason, .. }) => reason.retryable(),
+        ImportError::Invalid(BlockError::PegOut(reason)) => reason.retryable(),
+        _ => false,
+    }
 }
 
 /// The queue of deferred proposals and blocks, bounded in count ([`MAX_DEFERRED`]) and bytes
@@ -148,5 +151,32 @@ mod tests {
         assert!(!is_retryable(&ImportError::Invalid(
             BlockError::DuplicatePegIn { index: 1 }
         )));
+    }
+
+    #[test]
+    fn only_a_spend_the_bitcoin_node_has_not_seen_as_deep_is_retryable() {
+        use crate::pegout::PegOutRejection as R;
+        let pegout = |r: R| ImportError::Invalid(BlockError::PegOut(r));
+        let outpoint = || "ab:0".to_string();
+        assert!(is_retryable(&pegout(R::SpendUnknown {
+            outpoint: outpoint()
+        })));
+        assert!(is_retryable(&pegout(R::SpendUnconfirmed {
+            outpoint: outpoint(),
+            confirmations: 1,
+            required: 2,
+        })));
+        for final_rule in [
+            R::SpendMismatch {
+                outpoint: outpoint(),
+            },
+            R::NotAFederationOutput(outpoint()),
+            R::SpentByPayout(outpoint()),
+            R::DuplicateSpend(outpoint()),
+            R::NothingToPay,
+            R::NotEnabled,
+        ] {
+            assert!(!is_retryable(&pegout(final_rule.clone())), "{final_rule}");
+        }
     }
 }

@@ -9,8 +9,9 @@
 //! - as a proposer: which refunds and which unsigned payout a block on top of `parent` carries
 //!   ([`PegOutLedger::work`]);
 //! - as a validator: whether a block's refunds are exactly the expected ones
-//!   ([`PegOutLedger::expected_refunds`]) and its payout is the one every node rebuilds
-//!   ([`PegOutLedger::check_proposal`]);
+//!   ([`PegOutLedger::expected_refunds`]), its payout is the one every node rebuilds
+//!   ([`PegOutLedger::check_proposal`]) and the federation outputs it declares spent outside
+//!   the peg are spent so on this node's Bitcoin ([`PegOutLedger::check_spends`]);
 //! - on import, after the EL executed the block: to record it with its receipts
 //!   ([`PegOutLedger::imported`]), before the block is persisted.
 //!
@@ -20,7 +21,7 @@
 
 use alloy::rpc::types::TransactionReceipt;
 use alloy_primitives::{Address, B256};
-use alys_primitives::{ConsensusBlock, Sats};
+use alys_primitives::{ConsensusBlock, FederationSpend, Sats};
 
 use crate::forkchoice::BlockInfo;
 
@@ -45,6 +46,9 @@ pub struct PegOutWork {
     pub refunds: Vec<Refund>,
     /// The unsigned payout transaction (consensus encoding), if any request is pending.
     pub proposal: Option<Vec<u8>>,
+    /// Federation outputs spent outside the peg that the block declares (a block declaring
+    /// any proposes no payout: the next one is built without them).
+    pub spends: Vec<FederationSpend>,
 }
 
 /// Why a block's peg-out part is invalid.
@@ -145,12 +149,51 @@ pub enum PegOutRejection {
         /// Txid of the proposal.
         got: String,
     },
-    /// Finalized payouts are not part of blocks.
-    #[error("blocks carry no finalized payouts")]
-    FinalizedPayouts,
+    /// This node's Bitcoin node has not seen the declared spend (yet).
+    #[error("spend of federation output {outpoint} not known to this node's Bitcoin node")]
+    SpendUnknown {
+        /// The spent output (`txid:vout`).
+        outpoint: String,
+    },
+    /// The declared spend is not yet `requiredBtcConfirmations` deep here.
+    #[error("spend of federation output {outpoint} has {confirmations} confirmations, {required} required")]
+    SpendUnconfirmed {
+        /// The spent output.
+        outpoint: String,
+        /// Its spender's confirmations on this node's best chain.
+        confirmations: u64,
+        /// `requiredBtcConfirmations`.
+        required: u64,
+    },
+    /// This node's Bitcoin node saw another spender or block for the output.
+    #[error("spend of federation output {outpoint} differs from the one this node saw")]
+    SpendMismatch {
+        /// The spent output.
+        outpoint: String,
+    },
+    /// The declared output is neither a federation UTXO nor an input of a payout of the chain.
+    #[error("declared spent output {0} is not a federation output")]
+    NotAFederationOutput(String),
+    /// The declared spender is a payout of this chain: not a spend outside the peg.
+    #[error("declared spend of {0} is by a payout of this chain")]
+    SpentByPayout(String),
+    /// The same output declared twice.
+    #[error("federation output {0} declared spent twice")]
+    DuplicateSpend(String),
     /// The Bridge's logs in the receipts are malformed.
     #[error("Bridge logs: {0}")]
     BurnLog(String),
+}
+
+impl PegOutRejection {
+    /// Whether the rejection may go away once this node's Bitcoin node catches up: a declared
+    /// spend it has not seen, or not as deep. Every other rule is final.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::SpendUnknown { .. } | Self::SpendUnconfirmed { .. }
+        )
+    }
 }
 
 /// The peg-out state kept along the chain (see the module docs).
@@ -168,6 +211,15 @@ pub trait PegOutLedger: Send + Sync + 'static {
         &self,
         parent: &BlockInfo,
         proposal: Option<&[u8]>,
+    ) -> Result<(), PegOutRejection>;
+
+    /// Whether each of `spends` (the federation outputs a block on top of `parent` declares
+    /// spent outside the peg) is an output of the federation there, spent by no payout of the
+    /// chain, and spent so on this node's Bitcoin, `requiredBtcConfirmations` deep.
+    fn check_spends(
+        &self,
+        parent: &BlockInfo,
+        spends: &[FederationSpend],
     ) -> Result<(), PegOutRejection>;
 
     /// Record the state of `block` (root `root`, child of `parent`), executed by the EL with
@@ -210,6 +262,18 @@ impl PegOutLedger for NoPegOuts {
         match proposal {
             None => Ok(()),
             Some(_) => Err(PegOutRejection::NotEnabled),
+        }
+    }
+
+    fn check_spends(
+        &self,
+        _parent: &BlockInfo,
+        spends: &[FederationSpend],
+    ) -> Result<(), PegOutRejection> {
+        if spends.is_empty() {
+            Ok(())
+        } else {
+            Err(PegOutRejection::NotEnabled)
         }
     }
 

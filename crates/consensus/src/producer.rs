@@ -23,6 +23,7 @@ use crate::forkchoice::prev_randao;
 use crate::schedule::proposer_index;
 use alloy_primitives::FixedBytes;
 use alys_engine::{methods, EngineError, ExecutionEngine, PayloadAttributes};
+use alys_primitives::block::MaxFederationSpendsPerBlock;
 use alys_primitives::payload::PayloadConversionError;
 use alys_primitives::signing::sign_approval;
 use alys_primitives::withdrawals::{expected_withdrawals, withdrawal_index_base, WithdrawalError};
@@ -198,6 +199,9 @@ impl<E: ExecutionEngine> Chain<E> {
             // A payout larger than the list bound is not proposed (the ledger caps its size).
             block.pegout_proposal = ListEncodedOption(VariableList::new(tx).ok());
         }
+        let mut spends = work.spends;
+        spends.truncate(<MaxFederationSpendsPerBlock as ssz_types::typenum::Unsigned>::USIZE);
+        block.federation_spends = VariableList::new(spends).unwrap_or_default();
         self.check_importable(&block)
             .await
             .map_err(|e| ProduceError::NotImportable(Box::new(e)))?;

@@ -540,9 +540,9 @@ pub fn check_body(
             .verify(parent, pegin)
             .map_err(|reason| BlockError::PegInRejected { index, reason })?;
     }
-    if !block.finalized_pegouts.is_empty() {
-        return Err(BlockError::PegOut(PegOutRejection::FinalizedPayouts));
-    }
+    ctx.pegouts
+        .check_spends(parent, &block.federation_spends)
+        .map_err(BlockError::PegOut)?;
     ctx.pegouts
         .check_proposal(parent, block.pegout_proposal.as_ref().map(|b| &b[..]))
         .map_err(BlockError::PegOut)

@@ -306,6 +306,27 @@ async fn slot_rules() {
 }
 
 #[tokio::test]
+async fn peg_out_data_on_a_chain_without_peg_outs() {
+    let mut s = setup().await;
+    let mut block = proposal(&mut s).await;
+    block.federation_spends =
+        ssz_types::VariableList::new(vec![alys_primitives::FederationSpend {
+            txid: B256::repeat_byte(1),
+            vout: 0,
+            spender: B256::repeat_byte(2),
+            block_hash: B256::repeat_byte(3),
+        }])
+        .unwrap();
+    let signed = sign_block(&s.node.chain, block);
+    assert_rejected(
+        &mut s.node.chain,
+        signed,
+        BlockError::PegOut(alys_consensus::pegout::PegOutRejection::NotEnabled),
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn timestamp_not_slot_start() {
     let mut s = setup().await;
     let mut block = proposal(&mut s).await;

@@ -288,6 +288,31 @@ impl Federation {
         self.leaf_b.as_ref().map(|b| self.control_block(b))
     }
 
+    /// Whether `witness` spends a federation output: a script-path spend through leaf A or B
+    /// with this federation's control block. The internal key is unspendable (NUMS), so every
+    /// spend of a federation output has this form, and the control block commits to the
+    /// output key: no other output can be spent with it.
+    pub fn is_federation_spend(&self, witness: &Witness) -> bool {
+        let (Some(leaf_script), Some(control)) = (
+            witness.taproot_leaf_script(),
+            witness.taproot_control_block(),
+        ) else {
+            return false;
+        };
+        if leaf_script.version != LeafVersion::TapScript {
+            return false;
+        }
+        [Some(&self.leaf_a), self.leaf_b.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|leaf| {
+                leaf.as_script() == leaf_script.script
+                    && self
+                        .control_block(leaf)
+                        .is_ok_and(|c| c.serialize().as_slice() == control)
+            })
+    }
+
     fn control_block(&self, script: &ScriptBuf) -> Result<ControlBlock, FederationError> {
         self.spend_info
             .control_block(&(script.clone(), LeafVersion::TapScript))

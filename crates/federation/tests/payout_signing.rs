@@ -13,10 +13,8 @@ mod common;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use alys_bitcoin::{BitcoinRpc, ClientConfig, CoreRpcClient};
-use alys_btc_devnet::BtcDevnet;
+use alys_bitcoin::{BitcoinRpc, CoreRpcClient};
 use alys_federation::bitcoin::absolute::LockTime;
-use alys_federation::bitcoin::address::NetworkUnchecked;
 use alys_federation::bitcoin::transaction::Version;
 use alys_federation::bitcoin::{
     Address, Amount, Block, BlockHash, Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn,
@@ -30,10 +28,10 @@ use alys_federation::signing::{
 };
 use alys_federation::Federation;
 use alys_primitives::{Sats, B256};
-use alys_test_utils::devnet::{core_client, start_devnet};
+use alys_test_utils::devnet::start_devnet;
 use async_trait::async_trait;
+use common::devnet::{client, federation, fund, mempool, mine, new_address};
 use common::signer;
-use serde_json::json;
 
 /// The devnet's Core RPC as the collector's Bitcoin node; with `lose_first`, the first
 /// broadcast is answered as accepted but never reaches the node (a mempool that dropped it).
@@ -61,75 +59,6 @@ impl PayoutRpc for Core {
     }
     async fn get_block(&self, hash: &BlockHash) -> Result<Block, RpcFailure> {
         PayoutRpc::get_block(&self.client, hash).await
-    }
-}
-
-fn client(dev: &BtcDevnet) -> CoreRpcClient {
-    core_client(
-        dev,
-        ClientConfig {
-            timeout: Duration::from_secs(10),
-            max_retries: 1,
-            ..ClientConfig::default()
-        },
-    )
-}
-
-async fn new_address(c: &CoreRpcClient) -> Address {
-    let a = c.call("getnewaddress", vec![]).await.unwrap();
-    a.as_str()
-        .unwrap()
-        .parse::<Address<NetworkUnchecked>>()
-        .unwrap()
-        .require_network(Network::Regtest)
-        .unwrap()
-}
-
-async fn mine(c: &CoreRpcClient, n: u64) {
-    let to = new_address(c).await.to_string();
-    c.call("generatetoaddress", vec![json!(n), json!(to)])
-        .await
-        .unwrap();
-}
-
-async fn mempool(c: &CoreRpcClient) -> Vec<String> {
-    serde_json::from_value(c.call("getrawmempool", vec![]).await.unwrap()).unwrap()
-}
-
-/// A federation of `n` test signers with threshold `m` on regtest.
-fn federation(n: u8, m: u32) -> Arc<Federation> {
-    Arc::new(Federation::new(Network::Regtest, common::keys(n), m, None, 1_000).unwrap())
-}
-
-/// Funds the federation with `sats` on the devnet (confirmed): the UTXO.
-async fn fund(c: &CoreRpcClient, fed: &Federation, sats: u64) -> Utxo {
-    let btc = sats as f64 / 1e8;
-    let txid: Txid = c
-        .call(
-            "sendtoaddress",
-            vec![json!(fed.address().to_string()), json!(btc)],
-        )
-        .await
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    mine(c, 1).await;
-    let tx = BitcoinRpc::get_raw_transaction(c, &txid, None)
-        .await
-        .unwrap();
-    let vout = tx
-        .output
-        .iter()
-        .position(|o| o.script_pubkey == *fed.script_pubkey())
-        .unwrap();
-    Utxo {
-        outpoint: OutPoint {
-            txid,
-            vout: vout as u32,
-        },
-        value: Sats(tx.output[vout].value.to_sat()),
     }
 }
 

@@ -111,6 +111,12 @@ pub const PEGOUT_SIGNATURES_REJECTED: &str = "alys_pegout_signatures_rejected_to
 pub const PEGOUT_BROADCASTS: &str = "alys_pegout_broadcasts_total";
 /// Payouts seen with their required confirmations.
 pub const PEGOUT_PAYOUTS_CONFIRMED: &str = "alys_pegout_payouts_confirmed_total";
+/// Federation outputs declared spent outside the peg by imported blocks.
+pub const PEGOUT_SPENT_ELSEWHERE: &str = "alys_pegout_spent_elsewhere_total";
+/// Sats of federation outputs spent outside the peg (highest imported block).
+pub const PEGOUT_SPENT_ELSEWHERE_SATS: &str = "alys_pegout_spent_elsewhere_sats";
+/// Payouts void because an input was spent outside the peg.
+pub const PEGOUT_PAYOUTS_VOIDED: &str = "alys_pegout_payouts_voided_total";
 
 // Merged mining.
 /// Work handed to miners (`createauxblock`, `getauxblock`).
@@ -256,7 +262,7 @@ pub const METRICS: &[Metric] = &[
     ),
     gauge(
         PEG_BALANCE_OK,
-        "1 while the peg balance invariant holds (UTXO total = minted - paid - fees; every burn accounted for)",
+        "1 while the peg balance invariant holds (UTXO total = minted - paid - fees - spent elsewhere; every burn accounted for)",
     ),
     counter(
         PEGOUT_REQUESTS,
@@ -298,6 +304,20 @@ pub const METRICS: &[Metric] = &[
     counter(
         PEGOUT_PAYOUTS_CONFIRMED,
         "Payouts seen with their required confirmations",
+        &[],
+    ),
+    counter(
+        PEGOUT_SPENT_ELSEWHERE,
+        "Federation outputs declared spent outside the peg by imported blocks",
+        &[],
+    ),
+    gauge(
+        PEGOUT_SPENT_ELSEWHERE_SATS,
+        "Sats of federation outputs spent outside the peg (highest imported block)",
+    ),
+    counter(
+        PEGOUT_PAYOUTS_VOIDED,
+        "Payouts void because an input was spent outside the peg",
         &[],
     ),
     counter(AUX_WORK_SERVED, "Merged-mining work handed to miners", &[]),

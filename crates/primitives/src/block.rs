@@ -1,8 +1,8 @@
 //! The consensus block, its approvals, and their SSZ wire format.
 //!
 //! * [`ConsensusBlock`]: parent root, slot, the parent's aggregate approval, execution payload,
-//!   peg-ins, optional AuxPoW, optional peg-out proposal, finalized peg-outs. Its **root** is
-//!   its SSZ `hash_tree_root`.
+//!   peg-ins, optional AuxPoW, optional peg-out proposal, federation outputs spent outside the
+//!   peg. Its **root** is its SSZ `hash_tree_root`.
 //!
 //! Why a block carries its parent's approval: which authorities end up in a block's aggregate
 //! depends on which approvals a node happened to receive, so the aggregate is not part of the
@@ -38,8 +38,8 @@ pub type MaxPegInsPerBlock = U128;
 pub type MaxAuxPowBytes = U1048576;
 /// Maximum size of one Bitcoin transaction.
 pub type MaxBitcoinTxBytes = U1048576;
-/// Maximum finalized peg-out transactions per block.
-pub type MaxFinalizedPegOuts = U16;
+/// Maximum federation outputs a block declares spent outside the peg.
+pub type MaxFederationSpendsPerBlock = U16;
 /// Maximum number of authorities (bitfield capacity).
 pub type MaxAuthorities = N256;
 /// Maximum number of authorities, as a number.
@@ -79,6 +79,20 @@ impl PegIn {
     }
 }
 
+/// A federation output spent on Bitcoin outside the peg: by a transaction that is not a payout
+/// proposed on this chain. Every node with a Bitcoin node checks it against its own view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode, TreeHash)]
+pub struct FederationSpend {
+    /// Txid of the spent output, internal byte order.
+    pub txid: B256,
+    /// Index of the spent output.
+    pub vout: u32,
+    /// Txid of the spending transaction, internal byte order.
+    pub spender: B256,
+    /// Hash of the Bitcoin block containing the spending transaction, internal byte order.
+    pub block_hash: B256,
+}
+
 /// A consensus block (unsigned).
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, TreeHash)]
 pub struct ConsensusBlock {
@@ -96,8 +110,10 @@ pub struct ConsensusBlock {
     pub auxpow: ListEncodedOption<ByteList<MaxAuxPowBytes>>,
     /// Optional unsigned peg-out proposal (Bitcoin tx).
     pub pegout_proposal: ListEncodedOption<ByteList<MaxBitcoinTxBytes>>,
-    /// Fully signed peg-out transactions.
-    pub finalized_pegouts: VariableList<ByteList<MaxBitcoinTxBytes>, MaxFinalizedPegOuts>,
+    /// Federation outputs spent on Bitcoin by a transaction that is not a payout of this
+    /// chain, each at least `requiredBtcConfirmations` deep: they leave the UTXO set, and a
+    /// payout that spent one is void.
+    pub federation_spends: VariableList<FederationSpend, MaxFederationSpendsPerBlock>,
 }
 
 impl ConsensusBlock {
@@ -112,7 +128,7 @@ impl ConsensusBlock {
             pegins: VariableList::empty(),
             auxpow: ListEncodedOption(None),
             pegout_proposal: ListEncodedOption(None),
-            finalized_pegouts: VariableList::empty(),
+            federation_spends: VariableList::empty(),
         }
     }
 

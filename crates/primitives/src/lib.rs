@@ -27,7 +27,7 @@ pub use alloy_primitives::{address, b256, Address, B256, U256};
 pub use auxpow_header::AuxPowHeader;
 pub use block::{
     AggregateApproval, Approval, AuthorityIndex, BlockProposal, ConsensusBlock, DecodeBlockError,
-    PegIn, SignedConsensusBlock,
+    FederationSpend, PegIn, SignedConsensusBlock,
 };
 pub use bls::{AggregateSignature, BlsError, PublicKey, SecretKey, Signature};
 pub use bridge::{

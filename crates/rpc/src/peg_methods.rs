@@ -86,6 +86,7 @@ pub fn register_peg_methods(methods: &mut Methods, view: PegView) {
                     .as_ref()
                     .map(|s| s.pending.values().map(|r| r.amount.0).sum::<u64>()),
                 "payouts": pegout.as_ref().map(|s| s.payouts.len()),
+                "spentElsewhereSats": pegout.as_ref().map(|s| s.totals.spent_elsewhere),
                 "address": f.address().to_string(),
                 "descriptor": f.descriptor(),
                 "scriptPubKey": hex::encode(f.script_pubkey().as_bytes()),

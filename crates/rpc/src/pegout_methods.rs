@@ -149,7 +149,7 @@ pub fn register_pegout_methods(methods: &mut Methods, view: PegOutView) {
     let v = view;
     methods.register(
         "getpegoutsummary",
-        "getpegoutsummary: the federation's UTXO total, pending requests and refunds, payouts proposed and the peg totals at the head",
+        "getpegoutsummary: the federation's UTXO total, pending requests and refunds, payouts proposed (and void), federation outputs spent outside the peg, and the peg totals at the head",
         move |_| {
             let state = v.head_state()?;
             let t = state.totals;
@@ -160,6 +160,19 @@ pub fn register_pegout_methods(methods: &mut Methods, view: PegOutView) {
                 "pendingSats": state.pending.values().map(|r| r.amount.0).sum::<u64>(),
                 "refundsDue": state.refunds.len(),
                 "payouts": state.payouts.len(),
+                "voidedPayouts": state.payouts.values().filter(|p| p.voided.is_some()).count(),
+                "spentElsewhere": state
+                    .spent_elsewhere
+                    .iter()
+                    .map(|(outpoint, s)| json!({
+                        "outpoint": outpoint.to_string(),
+                        "sats": s.value.0,
+                        "spender": s.spender.to_string(),
+                        "declaredIn": s.block,
+                        "voidedPayout": s.voided.map(|t| t.to_string()),
+                    }))
+                    .take(MAX_LISTED_PEGOUTS)
+                    .collect::<Vec<_>>(),
                 "feeRate": v.ledger.fee_rate(),
                 "maxFeeRate": v.ledger.fee_cap(),
                 "totals": {
@@ -168,6 +181,7 @@ pub fn register_pegout_methods(methods: &mut Methods, view: PegOutView) {
                     "refundedSats": t.refunded,
                     "paidSats": t.paid,
                     "feesSats": t.fees,
+                    "spentElsewhereSats": t.spent_elsewhere,
                 },
             }))
         },

@@ -14,6 +14,12 @@
 //!   passes the signing policy ([`check_payout`]) at the spec's cap, its fee rate is at least
 //!   the floor, and it is byte for byte the payout every node builds from the parent's state
 //!   at that fee rate.
+//! - **Spends outside the peg** ([`PegOutLedger::check_spends`]): a declared spend must be of
+//!   a federation output of the parent's state, by a transaction that is no payout of the
+//!   chain, and seen so by this node's [`SpendView`], `requiredBtcConfirmations` deep (a node
+//!   without a Bitcoin node trusts the threshold approvals for it, as for peg-ins). The
+//!   proposer declares the spends its view has confirmed, and proposes no payout in that
+//!   block.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,13 +32,16 @@ use alys_consensus::pegout::{
     REFUND_VALIDATOR_INDEX,
 };
 use alys_consensus::BlockInfo;
-use alys_primitives::{Address, ChainSpec, ConsensusBlock, Sats, B256, BRIDGE_ADDRESS};
+use alys_primitives::{
+    Address, ChainSpec, ConsensusBlock, FederationSpend, Sats, B256, BRIDGE_ADDRESS,
+};
 use alys_store::{Durability, Store, WriteBatch};
 use bitcoin::consensus::{deserialize, serialize};
 use bitcoin::hashes::Hash;
 use bitcoin::{OutPoint, Transaction, Txid};
 use parking_lot::Mutex;
 
+use super::spends::{SpendVerdict, SpendView};
 use super::state::{AppliedPayout, PegOutState, RequestKey};
 use crate::burns::{burns_from_receipts, classify, PegOutRequest, PegOutRules};
 use crate::payout::{
@@ -50,6 +59,10 @@ pub const MAX_CACHED_STATES: usize = 8192;
 pub const MIN_PEG_OUT_FEE_RATE: u64 = 1;
 /// `maxPegOutFeeRate` when the spec sets none, sat/vB.
 pub const DEFAULT_MAX_PEG_OUT_FEE_RATE: u64 = 100;
+/// Spends outside the peg one block declares at most.
+pub const MAX_SPENDS_PER_BLOCK: usize = 16;
+/// `requiredBtcConfirmations` when the spec sets none.
+const DEFAULT_REQUIRED_CONFIRMATIONS: u64 = 6;
 
 /// Read access to the stored sidechain blocks.
 pub trait LedgerChain: Send + Sync + 'static {
@@ -98,6 +111,10 @@ pub struct Ledger {
     states: Mutex<StateCache>,
     /// Height of the highest block imported (the one the metrics show).
     highest: AtomicU64,
+    /// This node's view of federation outputs spent on Bitcoin (none without a Bitcoin node).
+    spend_view: Mutex<Option<Arc<dyn SpendView>>>,
+    /// Depth a declared spend must have (`requiredBtcConfirmations`).
+    required_confirmations: u64,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -128,7 +145,43 @@ impl Ledger {
             store,
             states: Mutex::new(StateCache::default()),
             highest: AtomicU64::new(0),
+            spend_view: Mutex::new(None),
+            required_confirmations: spec
+                .required_btc_confirmations
+                .map_or(DEFAULT_REQUIRED_CONFIRMATIONS, u64::from)
+                .max(1),
         })
+    }
+
+    /// Checks declared spends against `view` (this node's Bitcoin node) from now on, and
+    /// declares the spends it has confirmed when proposing.
+    pub fn set_spend_view(&self, view: Arc<dyn SpendView>) {
+        *self.spend_view.lock() = Some(view);
+    }
+
+    fn view(&self) -> Option<Arc<dyn SpendView>> {
+        self.spend_view.lock().clone()
+    }
+
+    /// The spends outside the peg a block on top of `state` declares: the ones this node's
+    /// view has confirmed, of federation outputs of `state`, by no payout of the chain.
+    fn declarable_spends(&self, state: &PegOutState) -> Vec<FederationSpend> {
+        let Some(view) = self.view() else {
+            return Vec::new();
+        };
+        view.confirmed(self.required_confirmations)
+            .into_iter()
+            .filter(|(outpoint, seen)| {
+                state.is_federation_output(outpoint) && !state.is_payout(&seen.spender)
+            })
+            .take(MAX_SPENDS_PER_BLOCK)
+            .map(|(outpoint, seen)| FederationSpend {
+                txid: B256::from(outpoint.txid.to_byte_array()),
+                vout: outpoint.vout,
+                spender: B256::from(seen.spender.to_byte_array()),
+                block_hash: B256::from(seen.block.to_byte_array()),
+            })
+            .collect()
     }
 
     /// The federation.
@@ -210,6 +263,11 @@ impl Ledger {
             // deposits must not widen the batch the payout is taken to pay.
             let payout = self.decode_payout(parent, &bytes[..])?;
             next.propose(payout, root);
+        }
+        for spend in block.federation_spends.iter() {
+            let (outpoint, spender) = spend_outpoint(spend);
+            let value = next.spend_elsewhere(outpoint, spender, root);
+            tracing::error!(%outpoint, %spender, sats = value.map(|v| v.0), block = %root, "federation output spent outside the peg: dropped from the UTXO set, payouts spending it void");
         }
         for burn in burns {
             next.record_burn(burn, root);
@@ -333,16 +391,40 @@ impl Ledger {
         }
     }
 
-    /// The payouts proposed on the chain ending at `head`, oldest first.
+    /// The payouts proposed on the chain ending at `head` that are not void, oldest first.
     pub fn payouts(
         &self,
         head: &B256,
     ) -> Result<Vec<(Txid, super::ProposedPayoutRecord)>, PegOutRejection> {
         let state = self.state(head)?;
-        let mut list: Vec<_> = state.payouts.iter().map(|(t, p)| (*t, p.clone())).collect();
+        let mut list: Vec<_> = state
+            .payouts
+            .iter()
+            .filter(|(_, p)| p.voided.is_none())
+            .map(|(t, p)| (*t, p.clone()))
+            .collect();
         list.sort_by_key(|(_, p)| p.height);
         Ok(list)
     }
+
+    /// The payouts void on the chain ending at `head` (an input was spent outside the peg).
+    pub fn voided_payouts(&self, head: &B256) -> Result<Vec<Txid>, PegOutRejection> {
+        let state = self.state(head)?;
+        Ok(state
+            .payouts
+            .iter()
+            .filter(|(_, p)| p.voided.is_some())
+            .map(|(t, _)| *t)
+            .collect())
+    }
+}
+
+/// The spent output and the spender of a declared spend.
+fn spend_outpoint(spend: &FederationSpend) -> (OutPoint, Txid) {
+    (
+        OutPoint::new(Txid::from_byte_array(spend.txid.0), spend.vout),
+        Txid::from_byte_array(spend.spender.0),
+    )
 }
 
 /// The requests the next payout on top of `state` pays: pending requests in chain order, each
@@ -494,7 +576,19 @@ impl PegOutLedger for Ledger {
             }
         };
         let refunds = refunds_due(&state);
-        let batch = payout_batch(&state);
+        let spends = self.declarable_spends(&state);
+        if !spends.is_empty() {
+            tracing::warn!(
+                spends = spends.len(),
+                "declaring federation outputs spent outside the peg; the payout waits one block"
+            );
+        }
+        let batch = if spends.is_empty() {
+            payout_batch(&state)
+        } else {
+            // The payout waits for the block after: built without the outputs spent elsewhere.
+            Vec::new()
+        };
         let proposal = if batch.is_empty() {
             None
         } else {
@@ -515,7 +609,11 @@ impl PegOutLedger for Ledger {
                 }
             }
         };
-        PegOutWork { refunds, proposal }
+        PegOutWork {
+            refunds,
+            proposal,
+            spends,
+        }
     }
 
     fn expected_refunds(&self, parent: &BlockInfo) -> Result<Vec<Refund>, PegOutRejection> {
@@ -532,6 +630,54 @@ impl PegOutLedger for Ledger {
         };
         let state = self.state(&parent.root)?;
         self.check_against(&state, bytes)
+    }
+
+    fn check_spends(
+        &self,
+        parent: &BlockInfo,
+        spends: &[FederationSpend],
+    ) -> Result<(), PegOutRejection> {
+        if spends.is_empty() {
+            return Ok(());
+        }
+        let state = self.state(&parent.root)?;
+        let view = self.view();
+        for (i, spend) in spends.iter().enumerate() {
+            let (outpoint, spender) = spend_outpoint(spend);
+            let name = outpoint.to_string();
+            if spends[..i]
+                .iter()
+                .any(|s| s.txid == spend.txid && s.vout == spend.vout)
+            {
+                return Err(PegOutRejection::DuplicateSpend(name));
+            }
+            if !state.is_federation_output(&outpoint) {
+                return Err(PegOutRejection::NotAFederationOutput(name));
+            }
+            if state.is_payout(&spender) {
+                return Err(PegOutRejection::SpentByPayout(name));
+            }
+            // Without a Bitcoin node, the threshold approvals are trusted for it.
+            let Some(view) = &view else { continue };
+            match view.verdict(spend) {
+                SpendVerdict::Seen { confirmations }
+                    if confirmations >= self.required_confirmations => {}
+                SpendVerdict::Seen { confirmations } => {
+                    return Err(PegOutRejection::SpendUnconfirmed {
+                        outpoint: name,
+                        confirmations,
+                        required: self.required_confirmations,
+                    })
+                }
+                SpendVerdict::Unknown => {
+                    return Err(PegOutRejection::SpendUnknown { outpoint: name })
+                }
+                SpendVerdict::Mismatch => {
+                    return Err(PegOutRejection::SpendMismatch { outpoint: name })
+                }
+            }
+        }
+        Ok(())
     }
 
     fn imported(
@@ -560,7 +706,21 @@ impl PegOutLedger for Ledger {
                 .write(batch, Durability::Buffered)
                 .map_err(|e| PegOutRejection::BurnLog(e.to_string()))?;
         }
-        super::metrics::block_imported(&burns, block.pegout_proposal.is_some(), refunds);
+        let voided = if block.federation_spends.is_empty() {
+            0
+        } else {
+            next.payouts
+                .values()
+                .filter(|p| p.voided == Some(root))
+                .count()
+        };
+        super::metrics::block_imported(
+            &burns,
+            block.pegout_proposal.is_some(),
+            refunds,
+            block.federation_spends.len(),
+            voided,
+        );
         if next.height >= self.highest.load(Ordering::Relaxed) {
             self.highest.store(next.height, Ordering::Relaxed);
             super::metrics::head_state(&next);

@@ -4,13 +4,15 @@
 
 pub mod ledger;
 mod metrics;
+pub mod spends;
 pub mod state;
 
 pub use ledger::{
     payout_batch, Ledger, LedgerChain, DEFAULT_MAX_PEG_OUT_FEE_RATE, MAX_CACHED_STATES,
-    MIN_PEG_OUT_FEE_RATE,
+    MAX_SPENDS_PER_BLOCK, MIN_PEG_OUT_FEE_RATE,
 };
+pub use spends::{SeenSpend, SpendVerdict, SpendView, SpendWatcher};
 pub use state::{
     PegOutState, PegTotals, PendingRequest, ProposedPayoutRecord, RefundDue, RequestKey,
-    RequestRecord, RequestState,
+    RequestRecord, RequestState, SpentElsewhere,
 };

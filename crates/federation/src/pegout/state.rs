@@ -7,7 +7,11 @@
 //! 3. its payout proposal: the inputs leave the UTXO set, the requests it pays leave the
 //!    pending list, its change (known from the unsigned txid) joins the UTXO set, and the
 //!    payout is recorded;
-//! 4. the burns of its receipts: each is a pending request (to pay) or a refund due.
+//! 4. the federation outputs it declares spent outside the peg: each leaves the UTXO set; a
+//!    payout that spent one can never confirm, so it is void: its other inputs return to the
+//!    UTXO set, its requests to the pending list, its change leaves the set (and a payout
+//!    that spent that change is void in turn);
+//! 5. the burns of its receipts: each is a pending request (to pay) or a refund due.
 //!
 //! The maps are persistent ([`imbl`]): a child shares everything its block did not change with
 //! its parent, so keeping the state of every unfinalized block costs memory in proportion to
@@ -81,6 +85,25 @@ pub struct ProposedPayoutRecord {
     pub block: B256,
     /// That block's height.
     pub height: u64,
+    /// What its outputs pay the requests (outputs − change).
+    pub paid: Sats,
+    /// Its change output, if any.
+    pub change: Option<Utxo>,
+    /// The block that declared one of its inputs spent outside the peg (it can never confirm).
+    pub voided: Option<B256>,
+}
+
+/// A federation output spent on Bitcoin by a transaction that is not a payout of the chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpentElsewhere {
+    /// Its value.
+    pub value: Sats,
+    /// The spending transaction.
+    pub spender: Txid,
+    /// The sidechain block that declared it.
+    pub block: B256,
+    /// The payout it voided, if a payout had spent it.
+    pub voided: Option<Txid>,
 }
 
 /// What happened to a request, as far as the chain knows.
@@ -139,6 +162,8 @@ pub struct PegTotals {
     pub fees: u64,
     /// Sats burned by the requests put in payouts (what they paid plus their fee shares).
     pub proposed: u64,
+    /// Sats of federation outputs spent outside the peg.
+    pub spent_elsewhere: u64,
 }
 
 /// The peg-out state after a block.
@@ -156,8 +181,12 @@ pub struct PegOutState {
     pub pending: OrdMap<RequestKey, PendingRequest>,
     /// Refunds due, in chain order.
     pub refunds: OrdMap<RequestKey, RefundDue>,
-    /// Payouts proposed on this chain.
+    /// Payouts proposed on this chain (void ones included, marked).
     pub payouts: OrdMap<Txid, ProposedPayoutRecord>,
+    /// The inputs of the payouts that are not void: outpoint → payout.
+    payout_inputs: OrdMap<OutPoint, Txid>,
+    /// Federation outputs declared spent outside the peg.
+    pub spent_elsewhere: OrdMap<OutPoint, SpentElsewhere>,
     /// Every request recorded on this chain, by burning transaction and log index.
     pub requests: OrdMap<(B256, u64), RequestRecord>,
     /// Running totals.
@@ -270,6 +299,7 @@ impl PegOutState {
         let txid = payout.tx.compute_txid();
         for input in &payout.prevouts {
             self.remove_utxo(&input.outpoint);
+            self.payout_inputs.insert(input.outpoint, txid);
         }
         let mut requests = Vec::with_capacity(payout.requests.len());
         for key in &payout.requests {
@@ -283,7 +313,7 @@ impl PegOutState {
         }
         self.totals.paid = self.totals.paid.saturating_add(payout.paid.0);
         self.totals.fees = self.totals.fees.saturating_add(payout.fee.0);
-        if let Some(change) = payout.change {
+        if let Some(change) = &payout.change {
             self.add_utxo(change.outpoint, change.value);
         }
         self.payouts.insert(
@@ -295,11 +325,101 @@ impl PegOutState {
                 fee: payout.fee,
                 block,
                 height: self.height,
+                paid: payout.paid,
+                change: payout.change,
+                voided: None,
             },
         );
     }
 
-    /// Step 4: a burn recorded by `block`.
+    /// Whether `outpoint` is a federation output on this chain: unspent, or spent by a payout
+    /// that is not void.
+    pub fn is_federation_output(&self, outpoint: &OutPoint) -> bool {
+        self.utxos.contains_key(outpoint) || self.payout_inputs.contains_key(outpoint)
+    }
+
+    /// Whether `txid` is a payout proposed on this chain.
+    pub fn is_payout(&self, txid: &Txid) -> bool {
+        self.payouts.contains_key(txid)
+    }
+
+    /// Step 4: `outpoint`, a federation output, was spent on Bitcoin by `spender`, which is no
+    /// payout of this chain; declared by `block`. Returns its value, `None` when `outpoint`
+    /// is not a federation output (nothing changes).
+    pub fn spend_elsewhere(
+        &mut self,
+        outpoint: OutPoint,
+        spender: Txid,
+        block: B256,
+    ) -> Option<Sats> {
+        let voided = self.payout_inputs.get(&outpoint).copied();
+        if let Some(payout) = voided {
+            self.void_payout(payout, block);
+        }
+        let value = *self.utxos.get(&outpoint)?;
+        self.remove_utxo(&outpoint);
+        self.totals.spent_elsewhere = self.totals.spent_elsewhere.saturating_add(value.0);
+        self.spent_elsewhere.insert(
+            outpoint,
+            SpentElsewhere {
+                value,
+                spender,
+                block,
+                voided,
+            },
+        );
+        Some(value)
+    }
+
+    /// Voids `txid` and, first, every payout that spent its change (the change never exists
+    /// on Bitcoin): its inputs return to the UTXO set, its requests to the pending list, its
+    /// change leaves the set, and the totals forget it.
+    fn void_payout(&mut self, txid: Txid, block: B256) {
+        // The payouts to void, each after the one whose change it spent: a chain through the
+        // change outputs, walked without recursion.
+        let mut chain = vec![txid];
+        while let Some(change) = self
+            .payouts
+            .get(chain.last().unwrap_or(&txid))
+            .and_then(|p| p.change.as_ref())
+            .map(|c| c.outpoint)
+        {
+            match self.payout_inputs.get(&change) {
+                Some(next) if !chain.contains(next) => chain.push(*next),
+                _ => break,
+            }
+        }
+        for txid in chain.into_iter().rev() {
+            let Some(mut record) = self.payouts.get(&txid).cloned() else {
+                continue;
+            };
+            if record.voided.is_some() {
+                continue;
+            }
+            if let Some(change) = &record.change {
+                self.remove_utxo(&change.outpoint);
+            }
+            for input in &record.prevouts {
+                self.payout_inputs.remove(&input.outpoint);
+                self.add_utxo(input.outpoint, input.value);
+            }
+            for req in &record.requests {
+                let Some(rec) = self.requests.get_mut(&(req.id.tx_hash, req.id.log_index)) else {
+                    continue;
+                };
+                rec.state = RequestState::Requested;
+                let key = (rec.height, req.id.log_index);
+                self.totals.proposed = self.totals.proposed.saturating_sub(req.amount.0);
+                self.pending.insert(key, req.clone());
+            }
+            self.totals.paid = self.totals.paid.saturating_sub(record.paid.0);
+            self.totals.fees = self.totals.fees.saturating_sub(record.fee.0);
+            record.voided = Some(block);
+            self.payouts.insert(txid, record);
+        }
+    }
+
+    /// Step 5: a burn recorded by `block`.
     pub fn record_burn(&mut self, burn: &PegOutRequest, block: B256) {
         let key = (self.height, burn.log_index);
         let id = RequestId {
@@ -349,10 +469,15 @@ impl PegOutState {
     }
 
     /// DESIGN §12.3 on this state: what the federation holds is what was deposited less what
-    /// the payouts paid out and spent on fees (`UTXO total = minted − paid − fees`), and every
-    /// burn is pending, due for a refund, refunded, or in a payout.
+    /// the payouts paid out and spent on fees, and less what was spent outside the peg
+    /// (`UTXO total = minted − paid − fees − spent elsewhere`), and every burn is pending, due
+    /// for a refund, refunded, or in a payout.
     pub fn balance_holds(&self) -> bool {
-        let out = self.totals.paid.saturating_add(self.totals.fees);
+        let out = self
+            .totals
+            .paid
+            .saturating_add(self.totals.fees)
+            .saturating_add(self.totals.spent_elsewhere);
         let held = self.totals.minted.checked_sub(out) == Some(self.utxo_total().0);
         let waiting: u64 = self.pending.values().map(|r| r.amount.0).sum::<u64>()
             + self.refunds.values().map(|r| r.amount.0).sum::<u64>();

@@ -106,6 +106,16 @@ struct State {
     early: VecDeque<PegOutSignatures>,
 }
 
+impl State {
+    /// Keeps the last status of a payout no longer tracked (at most [`MAX_STATUSES`]).
+    fn finish(&mut self, txid: Txid, status: PayoutStatus) {
+        self.finished.push_back((txid, status));
+        while self.finished.len() > MAX_STATUSES {
+            self.finished.pop_front();
+        }
+    }
+}
+
 /// Signs this member's payouts, collects everyone's signatures, broadcasts and tracks.
 pub struct PayoutSigner {
     federation: Arc<Federation>,
@@ -293,10 +303,13 @@ impl PayoutSigner {
             .collect();
         for txid in gone {
             if let Some(e) = state.entries.remove(&txid) {
-                state.finished.push_back((txid, e.status));
-                while state.finished.len() > MAX_STATUSES {
-                    state.finished.pop_front();
-                }
+                state.finish(txid, e.status);
+            }
+        }
+        for txid in self.source.voided() {
+            if state.entries.remove(&txid).is_some() {
+                tracing::warn!(%txid, "peg-out payout void (an input was spent outside the peg): no longer broadcast");
+                state.finish(txid, PayoutStatus::Voided);
             }
         }
         let n = self.federation.keys().len();

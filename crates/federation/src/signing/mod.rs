@@ -96,6 +96,12 @@ impl ProposedPayout {
 pub trait PayoutSource: Send + Sync {
     /// The payouts, oldest first. Called by the collector on the consensus task: quick, no I/O.
     fn payouts(&self) -> Vec<ProposedPayout>;
+
+    /// The payouts of the head's chain that are void (an input was spent outside the peg):
+    /// no longer signed, broadcast or watched.
+    fn voided(&self) -> Vec<Txid> {
+        Vec::new()
+    }
 }
 
 /// No payouts (a node without a peg-out ledger).
@@ -172,6 +178,9 @@ pub enum PayoutStatus {
         /// Unix time (seconds) of the first accepted broadcast.
         at: u64,
     },
+    /// Void: one of its inputs was spent outside the peg, so it can never confirm; its requests
+    /// are paid by another payout.
+    Voided,
     /// In a block of the Bitcoin node's best chain.
     Confirmed {
         /// Its confirmations (tracking stops at `requiredBtcConfirmations`).

@@ -21,8 +21,8 @@ use alys_federation::bitcoin::{self, Network, PrivateKey};
 use alys_federation::pegout::{Ledger, LedgerChain};
 use alys_primitives::payload::Withdrawal;
 use alys_primitives::{
-    Address, AggregateApproval, ChainSpec, ConsensusBlock, ExecutionPayload, PegIn, RequestPegOut,
-    B256, BRIDGE_ADDRESS, U256,
+    Address, AggregateApproval, ChainSpec, ConsensusBlock, ExecutionPayload, FederationSpend,
+    PegIn, RequestPegOut, B256, BRIDGE_ADDRESS, U256,
 };
 use alys_store::Store;
 use ssz_types::{ListEncodedOption, VariableList};
@@ -141,6 +141,8 @@ pub struct Content {
     pub receipts: Vec<TransactionReceipt>,
     /// Replace the proposer's payout with this one (`Some(None)`: no payout).
     pub proposal: Option<Option<Vec<u8>>>,
+    /// Replace the spends outside the peg the proposer declares with these.
+    pub spends: Option<Vec<FederationSpend>>,
 }
 
 /// A deposit of `sats` at `txid:vout`, minted to `to`.
@@ -251,7 +253,11 @@ impl TestChain {
     /// (via `block_withdrawals`, after the peg-in mints) and its payout proposal.
     pub fn propose(&mut self, parent: &BlockInfo, content: &Content) -> ConsensusBlock {
         let work = self.ledger.work(parent);
-        self.block_with(parent, content, &work.refunds, work.proposal)
+        let mut block = self.block_with(parent, content, &work.refunds, work.proposal);
+        if content.spends.is_none() {
+            block.federation_spends = VariableList::new(work.spends).expect("≤ 16 spends");
+        }
+        block
     }
 
     /// A block on `parent` minting the fitting prefix of `refunds` and carrying `proposal`
@@ -287,10 +293,14 @@ impl TestChain {
         let proposal = content.proposal.clone().unwrap_or(proposal);
         block.pegout_proposal =
             ListEncodedOption(proposal.map(|p| VariableList::new(p).expect("payout size")));
+        if let Some(spends) = &content.spends {
+            block.federation_spends = VariableList::new(spends.clone()).expect("≤ 16 spends");
+        }
         block
     }
 
-    /// Validates `block` on `parent` as consensus does (expected refunds, payout proposal).
+    /// Validates `block` on `parent` as consensus does (expected refunds, payout proposal,
+    /// spends outside the peg).
     pub fn validate(
         &self,
         parent: &BlockInfo,
@@ -309,6 +319,7 @@ impl TestChain {
             expected,
             "withdrawals of the block are not the expected ones"
         );
+        self.ledger.check_spends(parent, &block.federation_spends)?;
         self.ledger
             .check_proposal(parent, block.pegout_proposal.as_ref().map(|b| &b[..]))
     }

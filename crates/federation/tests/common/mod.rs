@@ -4,6 +4,7 @@
 use alys_federation::bitcoin::key::XOnlyPublicKey;
 use alys_federation::SchnorrSigner;
 
+pub(crate) mod devnet;
 pub(crate) mod payout;
 
 /// Deterministic test signer number `i` (secret key = sha-free pattern `[i+1; 32]`).
