@@ -1,14 +1,15 @@
 //! The peg web page of `alys dev`, end to end.
 //!
-//! * Over HTTP: the peg read methods answer without credentials, every other method still needs
-//!   them, CORS headers go to the page's origin only (node RPC and eth RPC), and a flood without
-//!   credentials is answered 429 with a JSON-RPC error.
+//! * Over HTTP: the peg read methods (peg-out's list and summary included) answer without
+//!   credentials, every other method still needs them, CORS headers go to the page's origin
+//!   only (node RPC and eth RPC), and a flood without credentials is answered 429 with a
+//!   JSON-RPC error.
 //! * In a real browser: Debian's Chromium, headless, driven by playwright-core
 //!   (`tests/e2e/peg-ui.mjs`) with a wallet announced over EIP-6963 as MetaMask does. The
 //!   script asks this test to act on the chain: python-bitcoinlib sends the deposit to the
 //!   address the page shows, blocks are mined, `cast balance` reads the credited account, the
-//!   node is stopped. Screenshots of every step go to `<target>/tmp/peg-ui-screenshots/`
-//!   (the path is printed).
+//!   peg-out's payout is read from the devnet, the node is stopped. Screenshots of every step
+//!   go to `<target>/tmp/peg-ui-screenshots/` (the path is printed).
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
@@ -108,6 +109,24 @@ fn peg_read_methods_are_public_and_everything_else_needs_credentials() {
     );
     assert_eq!(pegout.status, 200);
     assert_eq!(pegout.body["error"]["code"], -5, "{}", pegout.body);
+    let listed = post(
+        &rpc,
+        None,
+        false,
+        "listpegouts",
+        json!([{"sender": format!("0x{}", "11".repeat(20))}]),
+    );
+    assert_eq!(listed.body["result"], json!([]), "{}", listed.body);
+    let summary = post(&rpc, None, false, "getpegoutsummary", json!([]));
+    let summary = &summary.body["result"];
+    assert_eq!(summary["minPegOutSats"], 10_000, "{summary}");
+    let fee = &summary["singleRequestFee"];
+    assert_eq!(fee["outputScriptBytes"], 34, "{summary}");
+    assert_eq!(
+        fee["sats"].as_u64().unwrap(),
+        fee["vsize"].as_u64().unwrap() * summary["feeRate"].as_u64().unwrap(),
+        "{summary}"
+    );
 
     // Every other method is refused without credentials, and served with them.
     for (method, params) in [
@@ -372,6 +391,17 @@ fn answer(dev: &mut DevProcess, request: &Value, expected: &mut Option<(String, 
                 || format!("balance {} wei, expected {want:?}", dev.balance(&addr)),
             );
             json!({"wei": wei.to_string()})
+        }
+        "payout" => {
+            // What the payout pays the address the page was given, read from the devnet.
+            let txid = request["txid"].as_str().unwrap();
+            let address = request["address"].as_str().unwrap();
+            let sats = request["sats"].as_u64().unwrap();
+            let btc =
+                common::JsonRpc::new(dev.bitcoin_rpc.as_deref().unwrap(), Some(("alys", "alys")));
+            let (_, paid) = common::payout_output(&btc, txid, address);
+            assert!(paid < sats, "{txid} pays {paid} of {sats} sats");
+            json!({"paidSats": paid, "feeShareSats": sats - paid})
         }
         "stop-node" => {
             dev.process.interrupt(Duration::from_secs(15));

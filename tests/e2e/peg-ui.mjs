@@ -2,7 +2,8 @@
 // against a running `alys dev`. Run by app/tests/peg_ui.rs, which owns the node and the
 // Bitcoin side and answers this script's requests (lines `@@ {json}` on stdout, one JSON line
 // back on stdin): `deposit` (python-bitcoinlib builds and sends it), `mine`, `balance` (cast
-// balance) and `stop-node`.
+// balance), `payout` (what a Bitcoin transaction pays an address, read from the devnet) and
+// `stop-node`.
 //
 // The wallet is a small EIP-1193 provider announced over EIP-6963 exactly as MetaMask
 // announces itself (`eip6963:announceProvider` with a frozen {info, provider}, again on every
@@ -19,7 +20,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { chromium } from 'playwright-core'
-import { createPublicClient, createWalletClient, defineChain, http, numberToHex } from 'viem'
+import { createPublicClient, createWalletClient, defineChain, encodeFunctionData, http, numberToHex, parseAbi, stringToHex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 
 const env = (name) => {
@@ -33,6 +34,11 @@ const CHAIN_ID = Number(env('CHAIN_ID'))
 const OUT_DIR = env('OUT_DIR')
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
 const STEP_TIMEOUT = 30_000
+const PAYOUT_TIMEOUT = 90_000
+const BRIDGE = '0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB'
+const REQUEST_PEG_OUT = parseAbi(['function requestPegOut(bytes bitcoinAddress) payable'])
+/** A regtest taproot address the peg-out pays. */
+const PAYOUT_ADDRESS = 'bcrt1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqc8gma6'
 
 function check(cond, what, detail = '') {
   if (!cond) throw new Error(`FAILED: ${what}${detail ? `: ${detail}` : ''}`)
@@ -221,8 +227,8 @@ async function screenshot(name, target = page) {
   console.log(`screenshot ${file}`)
 }
 const text = async (selector) => (await page.locator(selector).textContent())?.trim() ?? ''
-const waitState = (selector, state) =>
-  page.waitForSelector(`${selector}[data-state="${state}"]`, { state: 'attached' })
+const waitState = (selector, state, timeout = STEP_TIMEOUT) =>
+  page.waitForSelector(`${selector}[data-state="${state}"]`, { state: 'attached', timeout })
 
 try {
   // ---- loads, under a second, labelled ------------------------------------------------------
@@ -361,6 +367,107 @@ try {
   check(JSON.stringify(order) === JSON.stringify([smallTxid, txid]), 'the history lists both deposits, newest first', order.join(' '))
   await screenshot('rejected')
 
+  // ---- peg-out: bad addresses, below the minimum, a refusal, then paid on Bitcoin ----------
+  await page.getByRole('tab', { name: 'Peg out: Alys to BTC' }).click()
+  await waitState('#pegout-status', 'ok')
+  check(await page.locator('#pegout-form').isVisible(), 'peg-out offers the request form (the node serves peg-out)')
+  check(await page.locator('#pegout-tracker').isVisible(), 'and the request tracker')
+  await page.fill('#pegout-tx', '0x' + '11'.repeat(32))
+  await page.click('#pegout-follow')
+  await waitState('#pegout-result', 'waiting')
+  check((await text('#pegout-result')).startsWith('The node knows no peg-out request made by this transaction'), 'an unknown peg-out request is said plainly', await text('#pegout-result'))
+  const outMinText = await text('#pegout-amount-hint')
+  const outMin = BigInt(outMinText.match(/\(([\d,]+) sats\)/)[1].replaceAll(',', ''))
+  check(outMin > 0n, 'the peg-out minimum is shown', outMinText)
+  check((await text('#pegout-fee')).includes('sat/vB'), 'the fee rate and fee share are shown', await text('#pegout-fee'))
+  const eth = createPublicClient({ transport: http(ETH_RPC_URL) })
+  const nonce = () => eth.getTransactionCount({ address: account.address })
+  const sent = () => wallet.calls.filter((c) => c.method === 'eth_sendTransaction').length
+  const nonceBefore = await nonce()
+  const sentBefore = sent()
+  const nothingSent = async (what) =>
+    check(sent() === sentBefore && (await nonce()) === nonceBefore, `${what}: nothing reached the wallet and the account's nonce is unchanged`)
+  const sendError = async (prefix, what) => {
+    await page.waitForFunction(() => document.querySelector('#pegout-send-error').textContent !== '')
+    check((await text('#pegout-send-error')).startsWith(prefix), what, await text('#pegout-send-error'))
+  }
+  const payTo = PAYOUT_ADDRESS
+  await page.fill('#pegout-amount', '0.0005')
+  for (const [bad, message, what] of [
+    ['bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq', 'This is an address on Bitcoin mainnet, but this chain pays out on Bitcoin regtest', 'an address of another network'],
+    [payTo.slice(0, -1) + (payTo.endsWith('6') ? '7' : '6'), 'This address has a typo: its checksum does not match', 'a bech32m address with a typo'],
+    ['mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfm', 'This is not a Bitcoin address, or it has a typo', 'a base58 address with a bad checksum'],
+  ]) {
+    await page.fill('#pegout-address', bad)
+    await page.press('#pegout-address', 'Tab')
+    check((await text('#pegout-address-error')).startsWith(message), `${what} shows its message`, await text('#pegout-address-error'))
+  }
+  await page.click('#pegout-send')
+  await sendError('Correct the fields above first', 'sending with a bad address is refused')
+  await screenshot('pegout-bad-address')
+  await nothingSent('a bad address')
+  for (const good of ['bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', '2MzQwSSnBHWHqSAqtTVQ6v47XtaisrJa1Vc', payTo]) {
+    await page.fill('#pegout-address', good)
+    await page.press('#pegout-address', 'Tab')
+    check((await text('#pegout-address-error')) === '', `${good.slice(0, 12)}… is accepted`)
+  }
+  await page.fill('#pegout-amount', (Number(outMin - 1n) / 1e8).toFixed(8))
+  await page.press('#pegout-amount', 'Tab')
+  check((await text('#pegout-amount-error')).startsWith('The minimum peg-out is'), 'an amount below the minimum shows its message', await text('#pegout-amount-error'))
+  await page.click('#pegout-send')
+  await sendError('Correct the fields above first', 'sending below the minimum is refused')
+  await page.fill('#pegout-amount', '0.000500001')
+  await page.press('#pegout-amount', 'Tab')
+  check((await text('#pegout-amount-error')).startsWith('A peg-out is a whole number of sats'), 'a fraction of a sat shows its message', await text('#pegout-amount-error'))
+  await screenshot('pegout-below-minimum')
+  await nothingSent('an amount below the minimum')
+
+  const outSats = 50_000n
+  await page.fill('#pegout-amount', '0.0005')
+  await page.press('#pegout-amount', 'Tab')
+  check((await text('#pegout-amount-error')) === '', 'a valid amount clears the error')
+  const feeShare = BigInt(await page.locator('#pegout-fee').getAttribute('data-fee-sats'))
+  check(feeShare > 0n && (await text('#pegout-fee')).includes(`You would receive about ${(Number(outSats - feeShare) / 1e8).toFixed(8).replace(/0+$/, '')} BTC`), 'the fee share and what is received are shown', await text('#pegout-fee'))
+  // The wallet on another network, then a refusal in the wallet.
+  wallet.chainId = 1
+  await page.evaluate(() => window.__testWalletEmit('chainChanged', '0x1'))
+  await waitState('#wallet-status', 'wrong-network')
+  await page.click('#pegout-send')
+  await sendError('Your wallet is on another network (chain 1)', 'sending from the wrong network is refused')
+  await page.locator('#network-button').click()
+  await waitState('#wallet-status', 'ok')
+  wallet.rejectNext = true
+  await page.click('#pegout-send')
+  await sendError('You declined the request in your wallet. Nothing was sent.', 'a refusal in the wallet is said plainly')
+  await screenshot('pegout-rejected')
+  check((await nonce()) === nonceBefore, 'a refused request leaves the nonce unchanged')
+
+  await page.fill('#pegout-tx', '')
+  await page.click('#pegout-send')
+  await page.waitForFunction(() => /^0x[0-9a-f]{64}$/.test(document.querySelector('#pegout-tx').value))
+  const outHash = await page.inputValue('#pegout-tx')
+  const call = wallet.calls.filter((c) => c.method === 'eth_sendTransaction').at(-1).params[0]
+  check(call.to.toLowerCase() === BRIDGE.toLowerCase() && BigInt(call.value) === outSats * 10n ** 10n, 'the wallet is asked to send the amount to the Bridge', JSON.stringify(call))
+  check(call.data === encodeFunctionData({ abi: REQUEST_PEG_OUT, args: [stringToHex(payTo)] }), 'as requestPegOut(the address\'s bytes)')
+  check((await eth.waitForTransactionReceipt({ hash: outHash })).status === 'success', 'the request is mined on Alys')
+  await screenshot('pegout-sent')
+  // Proposed in a block, signed by the single authority, broadcast to the devnet's mempool.
+  await waitState('#pegout-result', 'seen', PAYOUT_TIMEOUT)
+  const broadcast = await text('#pegout-result')
+  check(/^Broadcast to Bitcoin in transaction [0-9a-f]{64}/.test(broadcast), 'the page follows the request to "broadcast"', broadcast)
+  await screenshot('pegout-broadcast')
+  await ask({ ask: 'mine', blocks: 2 })
+  await waitState('#pegout-result', 'confirmed', PAYOUT_TIMEOUT)
+  const confirmed = await text('#pegout-result')
+  const payoutTxid = confirmed.match(/in transaction ([0-9a-f]{64})\.$/)?.[1]
+  check(!!payoutTxid && confirmed.startsWith(`Confirmed on Bitcoin: 0.0005 BTC less its fee share paid to ${payTo}`), 'the page reaches "confirmed" with the Bitcoin txid', confirmed)
+  const paid = await ask({ ask: 'payout', txid: payoutTxid, address: payTo, sats: Number(outSats) })
+  check(BigInt(paid.feeShareSats) === feeShare, 'the devnet payout pays the address the amount less the fee share the page showed', `${paid.paidSats} paid, share ${paid.feeShareSats}`)
+  await page.waitForSelector(`#pegout-history li[data-hash="${outHash}"] .state:text-is("confirmed")`)
+  check(true, 'the peg-out is in the account\'s history, confirmed')
+  await screenshot('pegout-confirmed')
+  await page.getByRole('tab', { name: 'Peg in: BTC to Alys' }).click()
+
   // ---- labels, console, outside requests ---------------------------------------------------
   const unlabelled = await page.evaluate(() =>
     [...document.querySelectorAll('input, select, textarea, button, progress')]
@@ -376,17 +483,6 @@ try {
   check(consoleErrors.length === 0, 'no console errors', consoleErrors.join(' | '))
   check(outside.length === 0, 'no request leaves the node', outside.join(' '))
 
-  // ---- peg-out: the node serves it; an unknown request is said plainly ----------------------
-  await page.getByRole('tab', { name: 'Peg out: Alys to BTC' }).click()
-  await waitState('#pegout-status', 'ok')
-  check(await page.locator('#pegout-tracker').isVisible(), 'peg-out offers the request tracker')
-  await page.fill('#pegout-tx', '0x' + '11'.repeat(32))
-  await page.click('#pegout-follow')
-  await waitState('#pegout-result', 'waiting')
-  check((await text('#pegout-result')).startsWith('The node knows no peg-out request made by this transaction'), 'an unknown peg-out request is said plainly', await text('#pegout-result'))
-  await screenshot('pegout-tracker')
-  await page.getByRole('tab', { name: 'Peg in: BTC to Alys' }).click()
-
   // ---- the node stops ------------------------------------------------------------------------
   await ask({ ask: 'stop-node' })
   await waitState('#node-status', 'error')
@@ -396,6 +492,14 @@ try {
   await waitState('#pegin-status', 'error')
   check((await text('#pegin-status-text')).startsWith('The node cannot be reached'), 'following a deposit says the node is unreachable')
   await screenshot('node-stopped')
+  await page.getByRole('tab', { name: 'Peg out: Alys to BTC' }).click()
+  const sentBeforeStop = sent()
+  await page.fill('#pegout-address', payTo)
+  await page.fill('#pegout-amount', '0.0002')
+  await page.click('#pegout-send')
+  await sendError('The node cannot be reached at', 'a peg-out with the node stopped says the node is unreachable')
+  check(sent() === sentBeforeStop, 'and nothing reached the wallet')
+  await screenshot('pegout-node-stopped')
   console.log(`screenshots in ${OUT_DIR}`)
   console.log('peg-ui: all checks passed')
 } catch (e) {

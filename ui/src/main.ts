@@ -1,6 +1,6 @@
 // The peg web page: loads where the node's RPCs are (/config.json, from the node serving this
 // page), reads the chain and the federation from the node, then runs the wallet bar, the
-// peg-in panel and the peg-out panel. The node is checked every few seconds; when it cannot be
+// peg-in panel, the peg-out panel and the history of both. The node is checked every few seconds; when it cannot be
 // reached the page says so and keeps trying.
 
 import { createClient, formatEther, http, type Client } from 'viem';
@@ -195,6 +195,7 @@ async function boot(): Promise<void> {
   const wallets = new Wallets();
   let bar: WalletBar | null = null;
   let pegin: PegIn | null = null;
+  let pegout: PegOut | null = null;
   let lastAccount: string | null = null;
   wallets.start((state) => {
     bar?.render(state);
@@ -202,6 +203,7 @@ async function boot(): Promise<void> {
     if (account !== lastAccount) {
       lastAccount = account;
       pegin?.onAccount(account);
+      pegout?.onAccount();
     }
   });
 
@@ -223,7 +225,14 @@ async function boot(): Promise<void> {
   });
   pegin.mount();
   pegin.onAccount(wallets.account());
-  void new PegOut(rpc).mount();
+  pegout = new PegOut({
+    rpc,
+    wallets,
+    target,
+    network: info.federation.network,
+    requiredConfirmations: info.requiredConfirmations,
+  });
+  void pegout.mount();
 
   // Heartbeat: the node status line, and the balance of a connected account.
   window.setInterval(async () => {

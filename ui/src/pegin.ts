@@ -318,6 +318,7 @@ export class PegIn {
     show.textContent = 'Show';
     show.setAttribute('aria-label', `Show deposit ${e.txid}`);
     show.addEventListener('click', () => {
+      button('tab-pegin').click();
       field('txid').value = e.txid;
       this.follow(e.txid);
     });

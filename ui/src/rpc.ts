@@ -104,3 +104,30 @@ export interface PegInStatus {
   mintedInBlockNumber?: number | null;
   bitcoinState?: string;
 }
+
+/** One peg-out request, as `getpegoutstatus` and `listpegouts` give it. */
+export interface PegOutRecord {
+  evmTxHash: string;
+  logIndex: number;
+  sender: string;
+  bitcoinAddress: string;
+  sats: number;
+  state: 'requested' | 'proposed' | 'signed' | 'broadcast' | 'confirmed' | 'refund-due' | 'refunded' | string;
+  payoutTxid?: string;
+  reason?: string;
+  confirmations?: number;
+}
+
+/** `getpegoutstatus`: the requests one transaction made (one per Bridge call). */
+export interface PegOutStatus {
+  evmTxHash: string;
+  requests: PegOutRecord[];
+}
+
+/** `getpegoutsummary` (the fields the page reads). */
+export interface PegOutSummary {
+  minPegOutSats?: number;
+  feeRate?: number;
+  /** The fee share of a request paid alone, for an output script of `outputScriptBytes`. */
+  singleRequestFee?: { vsize: number; sats: number; outputScriptBytes: number } | null;
+}

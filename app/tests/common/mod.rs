@@ -235,3 +235,33 @@ pub(crate) fn hex_of(text: &str) -> String {
 pub(crate) fn wei_balance(rpc: &str, who: &str) -> u128 {
     cast(&["balance", who, "-r", rpc]).unwrap().parse().unwrap()
 }
+
+/// The output of Bitcoin transaction `txid` paying regtest `address`, read from the devnet
+/// through `btc` (`getrawtransaction`, mined at least once) and checked unspent with
+/// `gettxout`: its index and value in sats.
+pub(crate) fn payout_output(btc: &JsonRpc, txid: &str, address: &str) -> (usize, u64) {
+    use alys_federation::bitcoin::{Address, Network};
+    let spk = address
+        .parse::<Address<_>>()
+        .unwrap_or_else(|e| panic!("{address}: {e}"))
+        .require_network(Network::Regtest)
+        .unwrap_or_else(|e| panic!("{address}: {e}"))
+        .script_pubkey();
+    let spk = hex::encode(spk.as_bytes());
+    let tx = btc
+        .call("getrawtransaction", serde_json::json!([txid, true]))
+        .unwrap_or_else(|e| panic!("getrawtransaction {txid}: {e}"));
+    assert!(tx["confirmations"].as_u64().unwrap_or(0) >= 1, "{tx}");
+    let sats = |v: &Value| (v.as_f64().unwrap_or(-1.0) * 1e8).round() as u64;
+    let outputs = tx["vout"].as_array().cloned().unwrap_or_default();
+    let (n, out) = outputs
+        .iter()
+        .enumerate()
+        .find(|(_, o)| o["scriptPubKey"]["hex"].as_str() == Some(spk.as_str()))
+        .unwrap_or_else(|| panic!("{txid} pays nothing to {address}: {tx}"));
+    let utxo = btc
+        .call("gettxout", serde_json::json!([txid, n]))
+        .unwrap_or_else(|e| panic!("gettxout {txid}:{n}: {e}"));
+    assert_eq!(sats(&utxo["value"]), sats(&out["value"]), "{utxo}");
+    (n, sats(&out["value"]))
+}

@@ -14,11 +14,14 @@ use tokio::sync::watch;
 use crate::{Methods, RpcError};
 
 /// The read-only methods the peg web page calls, served without credentials when the node
-/// serves the page (`getpegoutstatus` once the node has it: until then an unknown method).
-pub const PEG_READ_METHODS: [&str; 5] = [
+/// serves the page (the peg-out ones only on a node with a peg: elsewhere an unknown method).
+/// `listpegouts` reads what the Bridge's logs already publish, at most 500 records a call.
+pub const PEG_READ_METHODS: [&str; 7] = [
     "getdepositaddress",
     "getpeginstatus",
     "getpegoutstatus",
+    "listpegouts",
+    "getpegoutsummary",
     "getfederation",
     "getchainspec",
 ];

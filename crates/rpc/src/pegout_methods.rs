@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use alys_consensus::ChainStatus;
-use alys_federation::bitcoin::Txid;
+use alys_federation::bitcoin::{Amount, TxOut, Txid};
+use alys_federation::payout::estimated_vsize;
 use alys_federation::pegout::{Ledger, PegOutState, RequestRecord, RequestState};
 use alys_primitives::{Address, B256};
 use serde_json::{json, Value};
@@ -81,6 +82,26 @@ impl PegOutView {
     }
 }
 
+/// The fee share of a request paid alone in a payout at the ledger's fee rate: one input, the
+/// request's output with a 34-byte scriptPubKey (P2TR or P2WSH, the longest standard one; the
+/// other kinds are 9 to 12 vbytes smaller) and the change. `{vsize, sats}`, or null when the
+/// federation's spend cannot be sized.
+fn single_request_fee(ledger: &Ledger) -> Value {
+    let federation = ledger.federation();
+    let output = TxOut {
+        value: Amount::ZERO,
+        script_pubkey: federation.script_pubkey().clone(),
+    };
+    match estimated_vsize(federation, 1, &[output.clone(), output]) {
+        Ok(vsize) => json!({
+            "vsize": vsize,
+            "sats": vsize.saturating_mul(ledger.fee_rate()),
+            "outputScriptBytes": federation.script_pubkey().len(),
+        }),
+        Err(_) => Value::Null,
+    }
+}
+
 fn param_hash(params: &[Value]) -> Result<B256, RpcError> {
     let text = params
         .first()
@@ -149,7 +170,7 @@ pub fn register_pegout_methods(methods: &mut Methods, view: PegOutView) {
     let v = view;
     methods.register(
         "getpegoutsummary",
-        "getpegoutsummary: the federation's UTXO total, pending requests and refunds, payouts proposed (and void), federation outputs spent outside the peg, and the peg totals at the head",
+        "getpegoutsummary: the federation's UTXO total, pending requests and refunds, payouts proposed (and void), federation outputs spent outside the peg, the peg totals at the head, the peg-out minimum, the fee rate and the fee share of a request paid alone",
         move |_| {
             let state = v.head_state()?;
             let t = state.totals;
@@ -175,6 +196,8 @@ pub fn register_pegout_methods(methods: &mut Methods, view: PegOutView) {
                     .collect::<Vec<_>>(),
                 "feeRate": v.ledger.fee_rate(),
                 "maxFeeRate": v.ledger.fee_cap(),
+                "minPegOutSats": v.ledger.min_peg_out().0,
+                "singleRequestFee": single_request_fee(&v.ledger),
                 "totals": {
                     "mintedSats": t.minted,
                     "burnedSats": t.burned,

@@ -189,6 +189,11 @@ impl Ledger {
         &self.federation
     }
 
+    /// The smallest peg-out paid (the spec's `minPegOutSats`, the Bridge's minimum).
+    pub fn min_peg_out(&self) -> Sats {
+        self.rules.min
+    }
+
     /// The spec's fee-rate cap, sat/vB.
     pub fn fee_cap(&self) -> u64 {
         self.fee_cap
