@@ -289,9 +289,14 @@ impl Follower {
                 FollowerEvent::Deposit(d) => {
                     tracing::info!(txid = %d.txid, sats = d.sats.0, recipient = %d.recipient, "peg-in confirmed")
                 }
-                FollowerEvent::Reverted(d) => {
-                    tracing::warn!(txid = %d.txid, "reported peg-in reorged out")
-                }
+                FollowerEvent::Reverted(d) => tracing::error!(
+                    txid = %d.txid,
+                    sats = d.sats.0,
+                    height = d.block.height,
+                    required = self.config.required_confirmations,
+                    "confirmed peg-in reorged out of Bitcoin's best chain: a reorg deeper than \
+                     requiredBtcConfirmations; a mint of it stands"
+                ),
                 FollowerEvent::BlockDisconnected(b) => {
                     tracing::info!(height = b.height, hash = %b.hash, "bitcoin block disconnected")
                 }

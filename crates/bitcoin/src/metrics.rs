@@ -1,6 +1,7 @@
 //! What the Bitcoin follower reports to the node's metrics (`alys-metrics`): its height, the
 //! Bitcoin node's and the lag between them at every poll; the deposits of every committed step
-//! (seen, confirmed, reorged out, rejected by reason); failed RPC steps.
+//! (seen, confirmed, reorged out, reorged out after confirmation, rejected by reason); failed
+//! RPC steps.
 
 use alys_metrics::{catalog as m, counter, gauge};
 
@@ -31,8 +32,10 @@ pub(crate) fn committed(events: &[FollowerEvent], rejected: &[&'static str]) {
         match ev {
             FollowerEvent::DepositSeen(_) => counter!(m::DEPOSITS_SEEN).increment(1),
             FollowerEvent::Deposit(_) => counter!(m::DEPOSITS_CONFIRMED).increment(1),
-            FollowerEvent::Dropped(_) | FollowerEvent::Reverted(_) => {
-                counter!(m::DEPOSITS_REORGED).increment(1)
+            FollowerEvent::Dropped(_) => counter!(m::DEPOSITS_REORGED).increment(1),
+            FollowerEvent::Reverted(_) => {
+                counter!(m::DEPOSITS_REORGED).increment(1);
+                counter!(m::DEPOSITS_REVERTED).increment(1);
             }
             _ => {}
         }

@@ -10,19 +10,18 @@
 //! - the rules a payout proposal must pass, each broken alone with its exact
 //!   `PegOutRejection`;
 //! - refunds: which burns become refunds, in what order they are minted, how many per block;
-//! - a randomized chain with sidechain forks, checked after every block against an independent
-//!   model and the peg invariants (DESIGN §12.2–3), then rebuilt by a restarted ledger.
+//! - a randomized chain with sidechain forks (`common/peg_model.rs`), checked after every block
+//!   against an independent model and the peg invariants (DESIGN §12.1–3), then rebuilt by a
+//!   restarted ledger.
 //!
-//! **Bitcoin reorgs are outside the ledger**: a peg-in is minted only after
-//! `requiredBtcConfirmations` (the peg-in verifier's job), so a deposit the ledger sees is final
-//! on Bitcoin and these tests never undo one. What can be undone, and is exercised here, is a
-//! *sidechain* reorg: every block has its own state, computed from its parent's.
+//! Peg-ins are given directly in the blocks here; `tests/peg_reorgs.rs` drives the same model
+//! with peg-ins from the Bitcoin follower through Bitcoin reorgs.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 #[path = "common/ledger_chain.rs"]
 mod ledger_chain;
-
-use std::collections::HashMap;
+#[path = "common/peg_model.rs"]
+mod peg_model;
 
 use alys_consensus::pegout::{PegOutLedger, PegOutRejection, Refund, MAX_REFUNDS_PER_BLOCK};
 use alys_consensus::validate::refunds_in_block;
@@ -30,20 +29,17 @@ use alys_consensus::BlockInfo;
 use alys_federation::bitcoin::consensus::{deserialize, serialize};
 use alys_federation::bitcoin::hashes::Hash;
 use alys_federation::bitcoin::{self, Amount, Network, OutPoint, Transaction, TxOut, Txid};
-use alys_federation::pegout::{payout_batch, Ledger, PegOutState, RequestKey, RequestState};
-use alys_federation::{build_payout, PayoutRequest, RefundReason, RequestId, Utxo};
+use alys_federation::pegout::{payout_batch, Ledger, RequestState};
+use alys_federation::{build_payout, PayoutRequest, RefundReason, Utxo};
 use alys_primitives::{Address, Sats, B256};
 use alys_test_utils::seed::seeded_rng;
-use imbl::{OrdMap, OrdSet};
 use ledger_chain::{addresses, pegin, receipt, request_log, Burn, Content, TestChain};
-use rand::rngs::StdRng;
+use peg_model::{assert_same_states, assert_settled, RandomChain, MIN};
 use rand::Rng;
 
 const ALICE: Address = Address::repeat_byte(0xa1);
 const BOB: Address = Address::repeat_byte(0xb0);
 const CAROL: Address = Address::repeat_byte(0xc4);
-/// Minimum peg-out of the dev spec (`minPegOutSats` unset: the Bridge's default).
-const MIN: u64 = alys_primitives::DEFAULT_MIN_PEG_OUT_SATS.0;
 
 fn txid_bytes(n: u64) -> B256 {
     let mut h = [0u8; 32];
@@ -621,146 +617,6 @@ fn refunds_are_capped_per_block_and_by_payload_room() {
     assert!(s4.balance_holds());
 }
 
-/// What the test expects of a block's state, computed without the ledger: UTXOs from the
-/// deposits and payouts of the chain, pending requests and refunds from the generated burns.
-#[derive(Clone, Default)]
-struct Model {
-    utxos: OrdMap<OutPoint, u64>,
-    pending: OrdMap<RequestKey, u64>,
-    refunds: OrdMap<RequestKey, u64>,
-    /// Requests put in a payout on this chain.
-    paid: OrdSet<RequestId>,
-    /// Payouts proposed on this chain.
-    payouts: usize,
-}
-
-/// A random burn: mostly to a regtest address of one of four kinds, sometimes to a mainnet one.
-fn random_burn(rng: &mut StdRng, regtest: &[String], mainnet: &[String]) -> (Burn, bool) {
-    let sender = Address::repeat_byte(rng.gen_range(1..=8));
-    let sats = if rng.gen_bool(0.8) {
-        rng.gen_range(MIN..200_000)
-    } else {
-        rng.gen_range(200_000..3_000_000)
-    };
-    if rng.gen_bool(0.12) {
-        let a = &mainnet[rng.gen_range(0..mainnet.len())];
-        (Burn::new(sender, a, sats), false)
-    } else {
-        let a = &regtest[rng.gen_range(0..regtest.len())];
-        (Burn::new(sender, a, sats), true)
-    }
-}
-
-/// Checks the state of `info` against the model and the invariants.
-fn check_state(state: &PegOutState, model: &Model, ctx: &str) {
-    assert!(
-        state.balance_holds(),
-        "{ctx}: balance does not hold: {:?}",
-        state.totals
-    );
-    let t = state.totals;
-    assert!(
-        t.minted >= t.paid + t.fees,
-        "{ctx}: more left the federation than came in: {t:?}"
-    );
-    assert_eq!(
-        state.utxo_total().0,
-        t.minted - t.paid - t.fees,
-        "{ctx}: UTXO total"
-    );
-    let utxos: OrdMap<OutPoint, u64> = state.utxos.iter().map(|(o, v)| (*o, v.0)).collect();
-    assert_eq!(utxos, model.utxos, "{ctx}: UTXOs");
-    let pending: OrdMap<RequestKey, u64> = state
-        .pending
-        .iter()
-        .map(|(k, r)| (*k, r.amount.0))
-        .collect();
-    assert_eq!(pending, model.pending, "{ctx}: pending requests");
-    let refunds: OrdMap<RequestKey, u64> = state
-        .refunds
-        .iter()
-        .map(|(k, r)| (*k, r.amount.0))
-        .collect();
-    assert_eq!(refunds, model.refunds, "{ctx}: refunds due");
-    assert_eq!(state.payouts.len(), model.payouts, "{ctx}: payouts");
-    let in_payouts: usize = state.payouts.values().map(|p| p.requests.len()).sum();
-    assert_eq!(in_payouts, model.paid.len(), "{ctx}: a request paid twice");
-}
-
-/// The model's child: `block`'s mints, refunds, payout (decoded by the test) and burns.
-fn model_child(
-    parent: &Model,
-    tc: &TestChain,
-    parent_state: &PegOutState,
-    height: u64,
-    block: &alys_primitives::ConsensusBlock,
-    burns: &[(Burn, bool)],
-    ctx: &str,
-) -> Model {
-    let mut m = parent.clone();
-    for p in block.pegins.iter() {
-        m.utxos.insert(outpoint_of(p.txid, p.vout), p.sats);
-    }
-    for _ in 0..ledger_chain::refunds_of(block) {
-        let first = *m
-            .refunds
-            .keys()
-            .next()
-            .expect("a refund minted that is due");
-        m.refunds.remove(&first);
-    }
-    if let Some(bytes) = block.pegout_proposal.as_ref() {
-        let tx: Transaction = deserialize(&bytes[..]).unwrap();
-        let fed = tc.ledger.federation().script_pubkey().clone();
-        let mut inputs = 0u64;
-        for input in &tx.input {
-            inputs += m
-                .utxos
-                .remove(&input.previous_output)
-                .unwrap_or_else(|| panic!("{ctx}: payout spends a non-UTXO"));
-        }
-        let batch = payout_batch(parent_state);
-        // §12.2: outputs pay the requests (never more than requested) and the change goes
-        // back to the federation.
-        let mut outputs = 0u64;
-        for (i, out) in tx.output.iter().enumerate() {
-            outputs += out.value.to_sat();
-            match batch.get(i) {
-                Some(key) => {
-                    let req = parent_state.pending.get(key).unwrap();
-                    assert_eq!(out.script_pubkey, req.address.script_pubkey(), "{ctx}");
-                    assert!(out.value.to_sat() <= req.amount.0, "{ctx}");
-                    assert!(m.pending.remove(key).is_some(), "{ctx}: not pending");
-                    assert!(
-                        m.paid.insert(req.id).is_none(),
-                        "{ctx}: request {:?} paid twice on this chain",
-                        req.id
-                    );
-                }
-                None => {
-                    assert_eq!(i, batch.len(), "{ctx}: one change output at most");
-                    assert_eq!(out.script_pubkey, fed, "{ctx}: change elsewhere");
-                    m.utxos.insert(
-                        OutPoint::new(tx.compute_txid(), i as u32),
-                        out.value.to_sat(),
-                    );
-                }
-            }
-        }
-        assert!(outputs <= inputs, "{ctx}: outputs exceed inputs");
-        m.payouts += 1;
-    }
-    for (index, (burn, payable)) in burns.iter().enumerate() {
-        let key = (height, index as u64);
-        if *payable {
-            m.pending.insert(key, burn.sats);
-        } else {
-            m.refunds.insert(key, burn.sats);
-        }
-    }
-    m
-}
-
 /// A tree of a few hundred blocks with random deposits, burns and fee rates, built on the
 /// newest block or, now and then, on an older one (a sidechain reorg). Every block's content
 /// comes from `work()`, passes `expected_refunds`/`check_proposal` at its parent and is
@@ -773,34 +629,23 @@ fn random_forks_keep_the_peg_balanced_and_a_restart_rebuilds_the_same_state() {
     let mut rng = seeded_rng("pegout_ledger random forks");
     let dir = tempfile::tempdir().unwrap();
     let mut tc = TestChain::new(dir.path());
-    let regtest: Vec<String> = (1..=4)
-        .flat_map(|s| addresses(s, Network::Regtest))
-        .collect();
-    let mainnet: Vec<String> = addresses(5, Network::Bitcoin);
-    let mut models: HashMap<B256, Model> = HashMap::new();
-    models.insert(tc.genesis.root, Model::default());
-    let mut blocks: Vec<BlockInfo> = vec![tc.genesis.clone()];
-    let mut head = tc.genesis.clone();
+    let mut rc = RandomChain::new(&tc);
     let mut deposits = 0u64;
     let mut forks = 0;
-    let (mut payouts, mut refunded) = (0usize, 0usize);
     const BLOCKS: usize = 500;
     for n in 0..BLOCKS {
         let parent = if n > 10 && rng.gen_bool(0.08) {
             forks += 1;
-            let back = rng.gen_range(1..blocks.len().min(12));
-            blocks[blocks.len() - 1 - back].clone()
+            let back = rng.gen_range(1..rc.blocks.len().min(12));
+            rc.blocks[rc.blocks.len() - 1 - back].clone()
         } else {
-            head.clone()
+            rc.head.clone()
         };
-        if rng.gen_bool(0.1) {
-            tc.ledger.set_fee_rate(rng.gen_range(1..=150));
-        }
-        let mut content = Content::default();
+        let mut pegins = Vec::new();
         if rng.gen_bool(0.4) {
             for _ in 0..rng.gen_range(1..=4) {
                 deposits += 1;
-                content.pegins.push(pegin(
+                pegins.push(pegin(
                     txid_bytes(deposits),
                     rng.gen_range(0..3),
                     rng.gen_range(10_000..=2_000_000),
@@ -808,49 +653,12 @@ fn random_forks_keep_the_peg_balanced_and_a_restart_rebuilds_the_same_state() {
                 ));
             }
         }
-        let mut burns = Vec::new();
-        if rng.gen_bool(0.5) {
-            for _ in 0..rng.gen_range(1..=4) {
-                burns.push(random_burn(&mut rng, &regtest, &mainnet));
-            }
-        }
-        let plain: Vec<Burn> = burns.iter().map(|(b, _)| b.clone()).collect();
-        content.receipts = tc.burn_receipts(&plain);
+        let (content, burns) = rc.random_content(&mut tc, &mut rng, pegins);
         let ctx = format!("block {n} (height {}, {forks} forks)", parent.height + 1);
-        let block = tc.propose(&parent, &content);
-        payouts += usize::from(block.pegout_proposal.is_some());
-        refunded += ledger_chain::refunds_of(&block);
-        tc.validate(&parent, &block)
-            .unwrap_or_else(|e| panic!("{ctx}: proposer's block invalid: {e}"));
-        let parent_state = tc.ledger.state(&parent.root).unwrap();
-        let model = model_child(
-            &models[&parent.root],
-            &tc,
-            &parent_state,
-            parent.height + 1,
-            &block,
-            &burns,
-            &ctx,
-        );
-        let info = tc
-            .import(&parent, block, &content.receipts)
-            .unwrap_or_else(|e| panic!("{ctx}: import: {e}"));
-        let state = tc.ledger.state(&info.root).unwrap();
-        check_state(&state, &model, &ctx);
-        // Every payout of the chain passes check_proposal at its parent (cached state).
-        for p in state.payouts.values().filter(|p| p.height == info.height) {
-            let parent_info = &tc.infos[&parent.root];
-            assert_eq!(
-                tc.ledger
-                    .check_proposal(parent_info, Some(&serialize(&p.tx))),
-                Ok(()),
-                "{ctx}"
-            );
-        }
-        models.insert(info.root, model);
-        blocks.push(info.clone());
-        head = info;
+        let block = rc.propose(&mut tc, &parent, &content, &ctx);
+        rc.import(&mut tc, &parent, block, &content, &burns, &ctx);
     }
+    let (payouts, refunded) = (rc.payouts, rc.refunded);
     println!("{BLOCKS} blocks, {forks} forks, {payouts} payouts, {refunded} refunds minted");
     assert!(forks > 5, "the run built {forks} forks");
     assert!(
@@ -860,9 +668,9 @@ fn random_forks_keep_the_peg_balanced_and_a_restart_rebuilds_the_same_state() {
 
     // Drain: a large deposit and a few empty blocks pay every request and mint every refund.
     tc.ledger.set_fee_rate(1);
-    let mut tip = head.clone();
-    tip = tc.extend(
-        &tip,
+    let head = rc.head.clone();
+    let mut tip = tc.extend(
+        &head,
         &Content {
             pegins: vec![pegin(txid_bytes(u64::MAX), 0, 500_000_000, ALICE)],
             ..Default::default()
@@ -875,46 +683,16 @@ fn random_forks_keep_the_peg_balanced_and_a_restart_rebuilds_the_same_state() {
         }
         tip = tc.extend(&tip, &Content::default());
     }
-    let end = tc.ledger.state(&tip.root).unwrap();
-    assert!(
-        end.pending.is_empty(),
-        "requests left unpaid: {:?}",
-        end.pending.len()
-    );
-    assert!(end.refunds.is_empty());
-    assert!(end.balance_holds());
-    let s = end.totals;
-    assert_eq!(
-        s.burned,
-        s.proposed + s.refunded,
-        "every burn paid or refunded"
-    );
+    assert_settled(&tc.ledger.state(&tip.root).unwrap());
 
     // A restarted node: a fresh ledger over the same blocks and stored burns rebuilds every
     // state by walking back to genesis.
     let restarted = tc.restarted_ledger();
     let mut heads = vec![tip.clone(), head.clone()];
     for _ in 0..5 {
-        heads.push(blocks[rng.gen_range(1..blocks.len())].clone());
+        heads.push(rc.blocks[rng.gen_range(1..rc.blocks.len())].clone());
     }
-    for h in &heads {
-        let a = tc.ledger.state(&h.root).unwrap();
-        let b = restarted.state(&h.root).unwrap();
-        let ctx = format!("restart at height {}", h.height);
-        assert_eq!(a.height, b.height, "{ctx}");
-        assert_eq!(a.totals, b.totals, "{ctx}");
-        assert_eq!(a.utxos, b.utxos, "{ctx}");
-        assert_eq!(a.pending, b.pending, "{ctx}");
-        assert_eq!(a.refunds, b.refunds, "{ctx}");
-        assert_eq!(a.payouts, b.payouts, "{ctx}");
-        assert_eq!(a.requests, b.requests, "{ctx}");
-        assert_eq!(tc.ledger.work(h), restarted.work(h), "{ctx}");
-        assert_eq!(
-            tc.ledger.expected_refunds(h),
-            restarted.expected_refunds(h),
-            "{ctx}"
-        );
-    }
+    assert_same_states(&tc.ledger, &restarted, &heads);
     // A block the chain does not hold has no state.
     let unknown = B256::repeat_byte(0x42);
     assert_eq!(

@@ -153,6 +153,9 @@ pub const DEPOSITS_SEEN: &str = "alys_deposits_seen_total";
 pub const DEPOSITS_CONFIRMED: &str = "alys_deposits_confirmed_total";
 /// Deposits reorged out of Bitcoin after they were seen.
 pub const DEPOSITS_REORGED: &str = "alys_deposits_reorged_total";
+/// Deposits reorged out of Bitcoin after they had the required confirmations (a reorg deeper
+/// than `requiredBtcConfirmations`; their mint stands).
+pub const DEPOSITS_REVERTED: &str = "alys_deposits_reverted_total";
 /// Transactions paying the federation that are not valid deposits, by reason.
 pub const DEPOSITS_REJECTED: &str = "alys_deposits_rejected_total";
 /// The reasons of [`DEPOSITS_REJECTED`].
@@ -357,6 +360,11 @@ pub const METRICS: &[Metric] = &[
     counter(
         DEPOSITS_REORGED,
         "Deposits reorged out of Bitcoin after they were seen",
+        &[],
+    ),
+    counter(
+        DEPOSITS_REVERTED,
+        "Deposits reorged out of Bitcoin after they had the required confirmations",
         &[],
     ),
     counter(

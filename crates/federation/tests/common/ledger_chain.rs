@@ -2,7 +2,8 @@
 //! built by a proposer from [`PegOutLedger::work`], validated with
 //! [`PegOutLedger::expected_refunds`] and [`PegOutLedger::check_proposal`], and imported with
 //! [`PegOutLedger::imported`] (then stored in the [`LedgerChain`]), with receipts that carry the
-//! Bridge's `RequestPegOut` logs. Shared by `tests/pegout_ledger.rs` and `benches/ledger.rs`.
+//! Bridge's `RequestPegOut` logs; the same blocks are the peg-in verifier's [`PegInChain`].
+//! Shared by `tests/pegout_ledger.rs`, `tests/peg_reorgs.rs` and `benches/ledger.rs`.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::HashMap;
@@ -18,6 +19,7 @@ use alys_consensus::validate::block_withdrawals;
 use alys_consensus::BlockInfo;
 use alys_federation::bitcoin::key::{CompressedPublicKey, Secp256k1, UntweakedPublicKey};
 use alys_federation::bitcoin::{self, Network, PrivateKey};
+use alys_federation::pegin::{BlockPegIns, PegInChain};
 use alys_federation::pegout::{Ledger, LedgerChain};
 use alys_primitives::payload::Withdrawal;
 use alys_primitives::{
@@ -30,10 +32,12 @@ use ssz_types::{ListEncodedOption, VariableList};
 /// Wei per sat.
 pub const WEI_PER_SAT: u64 = 10_000_000_000;
 
-/// The stored blocks of the test chain (every block imported, on every fork).
+/// The stored blocks of the test chain (every block imported, on every fork) and its
+/// finalized block.
 #[derive(Default)]
 pub struct MemChain {
     blocks: RwLock<HashMap<B256, (u64, ConsensusBlock)>>,
+    finalized: RwLock<(B256, u64)>,
 }
 
 impl LedgerChain for MemChain {
@@ -47,7 +51,29 @@ impl LedgerChain for MemChain {
     }
 }
 
+/// The peg-in verifier's view of the same blocks.
+impl PegInChain for MemChain {
+    fn block(&self, root: &B256) -> Result<Option<BlockPegIns>, String> {
+        Ok(
+            LedgerChain::block(self, root)?.map(|(height, b)| BlockPegIns {
+                parent_root: b.parent_root,
+                height,
+                pegins: b.pegins.iter().cloned().collect(),
+            }),
+        )
+    }
+
+    fn finalized(&self) -> Result<(B256, u64), String> {
+        Ok(*self.finalized.read().map_err(|e| e.to_string())?)
+    }
+}
+
 impl MemChain {
+    /// Makes `root` at `height` the finalized block.
+    pub fn finalize(&self, root: B256, height: u64) {
+        *self.finalized.write().expect("chain lock") = (root, height);
+    }
+
     fn insert(&self, root: B256, height: u64, block: ConsensusBlock) {
         self.blocks
             .write()
@@ -193,13 +219,19 @@ impl TestChain {
     /// A chain of `ChainSpec::dev(3)` (2-of-3 federation, regtest) with only its genesis,
     /// keeping its store in `dir`.
     pub fn new(dir: &Path) -> Self {
-        let spec = ChainSpec::dev(3).expect("dev spec");
+        Self::with_spec(dir, ChainSpec::dev(3).expect("dev spec"))
+    }
+
+    /// A chain of `spec` with only its genesis (also its finalized block), keeping its store in
+    /// `dir`.
+    pub fn with_spec(dir: &Path, spec: ChainSpec) -> Self {
         let chain = Arc::new(MemChain::default());
         let store = Arc::new(Store::open(dir).expect("store"));
         let genesis_block = ConsensusBlock::new(B256::ZERO, 0, ExecutionPayload::default());
         let root = genesis_block.root();
         let genesis = info_of(root, 0, &genesis_block);
         chain.insert(root, 0, genesis_block);
+        chain.finalize(root, 0);
         let ledger = Ledger::new(&spec, chain.clone(), store.clone()).expect("ledger");
         let mut infos = HashMap::new();
         infos.insert(root, genesis.clone());
