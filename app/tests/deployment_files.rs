@@ -1,5 +1,6 @@
 //! The deployment files and the docs against the binaries: `docker-compose config` accepts
-//! `docker-compose.yml`; every `alys` / `alys-miner` command written in the compose file, the
+//! `docker-compose.yml`; its execution clients name each other by the enode URLs of their
+//! committed node keys; every `alys` / `alys-miner` command written in the compose file, the
 //! Dockerfile, `etc/`, `scripts/`, `README.md` and `docs/` names subcommands and flags the
 //! binaries' clap definitions accept; the example configs load.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
@@ -134,6 +135,138 @@ fn the_compose_file_runs_three_authorities_each_with_its_own_reth() {
     assert!(
         grafana.contains(&"./etc/grafana/dashboards".to_string()),
         "{grafana:?}"
+    );
+}
+
+/// A service's command as shell words: list items and multi-line scripts alike.
+fn command_words(service: &Yaml) -> Vec<String> {
+    strings(&service["command"])
+        .join(" ")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The value of `--flag=value` or `--flag value` in a command.
+fn flag_value<'a>(command: &'a [String], flag: &str) -> Option<&'a str> {
+    command.iter().enumerate().find_map(|(i, word)| {
+        if word == flag {
+            command.get(i + 1).map(String::as_str)
+        } else {
+            word.strip_prefix(flag)?.strip_prefix('=')
+        }
+    })
+}
+
+/// The checkout's file behind a path inside a service's container (its `./…` bind mounts).
+fn host_path(service: &Yaml, container_path: &str) -> PathBuf {
+    for volume in strings(&service["volumes"]) {
+        let mut parts = volume.split(':');
+        let (Some(source), Some(target)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let Some(rest) = container_path.strip_prefix(target) else {
+            continue;
+        };
+        if source.starts_with("./") && (rest.is_empty() || rest.starts_with('/')) {
+            return root().join(source).join(rest.trim_start_matches('/'));
+        }
+    }
+    panic!("{container_path} is not mounted from the checkout")
+}
+
+/// The devp2p node id of a secret key file: the secp256k1 public key, uncompressed, without
+/// its 0x04 prefix, in hex.
+fn enode_id(key_file: &Path) -> String {
+    let text = std::fs::read_to_string(key_file).unwrap();
+    // Reth parses the file as it is: 64 hex digits, no 0x, no newline.
+    assert!(
+        text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{}: not 64 hex digits",
+        key_file.display()
+    );
+    let key =
+        alloy::signers::k256::ecdsa::SigningKey::from_slice(&hex::decode(&text).unwrap()).unwrap();
+    let public = key.verifying_key().to_encoded_point(false);
+    hex::encode(&public.as_bytes()[1..])
+}
+
+#[test]
+fn the_execution_clients_peer_by_the_enode_urls_of_their_committed_keys() {
+    let doc = compose();
+    let service = |name: &str| &doc["services"][name];
+    // The enode URL of an EL: the id of the key file its command names, its fixed address on
+    // the compose network, its devp2p port.
+    let enode = |name: &str, key_flag: &str| -> String {
+        let command = command_words(service(name));
+        let key = flag_value(&command, key_flag).unwrap_or_else(|| panic!("{name}: no {key_flag}"));
+        let address = service(name)["networks"]["alys"]["ipv4_address"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no fixed address"));
+        let port = flag_value(&command, "--port").unwrap_or_else(|| panic!("{name}: no --port"));
+        format!(
+            "enode://{}@{address}:{port}",
+            enode_id(&host_path(service(name), key))
+        )
+    };
+    let reth: Vec<String> = (0..3)
+        .map(|i| enode(&format!("reth-{i}"), "--p2p-secret-key"))
+        .collect();
+    let geth = enode("geth-0", "--nodekey");
+    let mut ids: Vec<&str> = reth
+        .iter()
+        .chain([&geth])
+        .filter_map(|url| url.split('@').next())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "two ELs share a node key: {reth:?} {geth}");
+    let sorted = |mut urls: Vec<String>| {
+        urls.sort();
+        urls
+    };
+    // Each Reth: discovery off, exactly the other two as trusted peers.
+    for (i, own) in reth.iter().enumerate() {
+        let name = format!("reth-{i}");
+        let command = command_words(service(&name));
+        assert!(
+            command.contains(&"--disable-discovery".to_string()),
+            "{name}"
+        );
+        let peers = flag_value(&command, "--trusted-peers")
+            .unwrap_or_else(|| panic!("{name}: no --trusted-peers"))
+            .split(',')
+            .map(str::to_string)
+            .collect();
+        let others = reth.iter().filter(|url| *url != own).cloned().collect();
+        assert_eq!(sorted(peers), sorted(others), "{name}");
+    }
+    // Geth (profile `geth`, authority 0): discovery off, reth-1 and reth-2 as static peers of
+    // its config file, enough peer slots to dial them, the chain id as network id.
+    let command = command_words(service("geth-0"));
+    assert!(command.contains(&"--nodiscover".to_string()));
+    let config = host_path(service("geth-0"), flag_value(&command, "--config").unwrap());
+    let config: toml::Table = toml::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    let static_nodes: Vec<String> = config["Node"]["P2P"]["StaticNodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|url| url.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sorted(static_nodes.clone()), sorted(reth[1..].to_vec()));
+    // Geth dials at most a third of --maxpeers, static peers included.
+    let max_peers: usize = flag_value(&command, "--maxpeers").unwrap().parse().unwrap();
+    assert!(
+        max_peers >= 3 * static_nodes.len(),
+        "--maxpeers {max_peers}"
+    );
+    let spec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("etc/chain-3-authorities.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        flag_value(&command, "--networkid").unwrap(),
+        spec["chainId"].to_string()
     );
 }
 
