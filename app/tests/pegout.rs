@@ -2,8 +2,11 @@
 //! regtest Bitcoin: a deposit built by python-bitcoinlib funds the federation; `cast send`
 //! burns through the Bridge to a regtest bech32, bech32m and base58 address; the ledger puts
 //! the requests in a payout proposed by a block; the members sign it, it is broadcast and confirms
-//! on the devnet (`getpegoutstatus` walks requested → proposed → signed → broadcast → confirmed,
-//! the last showing who signed and when it was broadcast); the payout is checked with
+//! on the devnet, which mines only when the test says so. `getpegoutstatus` of each burn is
+//! polled every 20 ms from the burn on: the states it shows follow requested → proposed →
+//! signed → broadcast → confirmed, include requested, broadcast (the payout in the devnet's
+//! mempool, no block mined yet) and confirmed (in the block the test mined), and what each
+//! carries (payout, signers, broadcast time) agrees with that order. The payout is checked with
 //! `getrawtransaction`/`gettxout` and decoded by python-bitcoinlib;
 //! a burn to an address of another network is refunded to the sender to the wei.
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
@@ -25,10 +28,11 @@ const BASE58: &str = "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn";
 const MAINNET: &str = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq";
 const WEI_PER_SAT: u128 = 10_000_000_000;
 
-/// Burns `sats` to `address` from the first dev account; the transaction hash and receipt.
-fn burn(rpc: &str, address: &str, sats: u64) -> (String, Value) {
+/// Burns `sats` to `address` from the first dev account, without waiting for it to be mined:
+/// the transaction hash.
+fn burn(rpc: &str, address: &str, sats: u64) -> String {
     let value = (u128::from(sats) * WEI_PER_SAT).to_string();
-    let receipt = common::send_mined(
+    common::send_async(
         rpc,
         &[
             BRIDGE,
@@ -37,9 +41,124 @@ fn burn(rpc: &str, address: &str, sats: u64) -> (String, Value) {
             "--value",
             &value,
         ],
-    );
-    let hash = receipt["transactionHash"].as_str().unwrap().to_string();
-    (hash, receipt)
+    )
+}
+
+/// Mines `n` blocks on the devnet; the last one's hash.
+fn mine(dev: &Dev, n: u64) -> String {
+    let to = dev.btc("getnewaddress", json!([])).unwrap();
+    let hashes = dev.btc("generatetoaddress", json!([n, to])).unwrap();
+    hashes[hashes.as_array().unwrap().len() - 1]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The states `getpegoutstatus` walks a paid request through, in order.
+const WALK: [&str; 5] = ["requested", "proposed", "signed", "broadcast", "confirmed"];
+/// How often a [`Walk`] polls.
+const WALK_POLL: Duration = Duration::from_millis(20);
+
+/// `getpegoutstatus` of a burn's request, polled every [`WALK_POLL`] from a background thread
+/// until it shows `confirmed` (or 180 s passed): the first status seen in each state, in the
+/// order seen.
+struct Walk(std::thread::JoinHandle<Vec<Value>>);
+
+impl Walk {
+    fn watch(dev: &Dev, hash: &str) -> Self {
+        let rpc = common::JsonRpc::new(&dev.node_rpc, Some(("alys", "alys")));
+        let hash = hash.to_string();
+        Self(std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(180);
+            let mut seen: Vec<Value> = Vec::new();
+            while std::time::Instant::now() < deadline {
+                let status = rpc
+                    .call("getpegoutstatus", json!([hash]))
+                    .ok()
+                    .and_then(|s| s["requests"].get(0).cloned());
+                if let Some(s) = status {
+                    if seen.last().is_none_or(|l| l["state"] != s["state"]) {
+                        seen.push(s.clone());
+                    }
+                    if s["state"] == "confirmed" {
+                        break;
+                    }
+                }
+                std::thread::sleep(WALK_POLL);
+            }
+            seen
+        }))
+    }
+
+    /// The walk once it reached `confirmed`: checks the states seen are in order, include
+    /// requested, broadcast and confirmed, and agree with each other; the states seen.
+    fn check(self, hash: &str) -> Vec<String> {
+        let seen = self.0.join().unwrap();
+        let states: Vec<String> = seen
+            .iter()
+            .map(|s| s["state"].as_str().unwrap().to_string())
+            .collect();
+        let ranks: Vec<usize> = states
+            .iter()
+            .map(|s| {
+                WALK.iter()
+                    .position(|w| w == s)
+                    .unwrap_or_else(|| panic!("{hash}: state {s} in {seen:?}"))
+            })
+            .collect();
+        assert!(
+            ranks.windows(2).all(|w| w[0] < w[1]),
+            "{hash}: states out of order: {states:?}"
+        );
+        for state in ["requested", "broadcast", "confirmed"] {
+            assert!(
+                states.iter().any(|s| s == state),
+                "{hash}: {state} never seen: {seen:?}"
+            );
+        }
+        assert_eq!(states.last().unwrap(), "confirmed", "{seen:?}");
+        let last = seen.last().unwrap();
+        let requested_at = seen[0]["requestedAtHeight"].as_u64().unwrap();
+        let signers = |s: &Value| -> Vec<u64> {
+            s["signedBy"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m.as_u64().unwrap())
+                .collect()
+        };
+        for s in &seen[1..] {
+            // Proposed by a later block, in the payout it keeps from then on.
+            assert!(s["proposedIn"].is_string(), "{s}");
+            assert_ne!(s["proposedIn"], seen[0]["requestedIn"], "{s}");
+            assert_eq!(s["payoutTxid"], last["payoutTxid"], "{seen:?}");
+            assert_eq!(s["requestedAtHeight"], requested_at, "{s}");
+            match s["state"].as_str().unwrap() {
+                "proposed" => assert!(s.get("signedBy").is_none(), "{s}"),
+                "signed" => {
+                    assert!(!signers(s).is_empty(), "{s}");
+                    assert!(s["broadcastAt"].is_null(), "{s}");
+                }
+                // Broadcast once 2 of the 3 members signed; the first accepted broadcast's
+                // time stays.
+                _ => {
+                    assert!(signers(s).len() >= 2, "{s}");
+                    assert_eq!(s["broadcastAt"], last["broadcastAt"], "{seen:?}");
+                }
+            }
+        }
+        let signed: Vec<&Value> = seen
+            .iter()
+            .filter(|s| s.get("signedBy").is_some())
+            .collect();
+        assert!(
+            signed
+                .windows(2)
+                .all(|w| signers(w[0]).iter().all(|m| signers(w[1]).contains(m))),
+            "{hash}: signers lost: {seen:?}"
+        );
+        states
+    }
 }
 
 /// The payout `txid` on the devnet pays each of `requests` (address, sats burned) its amount
@@ -123,7 +242,7 @@ fn burns_are_proposed_in_payouts_and_bad_addresses_refunded() {
     let dir = tempfile::tempdir().unwrap();
     let dev = common::start_dev(
         &dir.path().join("node"),
-        &["--authorities", "3", "--btc-block-secs", "1", "--no-ui"],
+        &["--authorities", "3", "--btc-block-secs", "0", "--no-ui"],
     );
     let rpc = dev.eth_rpc.clone();
 
@@ -136,6 +255,8 @@ fn burns_are_proposed_in_payouts_and_bad_addresses_refunded() {
     let plan = json!([{"fed": [deposit_sats], "op_return": hex::encode(recipient)}]);
     let (_, txs) =
         build_deposits(&btc_url, &spk, &plan).unwrap_or_else(|e| panic!("{e}\n{}", dev.log_tail()));
+    // The confirmations a deposit needs on the dev chain.
+    mine(&dev, 2);
     common::wait_until(
         Duration::from_secs(120),
         "the deposit to be minted",
@@ -158,11 +279,15 @@ fn burns_are_proposed_in_payouts_and_bad_addresses_refunded() {
     assert_eq!(fed["utxoTotalSats"], deposit_sats, "{fed}");
     assert_eq!(fed["pendingPegOuts"], 0, "{fed}");
 
-    // Burns to the three address kinds: each requested, then proposed in a payout (the state
-    // may already be further on: signing and broadcast follow within the slot).
+    // Burns to the three address kinds, each watched from before it is mined: requested, then
+    // proposed in a payout (the state may already be further on: signing and broadcast follow
+    // within the slot).
     let mut hashes = Vec::new();
+    let mut walks = Vec::new();
     for (address, sats) in [(BECH32, 100_000u64), (BECH32M, 50_000), (BASE58, 30_000)] {
-        let (hash, receipt) = burn(&rpc, address, sats);
+        let hash = burn(&rpc, address, sats);
+        walks.push(Walk::watch(&dev, &hash));
+        let receipt = common::receipt(&rpc, &hash);
         assert_eq!(receipt["status"], "0x1", "{receipt}");
         hashes.push((hash, address, sats));
     }
@@ -182,17 +307,42 @@ fn burns_are_proposed_in_payouts_and_bad_addresses_refunded() {
         assert!(proposed["payoutTxid"].is_string(), "{proposed}");
     }
 
-    // Each payout is signed by at least 2 of the 3 members, broadcast, and confirmed on the
-    // devnet (whose mempool verified every input's script-path spend with libbitcoinconsensus).
+    // Each payout is signed by at least 2 of the 3 members and broadcast: in the devnet's
+    // mempool (which verified every input's script-path spend with libbitcoinconsensus), and
+    // shown as broadcast while no block is mined.
     let btc = common::JsonRpc::new(dev.bitcoin_rpc.as_deref().unwrap(), Some(("alys", "alys")));
-    let mut payouts: Vec<(String, Vec<(&str, u64)>)> = Vec::new();
-    for (hash, address, sats) in &hashes {
-        let confirmed = common::wait_until(
-            Duration::from_secs(90),
-            "the payout to confirm on Bitcoin",
-            || status(&dev, hash).filter(|s| s["state"] == "confirmed"),
+    for (hash, _, _) in &hashes {
+        let broadcast = common::wait_until(
+            Duration::from_secs(60),
+            "the payout to be broadcast",
+            || status(&dev, hash).filter(|s| s["state"] == "broadcast"),
             || format!("{:?}\n{}", status(&dev, hash), dev.log_tail()),
         );
+        let mempool = btc.call("getrawmempool", json!([])).unwrap();
+        assert!(
+            mempool
+                .as_array()
+                .unwrap()
+                .contains(&broadcast["payoutTxid"]),
+            "{broadcast} {mempool}"
+        );
+    }
+    // Then confirmed in the block mined now, tracked to the 2 confirmations the dev chain
+    // requires, and the walk of each request was in order.
+    let block = mine(&dev, 1);
+    mine(&dev, 1);
+    let mut payouts: Vec<(String, Vec<(&str, u64)>)> = Vec::new();
+    for ((hash, address, sats), walk) in hashes.iter().zip(walks) {
+        let confirmed = common::wait_until(
+            Duration::from_secs(30),
+            "the payout to confirm on Bitcoin",
+            || status(&dev, hash).filter(|s| s["confirmations"] == 2),
+            || format!("{:?}\n{}", status(&dev, hash), dev.log_tail()),
+        );
+        assert_eq!(confirmed["state"], "confirmed", "{confirmed}");
+        assert_eq!(confirmed["bitcoinBlock"], block, "{confirmed}");
+        let states = walk.check(hash);
+        eprintln!("getpegoutstatus {hash}: {states:?}");
         assert!(
             confirmed["signedBy"].as_array().unwrap().len() >= 2,
             "{confirmed}"
@@ -244,7 +394,8 @@ fn burns_are_proposed_in_payouts_and_bad_addresses_refunded() {
 
     // A burn to a mainnet address: refunded to the sender, to the wei.
     let before = common::wei_balance(&rpc, ADDR0);
-    let (hash, receipt) = burn(&rpc, MAINNET, 40_000);
+    let hash = burn(&rpc, MAINNET, 40_000);
+    let receipt = common::receipt(&rpc, &hash);
     assert_eq!(receipt["status"], "0x1", "{receipt}");
     let gas_used = u128::from_str_radix(
         receipt["gasUsed"]

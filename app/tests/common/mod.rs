@@ -205,6 +205,11 @@ pub(crate) fn impostor_creation_code(topic0: &str) -> String {
 /// Sends a transaction from the first dev account with a fixed gas limit (so cast does not
 /// refuse it at estimation) and returns its mined receipt.
 pub(crate) fn send_mined(rpc: &str, args: &[&str]) -> Value {
+    receipt(rpc, &send_async(rpc, args))
+}
+
+/// Sends a transaction as [`send_mined`] does, without waiting for it to be mined: its hash.
+pub(crate) fn send_async(rpc: &str, args: &[&str]) -> String {
     let mut all = vec![
         "send",
         "--private-key",
@@ -217,8 +222,12 @@ pub(crate) fn send_mined(rpc: &str, args: &[&str]) -> Value {
     ];
     // Last: `--create <code>` takes every argument after it.
     all.extend_from_slice(args);
-    let hash = cast(&all).unwrap();
-    let receipt = cast(&["receipt", &hash, "--json", "-r", rpc]).unwrap();
+    cast(&all).unwrap()
+}
+
+/// The receipt of transaction `hash`, once mined.
+pub(crate) fn receipt(rpc: &str, hash: &str) -> Value {
+    let receipt = cast(&["receipt", hash, "--json", "-r", rpc]).unwrap();
     serde_json::from_str(&receipt).unwrap()
 }
 

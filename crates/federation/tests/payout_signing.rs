@@ -32,6 +32,7 @@ use alys_test_utils::devnet::start_devnet;
 use async_trait::async_trait;
 use common::devnet::{client, federation, fund, mempool, mine, new_address};
 use common::signer;
+use common::signers::{Fixed, NoRpc};
 
 /// The devnet's Core RPC as the collector's Bitcoin node; with `lose_first`, the first
 /// broadcast is answered as accepted but never reaches the node (a mempool that dropped it).
@@ -99,15 +100,6 @@ fn payout(utxo: Utxo, to: &Address, amount: u64, fee: u64, change_to: ScriptBuf)
         requests: vec![request],
         block: B256::repeat_byte(0xbb),
         height: 7,
-    }
-}
-
-/// A source with a fixed list of payouts.
-struct Fixed(Mutex<Vec<ProposedPayout>>);
-
-impl PayoutSource for Fixed {
-    fn payouts(&self) -> Vec<ProposedPayout> {
-        self.0.lock().unwrap().clone()
     }
 }
 
@@ -258,28 +250,6 @@ async fn two_of_three_with_one_member_down_completes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_of_five_with_two_members_down_completes() {
     sign_broadcast_confirm(5, 3, &[1, 3, 4]).await;
-}
-
-/// An RPC that is never called (tests that never reach a broadcast).
-struct NoRpc;
-
-#[async_trait]
-impl PayoutRpc for NoRpc {
-    async fn send_raw_transaction(&self, _: &Transaction) -> Result<Txid, RpcFailure> {
-        Err(RpcFailure::new("sendrawtransaction", "no node"))
-    }
-    async fn get_raw_transaction(&self, _: &Txid) -> Result<Option<Transaction>, RpcFailure> {
-        Err(RpcFailure::new("getrawtransaction", "no node"))
-    }
-    async fn get_block_count(&self) -> Result<u64, RpcFailure> {
-        Err(RpcFailure::new("getblockcount", "no node"))
-    }
-    async fn get_block_hash(&self, _: u64) -> Result<BlockHash, RpcFailure> {
-        Err(RpcFailure::new("getblockhash", "no node"))
-    }
-    async fn get_block(&self, _: &BlockHash) -> Result<Block, RpcFailure> {
-        Err(RpcFailure::new("getblock", "no node"))
-    }
 }
 
 fn offline_utxo(sats: u64) -> Utxo {

@@ -18,6 +18,7 @@
 //! with peg-ins from the Bitcoin follower through Bitcoin reorgs.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
+mod common;
 #[path = "common/ledger_chain.rs"]
 mod ledger_chain;
 #[path = "common/peg_model.rs"]
@@ -28,11 +29,12 @@ use alys_consensus::validate::refunds_in_block;
 use alys_consensus::BlockInfo;
 use alys_federation::bitcoin::consensus::{deserialize, serialize};
 use alys_federation::bitcoin::hashes::Hash;
-use alys_federation::bitcoin::{self, Amount, Network, OutPoint, Transaction, TxOut, Txid};
+use alys_federation::bitcoin::{Amount, Network, OutPoint, Transaction, Txid};
 use alys_federation::pegout::{payout_batch, Ledger, RequestState};
 use alys_federation::{build_payout, PayoutRequest, RefundReason, Utxo};
 use alys_primitives::{Address, Sats, B256};
 use alys_test_utils::seed::seeded_rng;
+use common::bad_payouts::{change_elsewhere, fee_above_cap, foreign_input, unrequested_output};
 use ledger_chain::{addresses, pegin, receipt, request_log, Burn, Content, TestChain};
 use peg_model::{assert_same_states, assert_settled, RandomChain, MIN};
 use rand::Rng;
@@ -119,14 +121,6 @@ fn check(f: &Funded, parent: &BlockInfo, tx: &Transaction) -> Result<(), PegOutR
     f.tc.ledger.check_proposal(parent, Some(&serialize(tx)))
 }
 
-fn other_script() -> bitcoin::ScriptBuf {
-    addresses(9, Network::Regtest)[0]
-        .parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
-        .unwrap()
-        .assume_checked()
-        .script_pubkey()
-}
-
 #[test]
 fn the_proposers_payout_is_accepted_and_imported() {
     let mut f = funded();
@@ -181,14 +175,10 @@ fn the_proposers_payout_is_accepted_and_imported() {
 fn an_unrequested_extra_output_is_rejected() {
     let f = funded();
     // 1,000 sats taken from the change to a third party.
-    let mut tx = decode(&f.valid);
-    tx.output[2].value = Amount::from_sat(340_000 - 1_000);
-    tx.output.push(TxOut {
-        value: Amount::from_sat(1_000),
-        script_pubkey: other_script(),
-    });
+    let bad = unrequested_output(&decode(&f.valid), 2);
+    assert_eq!(bad.tx.output[2].value.to_sat(), 340_000 - 1_000);
     assert_eq!(
-        check(&f, &f.b2, &tx),
+        check(&f, &f.b2, &bad.tx),
         Err(PegOutRejection::UnrequestedOutput { index: 3 })
     );
 }
@@ -196,10 +186,9 @@ fn an_unrequested_extra_output_is_rejected() {
 #[test]
 fn change_sent_elsewhere_is_rejected() {
     let f = funded();
-    let mut tx = decode(&f.valid);
-    tx.output[2].script_pubkey = other_script();
+    let bad = change_elsewhere(&decode(&f.valid), 2);
     assert_eq!(
-        check(&f, &f.b2, &tx),
+        check(&f, &f.b2, &bad.tx),
         Err(PegOutRejection::ChangeElsewhere { index: 2 })
     );
 }
@@ -228,15 +217,9 @@ fn a_fee_above_the_cap_is_rejected() {
     );
     let requests = batch(&f.tc.ledger, &f.b2);
     let state = f.tc.ledger.state(&f.b2.root).unwrap();
-    let p = build_payout(
-        f.tc.ledger.federation(),
-        &state.utxo_list(),
-        &requests,
-        cap + 1,
-    )
-    .unwrap();
+    let bad = fee_above_cap(f.tc.ledger.federation(), &state.utxo_list(), &requests, cap);
     assert_eq!(
-        check(&f, &f.b2, &p.tx),
+        check(&f, &f.b2, &bad.tx),
         Err(PegOutRejection::FeeAboveCap { rate: cap + 1, cap })
     );
     // And a payout that pays no fee at all is below the floor.
@@ -250,11 +233,10 @@ fn a_fee_above_the_cap_is_rejected() {
 #[test]
 fn an_input_that_is_not_a_federation_utxo_is_rejected() {
     let f = funded();
-    let mut tx = decode(&f.valid);
     let foreign = outpoint_of(txid_bytes(99), 0);
-    tx.input[0].previous_output = foreign;
+    let bad = foreign_input(&decode(&f.valid), foreign);
     assert_eq!(
-        check(&f, &f.b2, &tx),
+        check(&f, &f.b2, &bad.tx),
         Err(PegOutRejection::UnknownInput(foreign.to_string()))
     );
     // A deposit not minted yet on this chain is not a UTXO either: block 1's UTXOs on

@@ -112,3 +112,15 @@ impl TestEl {
         }
     }
 }
+
+/// Adds `tx` to `el`'s pool, checked against the state of its head: its hash.
+pub fn submit(el: &EmbeddedEl, tx: alloy::consensus::TxEnvelope) -> alloy::primitives::B256 {
+    let chain = el.chain().lock();
+    let view = chain.state_at(chain.head().1).expect("head state");
+    let hash = chain
+        .pool()
+        .lock()
+        .add(tx, &view)
+        .expect("the pool accepts it");
+    hash
+}

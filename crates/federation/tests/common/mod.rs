@@ -4,8 +4,10 @@
 use alys_federation::bitcoin::key::XOnlyPublicKey;
 use alys_federation::SchnorrSigner;
 
+pub(crate) mod bad_payouts;
 pub(crate) mod devnet;
 pub(crate) mod payout;
+pub(crate) mod signers;
 
 /// Deterministic test signer number `i` (secret key = sha-free pattern `[i+1; 32]`).
 pub(crate) fn signer(i: u8) -> SchnorrSigner {
