@@ -366,17 +366,9 @@ fn burns_are_proposed_in_payouts_and_bad_addresses_refunded() {
     }
     // What an operator's dashboard shows: payouts signed, broadcast and confirmed, and the peg
     // balance invariant holding on the ledger.
-    let metrics = reqwest::blocking::get(dev.metrics.as_deref().unwrap())
-        .unwrap()
-        .text()
-        .unwrap();
-    let sample = |name: &str| -> f64 {
-        metrics
-            .lines()
-            .filter(|l| l.starts_with(name))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    };
+    let scrape = common::Scrape::of(dev.metrics.as_deref().unwrap());
+    let sample = |name: &str| scrape.sample(name);
+    let metrics = &scrape.0;
     assert_eq!(sample("alys_peg_balance_ok"), 1.0, "{metrics}");
     assert!(
         sample("alys_pegout_payouts_signed_total") >= 1.0,

@@ -238,17 +238,9 @@ fn a_federation_output_spent_outside_the_peg_does_not_stop_later_payouts() {
         "{summary}"
     );
 
-    let metrics = reqwest::blocking::get(dev.metrics.as_deref().unwrap())
-        .unwrap()
-        .text()
-        .unwrap();
-    let sample = |name: &str| -> f64 {
-        metrics
-            .lines()
-            .filter(|l| l.starts_with(name))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    };
+    let scrape = common::Scrape::of(dev.metrics.as_deref().unwrap());
+    let sample = |name: &str| scrape.sample(name);
+    let metrics = &scrape.0;
     assert_eq!(sample("alys_peg_balance_ok"), 1.0, "{metrics}");
     assert_eq!(
         sample("alys_pegout_spent_elsewhere_total"),

@@ -274,3 +274,26 @@ pub(crate) fn payout_output(btc: &JsonRpc, txid: &str, address: &str) -> (usize,
     assert_eq!(sats(&utxo["value"]), sats(&out["value"]), "{utxo}");
     (n, sats(&out["value"]))
 }
+
+/// One scrape of a metrics endpoint.
+pub(crate) struct Scrape(pub(crate) String);
+
+impl Scrape {
+    /// Scrapes `url`.
+    pub(crate) fn of(url: &str) -> Self {
+        Self(
+            reqwest::blocking::get(url)
+                .and_then(|r| r.text())
+                .unwrap_or_else(|e| panic!("scraping {url}: {e}")),
+        )
+    }
+
+    /// The sum of the samples of the series whose line starts with `name` (every label set).
+    pub(crate) fn sample(&self, name: &str) -> f64 {
+        self.0
+            .lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+}

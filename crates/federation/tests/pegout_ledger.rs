@@ -35,7 +35,9 @@ use alys_federation::{build_payout, PayoutRequest, RefundReason, Utxo};
 use alys_primitives::{Address, Sats, B256};
 use alys_test_utils::seed::seeded_rng;
 use common::bad_payouts::{change_elsewhere, fee_above_cap, foreign_input, unrequested_output};
-use ledger_chain::{addresses, pegin, receipt, request_log, Burn, Content, TestChain};
+use ledger_chain::{
+    addresses, pegin, receipt, request_log, three_deposits, Burn, Content, TestChain,
+};
 use peg_model::{assert_same_states, assert_settled, RandomChain, MIN};
 use rand::Rng;
 
@@ -78,17 +80,7 @@ fn funded() -> Funded {
     let dir = tempfile::tempdir().unwrap();
     let mut tc = TestChain::new(dir.path());
     let g = tc.genesis.clone();
-    let b1 = tc.extend(
-        &g,
-        &Content {
-            pegins: vec![
-                pegin(txid_bytes(1), 0, 500_000, ALICE),
-                pegin(txid_bytes(2), 1, 300_000, ALICE),
-                pegin(txid_bytes(3), 0, 200_000, BOB),
-            ],
-            ..Default::default()
-        },
-    );
+    let b1 = tc.extend(&g, &three_deposits(txid_bytes, ALICE, BOB));
     let regtest_a = &addresses(2, Network::Regtest)[0];
     let regtest_b = &addresses(3, Network::Regtest)[1];
     let receipts = tc.burn_receipts(&[

@@ -25,9 +25,9 @@ use alys_consensus::BlockInfo;
 use alys_federation::bitcoin::consensus::deserialize;
 use alys_federation::bitcoin::hashes::Hash;
 use alys_federation::bitcoin::{BlockHash, Network, OutPoint, Transaction, Txid};
-use alys_federation::pegout::{RequestState, SeenSpend, SpendVerdict, SpendView};
+use alys_federation::pegout::{PegOutState, RequestState, SeenSpend, SpendVerdict, SpendView};
 use alys_primitives::{Address, FederationSpend, B256};
-use ledger_chain::{addresses, pegin, Burn, Content, TestChain};
+use ledger_chain::{addresses, three_deposits, Burn, Content, TestChain};
 
 const ALICE: Address = Address::repeat_byte(0xa1);
 const BOB: Address = Address::repeat_byte(0xb0);
@@ -117,21 +117,28 @@ struct Chained {
     _dir: tempfile::TempDir,
 }
 
+impl Chained {
+    /// Block 5 on block 4, declaring `spent` spent by a foreign transaction; its state.
+    fn declare_on_b4(&mut self, spent: OutPoint) -> (BlockInfo, Arc<PegOutState>) {
+        let foreign = declared(spent, txid_bytes(99), txid_bytes(98));
+        let b4 = self.b4.clone();
+        let b5 = self.tc.extend(
+            &b4,
+            &Content {
+                spends: Some(vec![foreign]),
+                ..Default::default()
+            },
+        );
+        let state = self.tc.ledger.state(&b5.root).unwrap();
+        (b5, state)
+    }
+}
+
 fn chained() -> Chained {
     let dir = tempfile::tempdir().unwrap();
     let mut tc = TestChain::new(dir.path());
     let g = tc.genesis.clone();
-    let b1 = tc.extend(
-        &g,
-        &Content {
-            pegins: vec![
-                pegin(txid_bytes(1), 0, 500_000, ALICE),
-                pegin(txid_bytes(2), 1, 300_000, ALICE),
-                pegin(txid_bytes(3), 0, 200_000, BOB),
-            ],
-            ..Default::default()
-        },
-    );
+    let b1 = tc.extend(&g, &three_deposits(txid_bytes, ALICE, BOB));
     let to = addresses(2, Network::Regtest);
     let receipts = tc.burn_receipts(&[
         Burn::new(ALICE, &to[0], 100_000),
@@ -177,17 +184,8 @@ fn chained() -> Chained {
 #[test]
 fn a_spend_elsewhere_voids_the_payouts_built_on_it_and_the_requests_are_paid_again() {
     let mut c = chained();
-    let foreign = declared(outpoint(txid_bytes(1), 0), txid_bytes(99), txid_bytes(98));
-    let b4 = c.b4.clone();
     // No Bitcoin view: the threshold approvals are trusted for the spend (structure checked).
-    let b5 = c.tc.extend(
-        &b4,
-        &Content {
-            spends: Some(vec![foreign]),
-            ..Default::default()
-        },
-    );
-    let s5 = c.tc.ledger.state(&b5.root).unwrap();
+    let (b5, s5) = c.declare_on_b4(outpoint(txid_bytes(1), 0));
     let (t1, t2) = (c.p1.compute_txid(), c.p2.compute_txid());
     assert_eq!(s5.payouts[&t1].voided, Some(b5.root));
     assert_eq!(
@@ -251,16 +249,7 @@ fn a_spend_elsewhere_voids_the_payouts_built_on_it_and_the_requests_are_paid_aga
 fn a_spend_of_an_unspent_output_drops_it_and_no_payout_is_void() {
     let mut c = chained();
     // The 200k deposit is in no payout.
-    let foreign = declared(outpoint(txid_bytes(3), 0), txid_bytes(99), txid_bytes(98));
-    let b4 = c.b4.clone();
-    let b5 = c.tc.extend(
-        &b4,
-        &Content {
-            spends: Some(vec![foreign]),
-            ..Default::default()
-        },
-    );
-    let s5 = c.tc.ledger.state(&b5.root).unwrap();
+    let (_, s5) = c.declare_on_b4(outpoint(txid_bytes(3), 0));
     assert!(s5.payouts.values().all(|p| p.voided.is_none()));
     assert!(!s5.utxos.contains_key(&outpoint(txid_bytes(3), 0)));
     assert_eq!(s5.totals.spent_elsewhere, 200_000);

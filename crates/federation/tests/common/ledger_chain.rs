@@ -182,6 +182,19 @@ pub fn pegin(txid: B256, vout: u32, sats: u64, to: Address) -> PegIn {
     }
 }
 
+/// The deposits of the funded test chains: 500k sats at `txid(1):0` and 300k at `txid(2):1`
+/// minted to `a`, 200k at `txid(3):0` minted to `b`.
+pub fn three_deposits(txid: impl Fn(u64) -> B256, a: Address, b: Address) -> Content {
+    Content {
+        pegins: vec![
+            pegin(txid(1), 0, 500_000, a),
+            pegin(txid(2), 1, 300_000, a),
+            pegin(txid(3), 0, 200_000, b),
+        ],
+        ..Default::default()
+    }
+}
+
 /// The test chain: a ledger over a [`MemChain`] and a temporary store.
 pub struct TestChain {
     /// The chain spec.
