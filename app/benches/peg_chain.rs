@@ -67,8 +67,7 @@ use alys_test_utils::blocks::{produce, sign_block};
 use alys_test_utils::el::{el_config, Engine, TestEl};
 use alys_test_utils::federation::manual_clock;
 use alys_test_utils::tx::signed_call;
-use common::percentile;
-use serde_json::{json, Value};
+use common::{percentile, runtime, send_raw_batch, unmined_dev_spec};
 
 alloy::sol! {
     function requestPegOut(bytes btcAddress) external payable;
@@ -242,9 +241,9 @@ impl Setup {
     }
 
     /// Sends `count` `requestPegOut` calls of 20,000..60,000 sats to the proposer's pool.
-    async fn send_burns(&mut self, http: &reqwest::Client, chain_id: u64, count: u64) {
-        let batch: Vec<Value> = (0..count)
-            .map(|i| {
+    fn send_burns(&mut self, http: &reqwest::blocking::Client, chain_id: u64, count: u64) {
+        let raws: Vec<String> = (0..count)
+            .map(|_| {
                 let n = self.nonce;
                 self.nonce += 1;
                 let sats = 20_000 + (n * 3_331) % 40_000;
@@ -252,7 +251,7 @@ impl Setup {
                     btcAddress: Bytes::from(burn_address(n).into_bytes()),
                 }
                 .abi_encode();
-                let (raw, _) = signed_call(
+                signed_call(
                     chain_id,
                     &DEV_ACCOUNTS[1].1,
                     n,
@@ -260,22 +259,11 @@ impl Setup {
                     U256::from(sats * WEI_PER_SAT),
                     input.into(),
                     BURN_GAS,
-                );
-                json!({"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw]})
+                )
+                .0
             })
             .collect();
-        let answers: Vec<Value> = http
-            .post(&self.eth)
-            .json(&batch)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        for a in &answers {
-            assert!(a.get("error").is_none(), "burn refused: {a}");
-        }
+        tokio::task::block_in_place(|| send_raw_batch(http, &self.eth, &raws));
     }
 
     /// The block of the next slot: produced by A, imported by B, then by A. Returns the block
@@ -326,10 +314,15 @@ impl Setup {
     }
 
     /// One slot of the measured workload; its timings are kept if `measured`.
-    async fn workload_slot(&mut self, http: &reqwest::Client, chain_id: u64, measured: bool) {
+    async fn workload_slot(
+        &mut self,
+        http: &reqwest::blocking::Client,
+        chain_id: u64,
+        measured: bool,
+    ) {
         self.confirm_deposits(DEPOSITS_PER_SLOT);
         let had_pending = self.nonce > 0;
-        self.send_burns(http, chain_id, BURNS_PER_SLOT).await;
+        self.send_burns(http, chain_id, BURNS_PER_SLOT);
         let (block, produced, imported) = self.slot().await;
         assert_eq!(
             block.pegins.len() as u64,
@@ -396,16 +389,9 @@ fn main() {
     let blocks = env_u64("ALYS_BENCH_BLOCKS", 3_600);
     let deposits = env_u64("ALYS_BENCH_DEPOSITS", 10_000);
     let slots = env_u64("ALYS_BENCH_SLOTS", 200);
-    let mut spec = ChainSpec::dev(AUTHORITIES).unwrap();
-    spec.slot_duration_ms = SLOT_MS;
-    spec.pow = None;
-    spec.validate().unwrap();
-    let spec = Arc::new(spec);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let spec = unmined_dev_spec(AUTHORITIES, SLOT_MS);
+    let rt = runtime();
+    let http = reqwest::blocking::Client::new();
     println!(
         "peg_chain: full = {blocks} blocks minting {deposits} deposits, empty = {EMPTY_BLOCKS} \
          blocks minting {EMPTY_DEPOSITS}; {slots} measured slots each ({DEPOSITS_PER_SLOT} \
@@ -415,7 +401,6 @@ fn main() {
     // Every slot lies in the past of the wall clock.
     let first_slot = now_ms() / SLOT_MS - blocks - WARMUP - slots - 10;
     rt.block_on(async {
-        let http = reqwest::Client::new();
         let mut full = Setup::start("full", &spec, first_slot).await;
         let mut empty = Setup::start("empty", &spec, first_slot).await;
         full.build(blocks, deposits).await;
