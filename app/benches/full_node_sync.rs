@@ -19,6 +19,8 @@
 //! `cargo bench -p alys --bench full_node_sync`.
 #![allow(clippy::unwrap_used)] // bench code: a failed unwrap is a failed run
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +37,7 @@ use alys_test_utils::cluster::Cluster;
 use alys_test_utils::el::{el_config, TestEl};
 use alys_test_utils::federation::{manual_clock, open_chain, run_federation, start_node, TestNode};
 use alys_test_utils::tx::signed_transfer;
+use common::{runtime, send_raw_batch, unmined_dev_spec};
 use serde_json::{json, Value};
 
 const AUTHORITIES: usize = 3;
@@ -64,20 +67,6 @@ async fn start_authority(
         chain,
     };
     (node, url)
-}
-
-/// Sends `raws` to `url` as one JSON-RPC batch of `eth_sendRawTransaction`; every call must
-/// succeed.
-fn send_batch(http: &reqwest::blocking::Client, url: &str, raws: &[String]) {
-    let batch: Vec<Value> = raws
-        .iter()
-        .enumerate()
-        .map(|(i, raw)| json!({"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw]}))
-        .collect();
-    let answers: Vec<Value> = http.post(url).json(&batch).send().unwrap().json().unwrap();
-    for a in &answers {
-        assert!(a.get("error").is_none(), "transaction refused: {a}");
-    }
 }
 
 /// What the build produced.
@@ -132,7 +121,7 @@ fn build(
             })
             .collect();
         if !raws.is_empty() {
-            send_batch(&http, &urls[proposer_index(slot, AUTHORITIES)], &raws);
+            send_raw_batch(&http, &urls[proposer_index(slot, AUTHORITIES)], &raws);
             txs += raws.len() as u64;
         }
         time.set_ms(slot * SLOT_MS);
@@ -236,16 +225,8 @@ fn main() {
     let per_block = env_u64("ALYS_BENCH_TXS_PER_BLOCK", 20);
     let alys = Path::new(env!("CARGO_BIN_EXE_alys"));
     let dir = tempfile::tempdir().unwrap();
-    let mut spec = ChainSpec::dev(AUTHORITIES).unwrap();
-    spec.slot_duration_ms = SLOT_MS;
-    spec.pow = None;
-    spec.validate().unwrap();
-    let spec = Arc::new(spec);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let spec = unmined_dev_spec(AUTHORITIES, SLOT_MS);
+    let rt = runtime();
 
     let authority_dirs: Vec<_> = (0..AUTHORITIES)
         .map(|i| dir.path().join(format!("authority-{i}")))

@@ -1,8 +1,11 @@
-//! What the peg benches share: `alys dev` with the bench mining Bitcoin, its three JSON-RPC
-//! endpoints, wallet-built deposits, and percentiles.
+//! What the app's benches share: `alys dev` with the bench mining Bitcoin, its three JSON-RPC
+//! endpoints, wallet-built deposits, percentiles; and, for the benches that run nodes in
+//! process, the dev spec without merged mining, their runtime and batches of raw transactions.
 #![allow(dead_code)] // each bench uses part of it
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
+
+use alys_primitives::ChainSpec;
 
 use alys_test_utils::json_rpc::JsonRpc;
 use alys_test_utils::nodes::{DevProcess, DEV_RPC_AUTH};
@@ -149,4 +152,37 @@ pub(crate) fn p50_p90_max(mut values: Vec<f64>) -> (f64, f64, f64) {
         percentile(&values, 90.0),
         values[values.len() - 1],
     )
+}
+
+/// The dev spec with `authorities` authorities, slots of `slot_ms` and merged mining off (no
+/// miner runs: nothing halts or finalizes).
+pub(crate) fn unmined_dev_spec(authorities: usize, slot_ms: u64) -> Arc<ChainSpec> {
+    let mut spec = ChainSpec::dev(authorities).unwrap();
+    spec.slot_duration_ms = slot_ms;
+    spec.pow = None;
+    spec.validate().unwrap();
+    Arc::new(spec)
+}
+
+/// The runtime of the benches that run nodes in process: two workers, as the machine's cores.
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Sends `raws` to `url` as one JSON-RPC batch of `eth_sendRawTransaction`; every call must
+/// succeed.
+pub(crate) fn send_raw_batch(http: &reqwest::blocking::Client, url: &str, raws: &[String]) {
+    let batch: Vec<Value> = raws
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| json!({"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw]}))
+        .collect();
+    let answers: Vec<Value> = http.post(url).json(&batch).send().unwrap().json().unwrap();
+    for a in &answers {
+        assert!(a.get("error").is_none(), "transaction refused: {a}");
+    }
 }

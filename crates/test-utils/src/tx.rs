@@ -43,9 +43,22 @@ pub fn signed_transfer(
     to: Address,
     value: U256,
 ) -> (String, String) {
-    let env = signed_call(chain_id, key, nonce, to, value, Bytes::new(), 21_000);
+    raw_and_hash(&signed_call(
+        chain_id,
+        key,
+        nonce,
+        to,
+        value,
+        Bytes::new(),
+        21_000,
+    ))
+}
+
+/// The raw bytes and the hash of `tx`, both `0x` hex (what `eth_sendRawTransaction` takes and
+/// returns).
+pub fn raw_and_hash(tx: &TxEnvelope) -> (String, String) {
     (
-        format!("0x{}", alloy::hex::encode(env.encoded_2718())),
-        format!("{:#x}", env.tx_hash()),
+        format!("0x{}", alloy::hex::encode(tx.encoded_2718())),
+        format!("{:#x}", tx.tx_hash()),
     )
 }
