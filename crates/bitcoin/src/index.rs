@@ -7,7 +7,7 @@
 //! `minPegInSats` each) are kept only up to [`MAX_REJECTED_RECORDS`]: beyond it the oldest
 //! (lowest Bitcoin block) is evicted from memory and the store.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use alys_primitives::{Address, Sats, B256};
@@ -86,6 +86,9 @@ pub struct PegInStatus {
     pub confirmations: u64,
 }
 
+/// Most confirmations remembered for [`DepositIndex::confirmed_since`] (the oldest go first).
+pub const MAX_CONFIRMATION_LOG: usize = 65_536;
+
 /// Most records of transactions that are not valid deposits kept (the oldest go first).
 pub const MAX_REJECTED_RECORDS: usize = 10_000;
 
@@ -104,7 +107,18 @@ struct Inner {
     map: HashMap<Txid, PegInRecord>,
     /// The rejection records, oldest first.
     rejections: BTreeSet<(u64, Txid)>,
+    /// Every time a record became confirmed, in order: (sequence number, txid). A reader keeps
+    /// the sequence number it has read up to ([`DepositIndex::confirmed_since`]).
+    confirmations: BTreeMap<u64, Txid>,
+    next_confirmation: u64,
     tip: Option<BlockRef>,
+}
+
+/// Where a confirmed record sorts: its Bitcoin height, then its txid.
+pub type ConfirmedKey = (u64, Txid);
+
+fn confirmed_key(r: &PegInRecord) -> Option<ConfirmedKey> {
+    (r.state == PegInState::Confirmed).then(|| (r.block.map_or(0, |b| b.height), r.txid))
 }
 
 /// Shared handle on the status index (cheap to clone; the follower writes, RPC reads).
@@ -141,6 +155,7 @@ impl DepositIndex {
                 map,
                 rejections,
                 tip,
+                ..Inner::default()
             })),
         })
     }
@@ -202,6 +217,45 @@ impl DepositIndex {
             .collect();
         v.sort_by_key(|r| (r.block.map(|b| b.height), r.txid));
         v
+    }
+
+    /// The keys of every confirmed record (one pass over the index, nothing cloned but the
+    /// keys), and the sequence number to read new confirmations from.
+    pub fn confirmed_keys(&self) -> (Vec<ConfirmedKey>, u64) {
+        let inner = self.inner.read();
+        let keys = inner.map.values().filter_map(confirmed_key).collect();
+        (keys, inner.next_confirmation)
+    }
+
+    /// The keys of the records confirmed from sequence number `since` on that are still
+    /// confirmed, and the sequence number to read from next; `None` when confirmations since
+    /// then were forgotten (more than [`MAX_CONFIRMATION_LOG`]): read [`Self::confirmed_keys`].
+    pub fn confirmed_since(&self, since: u64) -> Option<(Vec<ConfirmedKey>, u64)> {
+        let inner = self.inner.read();
+        let oldest = inner
+            .confirmations
+            .first_key_value()
+            .map_or(inner.next_confirmation, |(seq, _)| *seq);
+        if since < oldest {
+            return None;
+        }
+        let keys = inner
+            .confirmations
+            .range(since..)
+            .filter_map(|(_, txid)| inner.map.get(txid).and_then(confirmed_key))
+            .collect();
+        Some((keys, inner.next_confirmation))
+    }
+
+    /// The record of `txid` if it is confirmed and sorts at `key` (a key read earlier may be
+    /// stale: reorged out, or confirmed again in another block).
+    pub fn confirmed_at(&self, key: &ConfirmedKey) -> Option<PegInRecord> {
+        let inner = self.inner.read();
+        inner
+            .map
+            .get(&key.1)
+            .filter(|r| confirmed_key(r).as_ref() == Some(key))
+            .cloned()
     }
 
     /// Records (or clears, on a sidechain reorg) the sidechain block that minted `txid`.
@@ -319,6 +373,15 @@ impl DepositIndex {
     pub fn commit(&self, staged: Staged, tip: Option<BlockRef>) {
         let mut inner = self.inner.write();
         for r in staged.records {
+            let was = inner.map.get(&r.txid).and_then(confirmed_key);
+            if let Some(key) = confirmed_key(&r).filter(|k| was.as_ref() != Some(k)) {
+                let seq = inner.next_confirmation;
+                inner.confirmations.insert(seq, key.1);
+                inner.next_confirmation = seq + 1;
+                while inner.confirmations.len() > MAX_CONFIRMATION_LOG {
+                    inner.confirmations.pop_first();
+                }
+            }
             if let Some(old) = inner.map.insert(r.txid, r.clone()) {
                 if is_rejection(&old) {
                     inner.rejections.remove(&age(&old));
@@ -366,6 +429,58 @@ mod tests {
         let staged = index.stage(events, &mut batch);
         store.write(batch, Durability::Synced).expect("write");
         index.commit(staged, None);
+    }
+
+    #[test]
+    fn confirmations_are_read_incrementally_and_stale_keys_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(Store::open(dir.path()).expect("store"));
+        let index = DepositIndex::open(store.clone(), None).expect("index");
+        let deposit = |n: u64, height: u64| FoundDeposit {
+            txid: txid(n),
+            vouts: vec![0],
+            values: vec![Sats(100_000)],
+            sats: Sats(100_000),
+            recipient: Address::repeat_byte(1),
+            block: block(height),
+        };
+        apply(
+            &index,
+            &store,
+            &[
+                FollowerEvent::Deposit(deposit(1, 5)),
+                FollowerEvent::DepositSeen(deposit(2, 6)),
+            ],
+        );
+        let (all, next) = index.confirmed_keys();
+        assert_eq!(all, vec![(5, txid(1))]);
+        assert_eq!(index.confirmed_since(next), Some((vec![], next)));
+        // A new confirmation; the first deposit reorged out, then confirmed in another block.
+        apply(&index, &store, &[FollowerEvent::Deposit(deposit(2, 6))]);
+        apply(&index, &store, &[FollowerEvent::Reverted(deposit(1, 5))]);
+        assert_eq!(index.confirmed_at(&(5, txid(1))), None);
+        apply(&index, &store, &[FollowerEvent::Deposit(deposit(1, 7))]);
+        let (new, after) = index.confirmed_since(next).expect("remembered");
+        assert_eq!(new, vec![(6, txid(2)), (7, txid(1))]);
+        assert_eq!(after, next + 2);
+        assert_eq!(index.confirmed_at(&(5, txid(1))), None, "stale key");
+        assert_eq!(
+            index.confirmed_at(&(7, txid(1))).map(|r| r.txid),
+            Some(txid(1))
+        );
+        // Past the log's bound, an old reader is told to read everything again.
+        for chunk in (0..MAX_CONFIRMATION_LOG as u64)
+            .collect::<Vec<_>>()
+            .chunks(4096)
+        {
+            let events: Vec<_> = chunk
+                .iter()
+                .map(|n| FollowerEvent::Deposit(deposit(1_000 + n, 8)))
+                .collect();
+            apply(&index, &store, &events);
+        }
+        assert_eq!(index.confirmed_since(next), None);
+        assert_eq!(index.confirmed_keys().0.len(), MAX_CONFIRMATION_LOG + 2);
     }
 
     #[test]

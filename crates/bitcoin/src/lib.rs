@@ -31,7 +31,7 @@ pub use follower::{
     Follower, FollowerConfig, FollowerError, Step, DEFAULT_POLL_INTERVAL,
     DEFAULT_REQUIRED_CONFIRMATIONS, DEFAULT_WINDOW, FOLLOWER,
 };
-pub use index::{DepositIndex, PegInRecord, PegInState, PegInStatus, PEGIN_STATUS};
+pub use index::{ConfirmedKey, DepositIndex, PegInRecord, PegInState, PegInStatus, PEGIN_STATUS};
 pub use rpc::{BitcoinRpc, BlockchainInfo, FeeEstimate, HeaderInfo, MempoolAcceptResult, RpcError};
 pub use scan::{paid_to, scan_block, DepositOutput, DepositScanner, ScanItem, ScannedDeposit};
 pub use state::{

@@ -622,6 +622,18 @@ async fn bitcoin_and_sidechain_reorgs_keep_the_peg_balanced_and_mint_each_deposi
                     side.verifier.minted_in(&side.rc.head.root, &s.txid)
                 );
                 side.reverted.insert(s.txid);
+                // The reorg may take out other deposits minted in or after the invalidated
+                // blocks: those sent at or after `at` are not final in the new chain's first
+                // blocks and leave the mempool for good, like the one picked.
+                let head = side.rc.head.root;
+                for other in &btc.sent {
+                    if other.place == Place::Gone
+                        && side.verifier.minted_in(&head, &other.txid).is_some()
+                        && side.reverted.insert(other.txid)
+                    {
+                        println!("step {step}: the reorg also took out {}", other.txid);
+                    }
+                }
             } else {
                 btc.mine(1).await;
             }

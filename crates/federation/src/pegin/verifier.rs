@@ -17,10 +17,10 @@
 //! back only to its nearest cached ancestor (or the finalized block). A sidechain reorg needs
 //! no unwinding: the other branch has its own snapshots.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use alys_bitcoin::{DepositIndex, PegInState};
+use alys_bitcoin::{ConfirmedKey, DepositIndex, PegInState};
 use alys_consensus::chain_store::ChainStore;
 use alys_consensus::{BlockInfo, PegInRejection, PegInVerifier};
 use alys_primitives::{PegIn, B256};
@@ -43,6 +43,20 @@ pub const MAX_CANDIDATE_RECIPIENTS: usize =
     alys_primitives::withdrawals::MAX_PEGIN_RECIPIENTS_PER_BLOCK;
 /// Minted-set snapshots kept, one per recent block (the oldest inserted goes first).
 pub const SNAPSHOTS: usize = 256;
+/// How far back from a proposer's parent the block its open deposits were last taken on may
+/// be (further, or on another branch: taken again from every confirmed deposit).
+const OPEN_REUSE_DEPTH: usize = 64;
+
+/// The confirmed deposits not minted on the chain ending at `parent` (checked as of the last
+/// proposal there), in minting order, and the index's confirmation sequence read so far: a
+/// proposal on a descendant of `parent` starts from these, plus what was confirmed since,
+/// instead of every confirmed deposit in the index.
+#[derive(Debug, Default)]
+struct OpenDeposits {
+    parent: Option<B256>,
+    next_confirmation: u64,
+    keys: BTreeSet<ConfirmedKey>,
+}
 
 /// A deposit outpoint (txid in internal byte order, output index).
 pub type Outpoint = (B256, u32);
@@ -164,6 +178,7 @@ pub struct FollowerPegIns {
     store: Arc<Store>,
     finalized: Mutex<Finalized>,
     snapshots: Mutex<Snapshots>,
+    open: Mutex<OpenDeposits>,
 }
 
 impl std::fmt::Debug for FollowerPegIns {
@@ -225,6 +240,7 @@ impl FollowerPegIns {
             store,
             finalized: Mutex::new(fin),
             snapshots: Mutex::new(Snapshots::default()),
+            open: Mutex::new(OpenDeposits::default()),
         })
     }
 
@@ -420,14 +436,40 @@ impl FollowerPegIns {
 
     /// Peg-ins to mint on top of `parent`: one per federation output of the confirmed
     /// deposits, not minted on its chain. A deposit's outputs go in the same block (never
-    /// split by the [`MAX_CANDIDATES`] cap).
+    /// split by the [`MAX_CANDIDATES`] cap). On a descendant of the block it last proposed on,
+    /// it looks only at the deposits that were open there and those confirmed since
+    /// ([`OpenDeposits`]), so its cost does not grow with the deposits minted in the past.
     pub fn candidates_on(&self, parent: &B256) -> Result<Vec<PegIn>, PegInRejection> {
         let minted = self.minted_on(parent)?;
+        let mut open = self.open.lock();
+        let fresh = match open.parent {
+            Some(last) if self.descends_from(parent, &last) => self
+                .index
+                .confirmed_since(open.next_confirmation)
+                .map(|(keys, next)| {
+                    open.keys.extend(keys);
+                    open.next_confirmation = next;
+                })
+                .is_none(),
+            _ => true,
+        };
+        if fresh {
+            let (keys, next) = self.index.confirmed_keys();
+            open.keys = keys.into_iter().collect();
+            open.next_confirmation = next;
+        }
+        open.parent = Some(*parent);
         let mut out: Vec<PegIn> = Vec::new();
         let mut recipients = HashSet::new();
-        for rec in self.index.confirmed() {
-            let Some(block) = rec.block else { continue };
-            let Some(recipient) = rec.recipient else {
+        let mut settled = Vec::new();
+        for key in open.keys.iter() {
+            // Reorged out, or confirmed again under another key: not a candidate here.
+            let Some(rec) = self.index.confirmed_at(key) else {
+                settled.push(*key);
+                continue;
+            };
+            let (Some(block), Some(recipient)) = (rec.block, rec.recipient) else {
+                settled.push(*key);
                 continue;
             };
             let txid = B256::from(rec.txid.to_byte_array());
@@ -437,6 +479,8 @@ impl FollowerPegIns {
                 .filter(|o| !minted.contains_key(&(txid, o.vout)))
                 .collect();
             if outputs.is_empty() {
+                // Minted on `parent`'s chain, so on every descendant's too.
+                settled.push(*key);
                 continue;
             }
             if out.len() + outputs.len() > MAX_CANDIDATES {
@@ -455,7 +499,25 @@ impl FollowerPegIns {
                 &block.hash,
             ));
         }
+        for key in settled {
+            open.keys.remove(&key);
+        }
         Ok(out)
+    }
+
+    /// Whether `root` is `ancestor` or has it among its [`OPEN_REUSE_DEPTH`] nearest ancestors.
+    fn descends_from(&self, root: &B256, ancestor: &B256) -> bool {
+        let mut cur = *root;
+        for _ in 0..=OPEN_REUSE_DEPTH {
+            if cur == *ancestor {
+                return true;
+            }
+            match self.chain.block(&cur) {
+                Ok(Some(b)) if b.height > 0 => cur = b.parent_root,
+                _ => return false,
+            }
+        }
+        false
     }
 }
 
