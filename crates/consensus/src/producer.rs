@@ -23,7 +23,7 @@ use crate::forkchoice::prev_randao;
 use crate::schedule::proposer_index;
 use alloy_primitives::FixedBytes;
 use alys_engine::{methods, EngineError, ExecutionEngine, PayloadAttributes};
-use alys_primitives::block::MaxFederationSpendsPerBlock;
+use alys_primitives::block::MAX_FEDERATION_SPENDS_PER_BLOCK;
 use alys_primitives::payload::PayloadConversionError;
 use alys_primitives::signing::sign_approval;
 use alys_primitives::withdrawals::{expected_withdrawals, withdrawal_index_base, WithdrawalError};
@@ -200,7 +200,7 @@ impl<E: ExecutionEngine> Chain<E> {
             block.pegout_proposal = ListEncodedOption(VariableList::new(tx).ok());
         }
         let mut spends = work.spends;
-        spends.truncate(<MaxFederationSpendsPerBlock as ssz_types::typenum::Unsigned>::USIZE);
+        spends.truncate(MAX_FEDERATION_SPENDS_PER_BLOCK);
         block.federation_spends = VariableList::new(spends).unwrap_or_default();
         self.check_importable(&block)
             .await

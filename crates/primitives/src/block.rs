@@ -40,6 +40,9 @@ pub type MaxAuxPowBytes = U1048576;
 pub type MaxBitcoinTxBytes = U1048576;
 /// Maximum federation outputs a block declares spent outside the peg.
 pub type MaxFederationSpendsPerBlock = U16;
+/// [`MaxFederationSpendsPerBlock`] as a number.
+pub const MAX_FEDERATION_SPENDS_PER_BLOCK: usize =
+    <MaxFederationSpendsPerBlock as ssz_types::typenum::Unsigned>::USIZE;
 /// Maximum number of authorities (bitfield capacity).
 pub type MaxAuthorities = N256;
 /// Maximum number of authorities, as a number.

@@ -59,8 +59,8 @@ pub const MAX_CACHED_STATES: usize = 8192;
 pub const MIN_PEG_OUT_FEE_RATE: u64 = 1;
 /// `maxPegOutFeeRate` when the spec sets none, sat/vB.
 pub const DEFAULT_MAX_PEG_OUT_FEE_RATE: u64 = 100;
-/// Spends outside the peg one block declares at most.
-pub const MAX_SPENDS_PER_BLOCK: usize = 16;
+/// Spends outside the peg one block declares at most (the block's list bound).
+pub const MAX_SPENDS_PER_BLOCK: usize = alys_primitives::block::MAX_FEDERATION_SPENDS_PER_BLOCK;
 /// `requiredBtcConfirmations` when the spec sets none.
 const DEFAULT_REQUIRED_CONFIRMATIONS: u64 = 6;
 
